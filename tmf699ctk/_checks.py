@@ -1,0 +1,364 @@
+"""Conformance checks: small functions over one recorded exchange.
+
+A check raises ``CheckFailed`` with a precise message, or returns a short note on success.
+Which rule a check serves (ID, level, hint) is declared in ``_rules.py``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import unquote, urljoin, urlsplit
+
+from ._compare import differences, same_scalar, short
+from ._results import HttpRequest, HttpResponse
+from ._schemas import SchemaStore, parse_datetime
+
+JSON_TYPES = ("application/json", "application/merge-patch+json", "application/problem+json")
+# Polymorphism metadata is class information, not an attribute a `fields` selection can drop.
+META_ATTRIBUTES = frozenset({"@type", "@baseType", "@schemaLocation"})
+
+
+class CheckFailed(Exception):
+    """The response does not satisfy the rule; the message says exactly how."""
+
+
+_NOT_PARSED = object()
+
+
+@dataclass
+class CheckContext:
+    request: HttpRequest
+    response: HttpResponse
+    schemas: SchemaStore
+    base_url: str
+    _json: Any = field(default=_NOT_PARSED, repr=False)
+
+    def json(self) -> Any:
+        if self._json is _NOT_PARSED:
+            body = self.response.body
+            if not body.strip():
+                raise CheckFailed(f"the {self.response.status} response has an empty body, expected JSON")
+            try:
+                self._json = json.loads(body)
+            except ValueError as exc:
+                raise CheckFailed(f"the response body is not JSON ({exc}): {short(body, 120)}") from exc
+        return self._json
+
+    def obj(self) -> dict[str, Any]:
+        body = self.json()
+        if not isinstance(body, dict):
+            raise CheckFailed(f"expected a JSON object, got {_kind(body)}")
+        return body
+
+    def items(self) -> list[Any]:
+        body = self.json()
+        if not isinstance(body, list):
+            raise CheckFailed(f"expected a JSON array, got {_kind(body)}")
+        return body
+
+
+def _kind(value: Any) -> str:
+    return {dict: "an object", list: "an array", str: "a string", bool: "a boolean", type(None): "null"}.get(
+        type(value), "a number"
+    )
+
+
+def _ids(items: list[Any]) -> list[Any]:
+    return [item.get("id") if isinstance(item, dict) else None for item in items]
+
+
+# -- status, media type, body shape ------------------------------------------------------------
+
+
+def status_in(ctx: CheckContext, expected: int | list[int]) -> str:
+    allowed = [expected] if isinstance(expected, int) else list(expected)
+    got = ctx.response.status
+    if got not in allowed:
+        wanted = " or ".join(map(str, allowed))
+        detail = f": {short(ctx.response.body, 160)}" if ctx.response.body.strip() else ""
+        raise CheckFailed(f"expected HTTP {wanted}, got {got} {ctx.response.reason}{detail}")
+    return f"HTTP {got}"
+
+
+def json_content_type(ctx: CheckContext) -> str:
+    value = ctx.response.header("content-type")
+    if value is None:
+        raise CheckFailed("a response with a body has no Content-Type header")
+    media = value.split(";")[0].strip().lower()
+    if media not in JSON_TYPES and not media.endswith("+json"):
+        raise CheckFailed(f"Content-Type is {value!r}, expected a JSON media type (application/json)")
+    return value
+
+
+def is_object(ctx: CheckContext) -> str:
+    ctx.obj()
+    return "a JSON object"
+
+
+def is_array(ctx: CheckContext) -> str:
+    return f"a JSON array of {len(ctx.items())}"
+
+
+def no_body(ctx: CheckContext) -> str:
+    if ctx.response.body.strip():
+        raise CheckFailed(f"expected no body, got {ctx.response.size} bytes: {short(ctx.response.body, 120)}")
+    return "empty body"
+
+
+# -- schemas -----------------------------------------------------------------------------------
+
+
+def schema(ctx: CheckContext, schema: str, items: bool = False) -> str:
+    body = ctx.json()
+    targets = list(enumerate(ctx.items())) if items else [(None, body)]
+    problems: list[str] = []
+    for index, instance in targets:
+        for problem in ctx.schemas.errors(schema, instance, limit=5):
+            problems.append(problem.replace("$", f"$[{index}]", 1) if index is not None else problem)
+        if len(problems) >= 10:
+            break
+    if problems:
+        raise CheckFailed(f"not a valid {schema}: " + "; ".join(problems[:10]))
+    return f"valid {schema}" + (f" ({len(targets)} items)" if items else "")
+
+
+def error_body(ctx: CheckContext) -> str:
+    ctx.obj()
+    return schema(ctx, "Error")
+
+
+# -- resource content --------------------------------------------------------------------------
+
+
+def has_attributes(ctx: CheckContext, attributes: list[str], items: bool = False) -> str:
+    targets = ctx.items() if items else [ctx.obj()]
+    for index, item in enumerate(targets):
+        missing = [a for a in attributes if not isinstance(item, dict) or a not in item]
+        if missing:
+            where = f"item {index} (id {item.get('id')!r})" if items and isinstance(item, dict) else "the body"
+            raise CheckFailed(f"{where} lacks {', '.join(missing)}")
+    return f"{', '.join(attributes)} present" + (f" in {len(targets)} items" if items else "")
+
+
+def string_attributes(ctx: CheckContext, attributes: list[str], items: bool = False) -> str:
+    targets = ctx.items() if items else [ctx.obj()]
+    for index, item in enumerate(targets):
+        for attr in attributes:
+            if isinstance(item, dict) and attr in item and not isinstance(item[attr], str):
+                raise CheckFailed(f"item {index}: {attr} is {short(item[attr])}, expected a string")
+    return f"{', '.join(attributes)} are strings"
+
+
+def echoes(ctx: CheckContext, sent: dict[str, Any]) -> str:
+    problems = differences(sent, ctx.obj())
+    if problems:
+        raise CheckFailed("the response does not carry what was sent: " + "; ".join(problems))
+    return f"{len(sent)} attributes echoed"
+
+
+def equals_resource(ctx: CheckContext, expected: dict[str, Any], attributes: list[str] | None = None) -> str:
+    body = ctx.obj()
+    if attributes:
+        expected = {k: expected[k] for k in attributes if k in expected}
+    problems = differences(expected, body)
+    if problems:
+        raise CheckFailed("differs from the lead as created: " + "; ".join(problems))
+    return f"{len(expected)} attributes equal"
+
+
+def values_equal(ctx: CheckContext, expected: dict[str, Any], attributes: list[str], items: bool = False) -> str:
+    """The lead (or the list item with its id) carries the same values (official kit's value tests)."""
+    if items:
+        match = [i for i in ctx.items() if isinstance(i, dict) and i.get("id") == expected.get("id")]
+        if not match:
+            raise CheckFailed(f"no item with id {expected.get('id')!r} in the list")
+        actual = match[0]
+    else:
+        actual = ctx.obj()
+    problems = differences({k: expected[k] for k in attributes if k in expected}, actual)
+    if problems:
+        raise CheckFailed("; ".join(problems))
+    return f"{', '.join(attributes)} equal"
+
+
+def href_consistent(ctx: CheckContext, resource: str = "salesLead") -> str:
+    body = ctx.obj()
+    href, rid = body.get("href"), body.get("id")
+    if not isinstance(href, str) or not isinstance(rid, str):
+        raise CheckFailed(f"href {short(href)} and id {short(rid)} must both be strings")
+    parts = urlsplit(href)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise CheckFailed(f"href {href!r} is not an absolute http(s) URL")
+    suffix = f"/{resource}/{rid}"
+    if not _unquoted_endswith(parts.path, suffix):
+        raise CheckFailed(f"href {href!r} does not end with {suffix!r}")
+    return href
+
+
+def _unquoted_endswith(path: str, suffix: str) -> bool:
+    return unquote(path).rstrip("/").endswith(suffix)
+
+
+def location_header(ctx: CheckContext, resource: str = "salesLead") -> str:
+    location = ctx.response.header("location")
+    if not location:
+        raise CheckFailed("201 Created without a Location header")
+    rid = ctx.obj().get("id")
+    absolute = urljoin(ctx.request.url, location)  # relative references are allowed (RFC 9110)
+    if not _unquoted_endswith(urlsplit(absolute).path, f"/{resource}/{rid}"):
+        raise CheckFailed(f"Location {location!r} does not point to /{resource}/{rid}")
+    return location
+
+
+def changed_later(ctx: CheckContext, attribute: str, before: str) -> str:
+    body = ctx.obj()
+    after = body.get(attribute)
+    if not isinstance(after, str):
+        raise CheckFailed(f"{attribute} is {short(after)} after the change")
+    if same_scalar(before, after):
+        raise CheckFailed(f"{attribute} stayed {before!r} although status changed")
+    old, new = parse_datetime(before), parse_datetime(after)
+    if old and new and new < old:
+        raise CheckFailed(f"{attribute} moved backwards: {before!r} -> {after!r}")
+    return f"{before} -> {after}"
+
+
+# -- collections -------------------------------------------------------------------------------
+
+
+def list_contains(ctx: CheckContext, id: str, present: bool = True) -> str:
+    ids = _ids(ctx.items())
+    if present and id not in ids:
+        raise CheckFailed(f"lead {id!r} is not among the {len(ids)} items returned")
+    if not present and id in ids:
+        raise CheckFailed(f"lead {id!r} is returned although it must be excluded")
+    return f"{id} {'present' if present else 'absent'} among {len(ids)} items"
+
+
+def _count(ctx: CheckContext, name: str) -> int | None:
+    value = ctx.response.header(name)
+    if value is None:
+        return None
+    try:
+        return int(value.strip())
+    except ValueError as exc:
+        raise CheckFailed(f"{name} is {value!r}, not an integer") from exc
+
+
+def count_headers_present(ctx: CheckContext) -> str:
+    missing = [n for n in ("X-Total-Count", "X-Result-Count") if ctx.response.header(n) is None]
+    if missing:
+        raise CheckFailed(f"list response without {' and '.join(missing)}")
+    return "X-Total-Count and X-Result-Count present"
+
+
+def count_headers_consistent(ctx: CheckContext, total: int | None = None) -> str:
+    items = ctx.items()
+    result, known_total = _count(ctx, "X-Result-Count"), _count(ctx, "X-Total-Count")
+    notes = []
+    if result is not None:
+        if result != len(items):
+            raise CheckFailed(f"X-Result-Count is {result} but the body holds {len(items)} items")
+        notes.append(f"X-Result-Count {result}")
+    if known_total is not None:
+        if known_total < len(items):
+            raise CheckFailed(f"X-Total-Count is {known_total}, fewer than the {len(items)} items returned")
+        if total is not None and known_total != total:
+            raise CheckFailed(f"X-Total-Count is {known_total}, but exactly {total} leads match")
+        notes.append(f"X-Total-Count {known_total}")
+    return ", ".join(notes) or "no count headers to compare"
+
+
+def page_size(ctx: CheckContext, limit: int, at_least: int | None = None) -> str:
+    items = ctx.items()
+    if len(items) > limit:
+        raise CheckFailed(f"limit={limit} but {len(items)} items returned")
+    if at_least is not None and len(items) < at_least:
+        raise CheckFailed(f"expected {at_least} item(s) on this page (at least two leads exist), got {len(items)}")
+    return f"{len(items)} item(s) for limit={limit}"
+
+
+def page_disjoint(ctx: CheckContext, previous: list[Any]) -> str:
+    earlier = {i for i in _ids(previous) if i is not None}
+    repeated = [i for i in _ids(ctx.items()) if i in earlier]
+    if repeated:
+        raise CheckFailed(f"the next page repeats {', '.join(map(str, repeated))}: offset is ignored")
+    return "pages are disjoint"
+
+
+def fields_only(ctx: CheckContext, fields: list[str], items: bool = False) -> str:
+    targets = ctx.items() if items else [ctx.obj()]
+    allowed = set(fields) | {"id", "href"} | META_ATTRIBUTES
+    for index, item in enumerate(targets):
+        if not isinstance(item, dict):
+            raise CheckFailed(f"item {index} is {_kind(item)}, expected an object")
+        extra = sorted(set(item) - allowed)
+        if extra:
+            raise CheckFailed(
+                f"fields={','.join(fields)} but {'item ' + str(index) if items else 'the body'} "
+                f"also carries {', '.join(extra)}"
+            )
+        absent = [f for f in fields if f not in item and f != "none"]
+        if absent:
+            raise CheckFailed(f"fields={','.join(fields)} but {', '.join(absent)} is missing")
+        if "id" not in item:
+            raise CheckFailed("a fields selection must still return id")
+    return f"only {', '.join(sorted(set(fields) - {'none'}) or ['id', 'href'])} (+id, href)"
+
+
+_OPS = {
+    "eq": lambda a, b: a == b,
+    "gt": lambda a, b: a > b,
+    "gte": lambda a, b: a >= b,
+    "lt": lambda a, b: a < b,
+    "lte": lambda a, b: a <= b,
+}
+
+
+def _matches(actual: Any, expected: Any, op: str) -> bool:
+    if op == "eq":
+        return same_scalar(expected, actual)
+    left = parse_datetime(actual) if isinstance(actual, str) else None
+    right = parse_datetime(expected) if isinstance(expected, str) else None
+    if left is None or right is None:
+        return False
+    return bool(_OPS[op](left, right))
+
+
+def filtered(
+    ctx: CheckContext,
+    where: dict[str, Any],
+    include: list[str] | None = None,
+    exclude: list[str] | None = None,
+) -> str:
+    """Every item satisfies every condition; ``include``/``exclude`` ids are (not) returned.
+
+    A condition is ``attribute`` (equality), ``attribute.op`` (gt/gte/lt/lte on date-times)
+    or has a list value (OR of equalities).
+    """
+    items = ctx.items()
+    for index, item in enumerate(items):
+        if not isinstance(item, dict):
+            raise CheckFailed(f"item {index} is {_kind(item)}, expected an object")
+        for key, expected in where.items():
+            attribute, _, op = key.partition(".")
+            op = op or "eq"
+            if attribute not in item:
+                raise CheckFailed(f"item {index} (id {item.get('id')!r}) has no {attribute} to filter on")
+            options = expected if isinstance(expected, list) else [expected]
+            if not any(_matches(item[attribute], option, op) for option in options):
+                wanted = " or ".join(map(repr, options))
+                raise CheckFailed(
+                    f"filter {key}={wanted} returned item {item.get('id')!r} whose {attribute} is "
+                    f"{short(item[attribute])}: the filter is ignored or wrong"
+                )
+    ids = _ids(items)
+    for rid in include or []:
+        if rid not in ids:
+            raise CheckFailed(f"lead {rid!r} matches the filter but is not returned ({len(ids)} items)")
+    for rid in exclude or []:
+        if rid in ids:
+            raise CheckFailed(f"lead {rid!r} does not match the filter but is returned")
+    return f"{len(items)} matching item(s)"

@@ -1,0 +1,37 @@
+"""One exception hierarchy for the kit; the CLI maps each family to one exit code."""
+
+from __future__ import annotations
+
+
+class CtkError(Exception):
+    """Base of every error the kit raises on purpose."""
+
+    exit_code = 2
+
+
+class UsageError(CtkError):
+    """The command line asks for something impossible (conflicting or invalid options)."""
+
+
+class ConfigError(CtkError):
+    """The configuration file or an option value is invalid."""
+
+
+class ScenarioError(CtkError):
+    """A scenario file is malformed; the message names the file, line and problem."""
+
+
+class SchemaError(CtkError):
+    """A bundled or referenced JSON Schema is missing or broken."""
+
+
+class TargetUnreachable(CtkError):
+    """The server under test could not be reached at all."""
+
+    exit_code = 3
+
+
+class RunAborted(CtkError):
+    """The run was interrupted (Ctrl-C) or could not continue."""
+
+    exit_code = 3

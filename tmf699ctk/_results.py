@@ -1,0 +1,221 @@
+"""The results model: what a run found, serialised to results.json and read by every renderer.
+
+Only plain data lives here, plus the few derived facts (summary, verdict) computed once when a
+run ends so that all outputs agree.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+RESULTS_SCHEMA_VERSION = "1.0"
+
+
+class Status(StrEnum):
+    PASSED = "passed"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    ERROR = "error"
+
+
+class Level(StrEnum):
+    MANDATORY = "mandatory"
+    OPTIONAL = "optional"
+    RECOMMENDED = "recommended"
+
+
+@dataclass
+class HttpRequest:
+    method: str
+    url: str
+    headers: list[tuple[str, str]]
+    body: str | None = None
+
+
+@dataclass
+class HttpResponse:
+    status: int
+    reason: str
+    http_version: str
+    headers: list[tuple[str, str]]
+    body: str
+    size: int
+    elapsed_ms: float
+
+    def header(self, name: str) -> str | None:
+        lname = name.lower()
+        return next((v for k, v in self.headers if k.lower() == lname), None)
+
+
+@dataclass
+class Exchange:
+    request: HttpRequest
+    response: HttpResponse | None = None
+    error: str | None = None
+    started_at: str = ""
+
+
+@dataclass
+class CheckResult:
+    rule_id: str
+    title: str
+    level: Level
+    family: str
+    status: Status
+    message: str = ""
+    hint: str = ""
+    not_supported: bool = False
+
+
+@dataclass
+class StepResult:
+    name: str
+    kind: str = "step"  # step | teardown
+    exchange: Exchange | None = None
+    checks: list[CheckResult] = field(default_factory=list)
+    skipped_reason: str | None = None
+    saved: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ScenarioResult:
+    id: str
+    title: str
+    file: str
+    tags: list[str]
+    description: str = ""
+    steps: list[StepResult] = field(default_factory=list)
+    cleanup: list[Exchange] = field(default_factory=list)
+    started_at: str = ""
+    duration_ms: float = 0.0
+
+    def checks(self) -> list[CheckResult]:
+        return [c for s in self.steps for c in s.checks]
+
+    def status(self) -> Status:
+        return _worst(c for c in self.checks() if c.level != Level.RECOMMENDED)
+
+
+@dataclass
+class RunResult:
+    tool: dict[str, str]
+    spec: dict[str, str]
+    target: dict[str, Any]
+    profile: str
+    started_at: str
+    metadata: dict[str, str | None] = field(default_factory=dict)
+    scenarios: list[ScenarioResult] = field(default_factory=list)
+    ended_at: str = ""
+    duration_ms: float = 0.0
+    aborted: str | None = None
+    unreachable: str | None = None
+    verdict: str = "FAIL"
+    summary: dict[str, Any] = field(default_factory=dict)
+    schema_version: str = RESULTS_SCHEMA_VERSION
+
+    def checks(self) -> list[CheckResult]:
+        return [c for s in self.scenarios for c in s.checks()]
+
+    def exchanges(self) -> list[Exchange]:
+        return [s.exchange for sc in self.scenarios for s in sc.steps if s.exchange is not None]
+
+    def finish(self) -> None:
+        """Compute summary and verdict; call once, when the run has ended."""
+        self.summary = summarise(self)
+        counts = self.summary["blocking"]
+        self.verdict = "FAIL" if (counts or self.aborted or not self.summary["checks"]["total"]) else "PASS"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def write(self, path: Path) -> Path:
+        path.write_text(json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        return path
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunResult:
+        major = str(data.get("schema_version", "")).split(".")[0]
+        if major != RESULTS_SCHEMA_VERSION.split(".")[0]:
+            raise ValueError(f"results schema version {data.get('schema_version')!r} is not supported")
+        scenarios = [_scenario_from(s) for s in data.get("scenarios", [])]
+        fields = {k: v for k, v in data.items() if k != "scenarios"}
+        return cls(scenarios=scenarios, **fields)
+
+    @classmethod
+    def read(cls, path: Path) -> RunResult:
+        return cls.from_dict(json.loads(path.read_text(encoding="utf-8")))
+
+
+def _worst(checks: Any) -> Status:
+    statuses = {c.status for c in checks}
+    for status in (Status.ERROR, Status.FAILED, Status.PASSED):
+        if status in statuses:
+            return status
+    return Status.SKIPPED
+
+
+def is_blocking(check: CheckResult) -> bool:
+    """A failure that makes the verdict FAIL (recommended checks only warn)."""
+    return check.status in (Status.FAILED, Status.ERROR) and check.level != Level.RECOMMENDED
+
+
+def summarise(run: RunResult) -> dict[str, Any]:
+    checks = run.checks()
+    exchanges = [e for e in run.exchanges() if e.response is not None or e.error]
+    responses = [e.response for e in exchanges if e.response is not None]
+    by_level = {
+        lv.value: {st.value: sum(1 for c in checks if c.level == lv and c.status == st) for st in Status}
+        for lv in Level
+    }
+    families: dict[str, dict[str, int]] = {}
+    for c in checks:
+        fam = families.setdefault(c.family, {st.value: 0 for st in Status})
+        fam[c.status.value] += 1
+    return {
+        "requests": {
+            "total": len(exchanges),
+            "failed": sum(1 for e in exchanges if e.response is None),
+        },
+        "checks": {
+            "total": len(checks),
+            **{st.value: sum(1 for c in checks if c.status == st) for st in Status},
+        },
+        "by_level": by_level,
+        "by_family": dict(sorted(families.items())),
+        "blocking": sum(1 for c in checks if is_blocking(c)),
+        "warnings": sum(1 for c in checks if c.level == Level.RECOMMENDED and c.status == Status.FAILED),
+        "not_supported": sum(1 for c in checks if c.not_supported),
+        "scenarios": {
+            "total": len(run.scenarios),
+            **{st.value: sum(1 for s in run.scenarios if s.status() == st) for st in Status},
+        },
+        "bytes_received": sum(r.size for r in responses),
+        "avg_response_ms": round(sum(r.elapsed_ms for r in responses) / len(responses), 2) if responses else 0,
+    }
+
+
+def _exchange_from(d: dict[str, Any] | None) -> Exchange | None:
+    if d is None:
+        return None
+    req = d["request"]
+    request = HttpRequest(req["method"], req["url"], [tuple(h) for h in req["headers"]], req.get("body"))
+    resp = d.get("response")
+    response = None
+    if resp is not None:
+        response = HttpResponse(**{**resp, "headers": [tuple(h) for h in resp["headers"]]})
+    return Exchange(request, response, d.get("error"), d.get("started_at", ""))
+
+
+def _scenario_from(d: dict[str, Any]) -> ScenarioResult:
+    steps = []
+    for s in d.get("steps", []):
+        checks = [CheckResult(**{**c, "level": Level(c["level"]), "status": Status(c["status"])}) for c in s["checks"]]
+        steps.append(StepResult(s["name"], s.get("kind", "step"), _exchange_from(s.get("exchange")), checks,
+                                s.get("skipped_reason"), s.get("saved", [])))
+    cleanup = [e for e in (_exchange_from(x) for x in d.get("cleanup", [])) if e is not None]
+    fields = {k: v for k, v in d.items() if k not in ("steps", "cleanup")}
+    return ScenarioResult(steps=steps, cleanup=cleanup, **fields)

@@ -1,0 +1,172 @@
+"""The rule catalogue: every conformance rule the kit applies, in one place.
+
+Each rule has a stable ID (never reused), a level, a family (for the report), a title, a
+one-line remediation hint, the check function that evaluates it and default arguments that a
+scenario may override. Scenarios refer to rules by ID.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import _checks as c
+from ._results import Level
+
+M, O, R = Level.MANDATORY, Level.OPTIONAL, Level.RECOMMENDED
+SERVER_SET = ["id", "href", "creationDate", "name", "status", "statusChangeDate"]
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    level: Level
+    family: str
+    title: str
+    hint: str
+    check: Callable[..., str]
+    defaults: dict[str, Any] = field(default_factory=dict)
+    auto: bool = False  # applied to every response with a body unless a scenario lists it
+
+
+RULES: tuple[Rule, ...] = (
+    # create
+    Rule("TMF699-CREATE-01", M, "create", "POST /salesLead answers 201 Created",
+         "Return 201 with the created SalesLead for a valid SalesLead_Create body.", c.status_in, {"expected": 201}),
+    Rule("TMF699-CREATE-02", M, "create", "The created lead is returned as a JSON object",
+         "Return the created resource itself, not an array or a wrapper.", c.is_object),
+    Rule("TMF699-CREATE-03", M, "create", "Server-set attributes are present on the created lead",
+         "Set id, href, creationDate, status and statusChangeDate on creation and return them with name.",
+         c.has_attributes, {"attributes": SERVER_SET}),
+    Rule("TMF699-CREATE-04", M, "create", "Every posted attribute is stored and echoed with its value",
+         "Persist every attribute of SalesLead_Create and return it unchanged (ids, nested objects, arrays).",
+         c.echoes),
+    Rule("TMF630-HREF-01", M, "create", "href is an absolute URL ending with /salesLead/{id}",
+         "Build href from the public base URL and the resource id.", c.href_consistent),
+    Rule("TMF630-HREF-02", M, "create", "GET on href returns the same lead",
+         "Make href dereferenceable: a GET on it must return the resource with that id.", c.equals_resource),
+    Rule("TMF630-LOCATION-01", R, "create", "201 Created carries a Location header for the new lead",
+         "Add 'Location: <href of the new resource>' to 201 responses (TMF630 Part 1).", c.location_header),
+    # schema and media type
+    Rule("TMF699-SCHEMA-01", M, "schema", "A SalesLead body is valid against the TMF699 SalesLead schema",
+         "Fix types, formats (RFC 3339 date-times, URIs), enum values and required *Ref ids.",
+         c.schema, {"schema": "SalesLead"}),
+    Rule("TMF699-SCHEMA-02", M, "schema", "Every list item is valid against the SalesLead schema",
+         "Every item of a list must be a valid SalesLead.", c.schema, {"schema": "SalesLead", "items": True}),
+    Rule("TMF630-ERROR-01", M, "errors", "An error response carries a valid Error body (code, reason)",
+         "Answer errors with a JSON Error object holding at least string 'code' and 'reason'.", c.error_body),
+    Rule("TMF630-CT-01", M, "content-type", "A JSON body is declared with a JSON media type",
+         "Send 'Content-Type: application/json;charset=utf-8' with JSON bodies.", c.json_content_type,
+         auto=True),
+    # retrieve
+    Rule("TMF699-RETRIEVE-01", M, "retrieve", "GET /salesLead/{id} answers 200",
+         "Serve every stored lead by its id.", c.status_in, {"expected": 200}),
+    Rule("TMF699-RETRIEVE-02", M, "retrieve", "GET /salesLead/{id} returns the lead as created",
+         "Return the stored lead with the values it was created with.", c.equals_resource),
+    Rule("TMF699-RETRIEVE-03", M, "retrieve", "GET of an unknown id answers 404",
+         "Answer 404 Not Found (with an Error body) for an id that does not exist.",
+         c.status_in, {"expected": 404}),
+    # list and pagination
+    Rule("TMF699-LIST-01", M, "list", "GET /salesLead answers 200 (or 206 for a partial page)",
+         "Answer list requests with 200 (complete) or 206 (partial page).", c.status_in, {"expected": [200, 206]}),
+    Rule("TMF699-LIST-02", M, "list", "The list body is a JSON array", "Return a bare JSON array of SalesLead.",
+         c.is_array),
+    Rule("TMF699-LIST-03", M, "list", "A newly created lead appears in the list",
+         "List every stored lead (subject to filters and paging).", c.list_contains),
+    Rule("TMF630-PAGE-01", R, "pagination", "List responses carry X-Total-Count and X-Result-Count",
+         "Send X-Total-Count (matching items) and X-Result-Count (items in this response).",
+         c.count_headers_present),
+    Rule("TMF630-PAGE-02", M, "pagination", "X-Result-Count and X-Total-Count agree with the body",
+         "X-Result-Count must equal the number of items returned; X-Total-Count the number matching.",
+         c.count_headers_consistent),
+    Rule("TMF630-PAGE-03", M, "pagination", "limit bounds the number of items returned",
+         "Return at most `limit` items.", c.page_size),
+    Rule("TMF630-PAGE-04", M, "pagination", "offset moves to the next page",
+         "Skip the first `offset` matching items.", c.page_disjoint),
+    # fields selection
+    Rule("TMF630-FIELDS-01", M, "fields", "fields=<attr> on a list returns only that attribute (+id, href)",
+         "Apply `fields` to list items: keep the requested first-level attributes, id and href.",
+         c.fields_only, {"items": True}),
+    Rule("TMF630-FIELDS-02", M, "fields", "fields=<a>,<b> on a list returns only those attributes (+id, href)",
+         "Split `fields` on commas and keep every requested attribute.", c.fields_only, {"items": True}),
+    Rule("TMF630-FIELDS-03", M, "fields", "fields on GET /salesLead/{id} returns only those attributes",
+         "Apply `fields` to a single-resource GET as well.", c.fields_only),
+    Rule("TMF630-FIELDS-04", O, "fields", "fields=none returns only id and href",
+         "Support fields=none (TMF630) or answer 400/501 to declare it unsupported.",
+         c.fields_only, {"fields": ["none"], "items": True}),
+    # filtering
+    Rule("TMF630-FILTER-01", M, "filtering", "?<attribute>=<value> returns exactly the matching leads",
+         "Filter lists on first-level attributes: id, name, status, creationDate, statusChangeDate.",
+         c.filtered),
+    Rule("TMF630-FILTER-02", M, "filtering", "Two attribute filters combine with AND",
+         "Apply every query filter; a lead must satisfy all of them.", c.filtered),
+    Rule("TMF630-FILTER-03", O, "filtering", "?<attribute>=<x>,<y> returns leads matching either value (OR)",
+         "Treat comma-separated filter values as OR, or answer 400/501 if not supported.", c.filtered),
+    Rule("TMF630-FILTER-04", O, "filtering", "Date operators .gt/.lt filter on date-time attributes",
+         "Support creationDate.gt / .lt comparisons, or answer 400/501 if not supported.", c.filtered),
+    # update
+    Rule("TMF630-PATCH-01", M, "update", "PATCH with application/merge-patch+json answers 200",
+         "Accept JSON Merge Patch (RFC 7396) on PATCH /salesLead/{id} and return the updated lead.",
+         c.status_in, {"expected": 200}),
+    Rule("TMF630-PATCH-02", M, "update", "The PATCH response shows the change",
+         "Return the lead as it is after the patch.", c.echoes),
+    Rule("TMF630-PATCH-03", M, "update", "The change persists (visible on a later GET)",
+         "Store patched attributes.", c.echoes),
+    Rule("TMF630-PATCH-04", O, "update", "PATCH with application/json is accepted as merge patch",
+         "Accept application/json as merge patch, or answer 415 to declare it unsupported.",
+         c.status_in, {"expected": 200}),
+    Rule("TMF630-PATCH-05", M, "update", "Changing status moves statusChangeDate",
+         "Set statusChangeDate to the time of every status change.", c.changed_later,
+         {"attribute": "statusChangeDate"}),
+    Rule("TMF630-PATCH-06", M, "update", "Patching a read-only attribute (id, href, creationDate) answers 400",
+         "Refuse PATCH bodies that touch id, href or creationDate with 400 and an Error.",
+         c.status_in, {"expected": 400}),
+    Rule("TMF630-PATCH-07", M, "update", "Patching an out-of-enum value answers 400",
+         "Validate PATCH bodies against SalesLead_Update (enums, types) and answer 400.",
+         c.status_in, {"expected": 400}),
+    Rule("TMF630-PATCH-08", M, "update", "PATCH of an unknown id answers 404",
+         "Answer 404 for PATCH on an id that does not exist.", c.status_in, {"expected": 404}),
+    Rule("TMF630-PATCH-09", M, "update", "A refused PATCH leaves the lead unchanged",
+         "Validate the whole patch before applying any of it.", c.equals_resource),
+    # create validation
+    Rule("TMF630-VALID-01", M, "errors", "POST without the mandatory name answers 400",
+         "Validate SalesLead_Create: `name` is required.", c.status_in, {"expected": 400}),
+    Rule("TMF630-VALID-02", M, "errors", "POST with an out-of-enum priority answers 400",
+         "Validate enum values (priority: low, medium, high).", c.status_in, {"expected": 400}),
+    Rule("TMF630-VALID-03", M, "errors", "POST with malformed JSON answers 400",
+         "Answer 400 with an Error body when the request body is not valid JSON.",
+         c.status_in, {"expected": 400}),
+    Rule("TMF630-VALID-04", M, "errors", "POST with a wrongly typed attribute answers 400",
+         "Validate attribute types (e.g. estimatedRevenue.value must be a number).",
+         c.status_in, {"expected": 400}),
+    # delete
+    Rule("TMF699-DELETE-01", M, "delete", "DELETE /salesLead/{id} answers 204", "Answer 204 No Content.",
+         c.status_in, {"expected": 204}),
+    Rule("TMF699-DELETE-02", M, "delete", "A 204 response has no body", "Send no body with 204.", c.no_body),
+    Rule("TMF699-DELETE-03", M, "delete", "A deleted lead is gone (GET answers 404)",
+         "Remove the lead: later GETs must answer 404.", c.status_in, {"expected": 404}),
+    Rule("TMF699-DELETE-04", M, "delete", "DELETE of an unknown id answers 404",
+         "Answer 404 for DELETE on an id that does not exist.", c.status_in, {"expected": 404}),
+    Rule("TMF699-DELETE-05", M, "delete", "A deleted lead is no longer listed",
+         "Remove deleted leads from list results.", c.list_contains, {"present": False}),
+    # official kit (TM Forum TMF699 v4.0.0 CTK), reproduced with real assertions
+    Rule("TMF699-CTK-01", M, "official", "Instance has all mandatory attributes (official kit)",
+         "Return id, href, creationDate, name, status and statusChangeDate on every lead.",
+         c.has_attributes, {"attributes": SERVER_SET}),
+    Rule("TMF699-CTK-02", M, "official", "id, href, creationDate, name, statusChangeDate are strings (official kit)",
+         "Serialise these attributes as JSON strings.", c.string_attributes,
+         {"attributes": ["id", "href", "creationDate", "name", "statusChangeDate"]}),
+    Rule("TMF699-CTK-03", M, "official", "A single lead is not an array (official kit)",
+         "Return the resource as an object.", c.is_object),
+    Rule("TMF699-CTK-04", M, "official", "Attribute values equal those of the created lead (official kit)",
+         "Return the same values on every read of a lead.", c.values_equal,
+         {"attributes": SERVER_SET}),
+)
+
+BY_ID: dict[str, Rule] = {rule.id: rule for rule in RULES}
+AUTO_RULES: tuple[Rule, ...] = tuple(rule for rule in RULES if rule.auto)
+FAMILIES: tuple[str, ...] = tuple(dict.fromkeys(rule.family for rule in RULES))
+
+if len(BY_ID) != len(RULES):  # pragma: no cover - a guard against copy-paste when adding rules
+    raise RuntimeError("duplicate rule id in the catalogue")

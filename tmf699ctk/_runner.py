@@ -1,0 +1,253 @@
+"""Execute planned scenarios: send each step, evaluate its rules, record everything.
+
+The executor keeps no global state: a ``ScenarioState`` belongs to one scenario run, and the
+only shared objects (HTTP client, schemas, target health) are safe to share across threads, so
+scenarios can later run concurrently without a redesign.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from . import SPEC_NAME, SPEC_VERSION, __version__
+from . import _jsonpath as jsonpath
+from ._checks import CheckContext, CheckFailed
+from ._config import Config
+from ._http import TargetHealth, build_url, send
+from ._results import CheckResult, Exchange, RunResult, ScenarioResult, Status, StepResult
+from ._rules import AUTO_RULES
+from ._scenarios import NO_BODY, Expectation, Scenario, Step
+from ._schemas import SchemaStore
+from ._templating import TemplateProblem, render
+
+# statuses after which a created resource no longer needs cleaning up
+_GONE = {200, 202, 204, 404, 410}
+
+
+@dataclass
+class ScenarioState:
+    """Everything one scenario run knows: saved values, tracked resources, declined features."""
+
+    variables: dict[str, Any]
+    tracked: dict[str, str] = field(default_factory=dict)  # url -> description
+    broken: str | None = None
+    declined: dict[str, str] = field(default_factory=dict)  # feature -> reason
+
+
+class RunObserver:
+    """Receives progress events; the console implements it, the runner never prints."""
+
+    def scenario_started(self, scenario: Scenario, index: int, total: int) -> None: ...
+
+    def step_finished(self, scenario: Scenario, step: StepResult) -> None: ...
+
+    def scenario_finished(self, result: ScenarioResult) -> None: ...
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class Runner:
+    def __init__(
+        self,
+        client: httpx.Client,
+        config: Config,
+        schemas: SchemaStore,
+        base_url: str,
+        observer: RunObserver | None = None,
+    ) -> None:
+        self.client = client
+        self.config = config
+        self.schemas = schemas
+        self.base_url = base_url
+        self.observer = observer or RunObserver()
+        self.health = TargetHealth()
+        self.run_id = uuid.uuid4().hex[:8]
+        self.payloads = config.rendered_payloads({"run_id": self.run_id})
+        self._origin = urlsplit(base_url)[:2]
+        self.profile = "full"
+
+    # -- whole run ---------------------------------------------------------------------------
+
+    def run(self, scenarios: list[Scenario], profile: str, target_info: dict[str, Any] | None = None) -> RunResult:
+        result = RunResult(
+            tool={"name": "tmf699ctk", "version": __version__},
+            spec={"name": SPEC_NAME, "version": SPEC_VERSION, "schemas": self.schemas.spec},
+            target={"base_url": self.base_url, **(target_info or {})},
+            profile=profile,
+            started_at=_now(),
+            metadata=dict(self.config.report),
+        )
+        result.target["run_id"] = self.run_id
+        self.profile = profile
+        started = time.perf_counter()
+        try:
+            for index, scenario in enumerate(scenarios):
+                self.observer.scenario_started(scenario, index, len(scenarios))
+                outcome = self.run_scenario(scenario)
+                result.scenarios.append(outcome)
+                self.observer.scenario_finished(outcome)
+        except KeyboardInterrupt:
+            result.aborted = "interrupted by the user (Ctrl-C); the results are partial"
+        result.unreachable = self.health.unreachable
+        result.ended_at = _now()
+        result.duration_ms = round((time.perf_counter() - started) * 1000, 1)
+        result.finish()
+        return result
+
+    # -- one scenario --------------------------------------------------------------------------
+
+    def run_scenario(self, scenario: Scenario) -> ScenarioResult:
+        state = ScenarioState(
+            variables={"payloads": self.payloads, "run_id": self.run_id, "base_url": self.base_url}
+        )
+        outcome = ScenarioResult(
+            id=scenario.id, title=scenario.title, file=scenario.file, tags=list(scenario.tags),
+            description=scenario.description, started_at=_now(),
+        )
+        started = time.perf_counter()
+        try:
+            for step in scenario.steps:
+                outcome.steps.append(self._step(scenario, step, state, kind="step"))
+        finally:
+            state.broken = None  # teardown always runs
+            for step in scenario.teardown:
+                outcome.steps.append(self._step(scenario, step, state, kind="teardown"))
+            outcome.cleanup = self._cleanup(state)
+            outcome.duration_ms = round((time.perf_counter() - started) * 1000, 1)
+        return outcome
+
+    def _step(self, scenario: Scenario, step: Step, state: ScenarioState, kind: str) -> StepResult:
+        context = {**state.variables, **step.variables}
+        name = self._render_name(step, context)
+        result = StepResult(name=name, kind=kind)
+        if state.broken:
+            return self._skip(result, step, state.broken)
+        if step.feature and step.feature in state.declined:
+            return self._skip(result, step, state.declined[step.feature], not_supported=True)
+        try:
+            exchange = self._send(step, context)
+        except TemplateProblem as exc:
+            state.broken = f"step '{name}' could not be built: {exc}"
+            return self._skip(result, step, state.broken)
+        result.exchange = exchange
+        self._track(exchange, state)
+        response = exchange.response
+        if response is None:
+            message = exchange.error or "no response"
+            result.checks = [self._outcome(e, Status.ERROR, message) for e in step.expect]
+            state.broken = f"step '{name}' got no response: {message}"
+            self.observer.step_finished(scenario, result)
+            return result
+        if step.feature and response.status in step.declines:
+            reason = (f"not supported by the server: {exchange.request.method} answered "
+                      f"{response.status} {response.reason} ({step.feature})")
+            state.declined[step.feature] = reason
+            return self._skip(result, step, reason, not_supported=True)
+        ctx = CheckContext(exchange.request, response, self.schemas, self.base_url)
+        listed = {e.rule.id for e in step.expect}
+        for expectation in step.expect:
+            result.checks.append(self._evaluate(expectation, ctx, context))
+        if response.body.strip() and self.profile != "official":  # the official kit checks no media type
+            for rule in AUTO_RULES:
+                if rule.id not in listed:
+                    result.checks.append(self._evaluate(Expectation(rule, rule.level, dict(rule.defaults)), ctx, context))
+        self._save(step, ctx, state, result)
+        self.observer.step_finished(scenario, result)
+        return result
+
+    def _render_name(self, step: Step, context: dict[str, Any]) -> str:
+        try:
+            return str(render(step.name, context))
+        except TemplateProblem:
+            return step.name
+
+    def _send(self, step: Step, context: dict[str, Any]) -> Exchange:
+        req = step.request
+        rendered_url = render(req.url, context) if req.url is not None else None
+        url = build_url(self.base_url, render(req.path, context), rendered_url, render(req.query, context))
+        if rendered_url is not None and urlsplit(url)[:2] != self._origin:
+            # never send the user's credentials to an origin they did not configure
+            raise TemplateProblem(f"refusing to follow {url!r}: it is outside the configured base URL's origin")
+        return send(
+            self.client, req.method, url,
+            redactor=self.config.redactor, health=self.health,
+            headers=render(req.headers, context),
+            json_body=render(req.json, context) if req.json is not NO_BODY else None,
+            raw_body=req.body, content_type=req.content_type,
+        )
+
+    def _evaluate(self, expectation: Expectation, ctx: CheckContext, context: dict[str, Any]) -> CheckResult:
+        rule = expectation.rule
+        try:
+            args = render(expectation.args, context)
+        except TemplateProblem as exc:
+            return self._outcome(expectation, Status.SKIPPED, f"cannot evaluate: {exc}")
+        try:
+            note = rule.check(ctx, **args)
+        except CheckFailed as exc:
+            return self._outcome(expectation, Status.FAILED, str(exc))
+        except Exception as exc:  # a check must never crash the run; report it as an error
+            return self._outcome(expectation, Status.ERROR, f"internal error in the check: {exc!r}")
+        return self._outcome(expectation, Status.PASSED, note or "")
+
+    @staticmethod
+    def _outcome(expectation: Expectation, status: Status, message: str, not_supported: bool = False) -> CheckResult:
+        rule = expectation.rule
+        return CheckResult(rule.id, rule.title, expectation.level, rule.family, status, message, rule.hint,
+                           not_supported)
+
+    def _skip(self, result: StepResult, step: Step, reason: str, not_supported: bool = False) -> StepResult:
+        result.skipped_reason = reason
+        result.checks = [self._outcome(e, Status.SKIPPED, reason, not_supported) for e in step.expect]
+        return result
+
+    def _save(self, step: Step, ctx: CheckContext, state: ScenarioState, result: StepResult) -> None:
+        for name, source in step.save.items():
+            try:
+                if isinstance(source, dict):
+                    value = ctx.response.header(source["header"])
+                    if value is None:
+                        raise KeyError(f"no {source['header']} header")
+                else:
+                    value = jsonpath.get(ctx.json(), source)
+            except (KeyError, CheckFailed) as exc:
+                state.broken = f"step '{result.name}' could not save {name!r}: {str(exc).strip(chr(39))}"
+                return
+            state.variables[name] = value
+            result.saved.append(name)
+
+    # -- resources the run created -------------------------------------------------------------
+
+    def _track(self, exchange: Exchange, state: ScenarioState) -> None:
+        response, request = exchange.response, exchange.request
+        if response is None:
+            return
+        url = request.url.split("?", 1)[0].rstrip("/")
+        if request.method == "POST" and 200 <= response.status < 300:
+            try:
+                body = json.loads(response.body)
+            except ValueError:
+                return
+            if isinstance(body, dict) and isinstance(body.get("id"), str) and body["id"]:
+                state.tracked[f"{url}/{body['id']}"] = body["id"]
+        elif request.method == "DELETE" and response.status in _GONE:
+            state.tracked.pop(url, None)
+
+    def _cleanup(self, state: ScenarioState) -> list[Exchange]:
+        done = []
+        for url in list(state.tracked):
+            done.append(send(self.client, "DELETE", url, redactor=self.config.redactor, health=self.health))
+            state.tracked.pop(url)
+        return done
+

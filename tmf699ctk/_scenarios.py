@@ -1,0 +1,232 @@
+"""Scenario files: load, validate against the scenario format schema, resolve rule IDs.
+
+Every problem is reported as ``file:line: message`` before any request is sent.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError
+
+from ._exceptions import ScenarioError
+from ._resources import data_dir, package_file
+from ._results import Level
+from ._rules import BY_ID, Rule
+from ._templating import check_syntax
+from ._yaml import Location, YamlProblem, line_for, load_with_lines, read_text
+
+PROFILES = ("official", "full")
+DEFAULT_DECLINES = (404, 405, 415, 501)
+NO_BODY = object()
+
+
+@dataclass(frozen=True)
+class Expectation:
+    rule: Rule
+    level: Level
+    args: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class RequestSpec:
+    method: str
+    path: str | None = None
+    url: str | None = None
+    query: dict[str, Any] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)
+    json: Any = NO_BODY
+    body: str | None = None
+    content_type: str | None = None
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    request: RequestSpec
+    expect: tuple[Expectation, ...]
+    save: dict[str, Any]
+    feature: str | None
+    declines: tuple[int, ...]
+    line: int
+    variables: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    id: str
+    title: str
+    description: str
+    tags: tuple[str, ...]
+    profiles: tuple[str, ...]
+    steps: tuple[Step, ...]
+    teardown: tuple[Step, ...]
+    file: str
+
+
+_validator: Draft202012Validator | None = None
+
+
+def _format_validator() -> Draft202012Validator:
+    global _validator
+    if _validator is None:
+        schema = json.loads(package_file("scenario.schema.json").read_text(encoding="utf-8"))
+        _validator = Draft202012Validator(schema)
+    return _validator
+
+
+def _schema_message(error: ValidationError) -> str:
+    where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path) or "(top level)"
+    if error.validator in ("oneOf", "anyOf") and error.context:
+        best = min(error.context, key=lambda e: (-len(e.absolute_path), e.message))
+        return f"{where.lstrip('.')}: {best.message}"
+    return f"{where.lstrip('.')}: {error.message}"
+
+
+class _Problems:
+    def __init__(self, file: str, lines: dict[Location, int]) -> None:
+        self.file, self.lines, self.items = file, lines, []  # type: list[str]
+
+    def add(self, path: Location, message: str) -> None:
+        self.items.append(f"{self.file}:{line_for(self.lines, path)}: {message}")
+
+
+def _templates(value: Any, path: Location, problems: _Problems) -> None:
+    if isinstance(value, str):
+        if "{{" in value or "{%" in value:
+            error = check_syntax(value)
+            if error:
+                problems.add(path, f"template syntax error in {value!r}: {error}")
+    elif isinstance(value, dict):
+        for key, sub in value.items():
+            _templates(sub, (*path, key), problems)
+    elif isinstance(value, list):
+        for index, sub in enumerate(value):
+            _templates(sub, (*path, index), problems)
+
+
+def _expectation(raw: Any, path: Location, problems: _Problems) -> Expectation | None:
+    spec = {"rule": raw} if isinstance(raw, str) else dict(raw)
+    rule = BY_ID.get(spec.pop("rule"))
+    if rule is None:
+        problems.add(path, f"unknown rule {raw if isinstance(raw, str) else raw['rule']!r} "
+                           "(see `tmf699ctk list`)")
+        return None
+    level = Level(spec.pop("level", rule.level))
+    params = inspect.signature(rule.check).parameters
+    accepted = [p for p in params if p != "ctx"]
+    for name in spec:
+        if name not in params:
+            problems.add((*path, name), f"rule {rule.id} takes no argument {name!r} "
+                                        f"(accepted: {', '.join(accepted) or 'none'})")
+    args = {**rule.defaults, **spec}
+    missing = [n for n, p in params.items() if n != "ctx" and p.default is p.empty and n not in args]
+    if missing:
+        problems.add(path, f"rule {rule.id} needs {', '.join(missing)}")
+    return Expectation(rule, level, args)
+
+
+def _steps(raw_steps: list[dict], base: Location, problems: _Problems) -> tuple[Step, ...]:
+    steps: list[Step] = []
+    for index, raw in enumerate(raw_steps):
+        path = (*base, index)
+        expect = tuple(
+            e for i, item in enumerate(raw.get("expect", []))
+            if (e := _expectation(item, (*path, "expect", i), problems)) is not None
+        )
+        req = raw["request"]
+        request = RequestSpec(
+            method=req["method"], path=req.get("path"), url=req.get("url"), query=req.get("query", {}),
+            headers=req.get("headers", {}), json=req.get("json", NO_BODY), body=req.get("body"),
+            content_type=req.get("content_type"),
+        )
+        loop = raw.get("for_each")
+        variants = [{}] if not loop else [{name: v} for name, values in loop.items() for v in values]
+        for variables in variants:
+            steps.append(Step(
+                name=raw["name"], request=request, expect=expect, save=raw.get("save", {}),
+                feature=raw.get("feature"), declines=tuple(raw.get("declines", DEFAULT_DECLINES)),
+                line=line_for(problems.lines, path), variables=variables,
+            ))
+    return tuple(steps)
+
+
+def load_file(path: Path) -> Scenario:
+    """Load one scenario file; ScenarioError lists every problem with its line."""
+    name = str(path)
+    try:
+        data, lines = load_with_lines(read_text(path))
+    except OSError as exc:
+        raise ScenarioError(f"{name}: cannot read: {exc.strerror or exc}") from exc
+    except YamlProblem as exc:
+        raise ScenarioError(f"{name}:{exc.line}: {exc}") from exc
+    problems = _Problems(name, lines)
+    if not isinstance(data, dict):
+        raise ScenarioError(f"{name}:1: a scenario file must be a mapping with id, title and steps")
+    for error in sorted(_format_validator().iter_errors(data), key=lambda e: list(map(str, e.absolute_path))):
+        problems.add(tuple(error.absolute_path), _schema_message(error))
+    if problems.items:
+        raise ScenarioError("\n".join(problems.items))
+    _templates(data, (), problems)
+    steps = _steps(data["steps"], ("steps",), problems)
+    teardown = _steps(data.get("teardown", []), ("teardown",), problems)
+    if problems.items:
+        raise ScenarioError("\n".join(problems.items))
+    return Scenario(
+        id=data["id"], title=data["title"], description=data.get("description", ""),
+        tags=tuple(data.get("tags", [])), profiles=tuple(data.get("profiles", ["full"])),
+        steps=steps, teardown=teardown, file=name,
+    )
+
+
+def scenario_files(paths: list[Path] | None = None) -> list[Path]:
+    roots = paths or [data_dir("scenarios")]
+    files: list[Path] = []
+    for root in roots:
+        if root.is_dir():
+            files.extend(sorted(p for p in root.rglob("*") if p.suffix in (".yaml", ".yml")))
+        elif root.exists():
+            files.append(root)
+        else:
+            raise ScenarioError(f"{root}: no such file or directory")
+    return files
+
+
+def load_scenarios(paths: list[Path] | None = None) -> list[Scenario]:
+    """Load every scenario below ``paths`` (default: the bundled suite); all errors at once."""
+    scenarios: list[Scenario] = []
+    errors: list[str] = []
+    seen: dict[str, str] = {}
+    for file in scenario_files(paths):
+        try:
+            scenario = load_file(file)
+        except ScenarioError as exc:
+            errors.append(str(exc))
+            continue
+        if scenario.id in seen:
+            errors.append(f"{file}:1: scenario id {scenario.id} is also used by {seen[scenario.id]}")
+        seen[scenario.id] = str(file)
+        scenarios.append(scenario)
+    if errors:
+        raise ScenarioError("\n".join(errors))
+    if not scenarios:
+        raise ScenarioError(f"no scenario files found in {', '.join(map(str, paths or []))}")
+    return scenarios
+
+
+def plan(
+    scenarios: list[Scenario], profile: str, *, only: list[str] | None = None, tags: list[str] | None = None
+) -> list[Scenario]:
+    """The scenarios a run executes, in file order."""
+    selected = [s for s in scenarios if profile in s.profiles]
+    if only:
+        wanted = {o.upper() for o in only}
+        selected = [s for s in selected if s.id.upper() in wanted]
+    if tags:
+        selected = [s for s in selected if set(tags) & set(s.tags)]
+    return selected

@@ -1,0 +1,130 @@
+"""Bundled JSON Schemas: loaded once, compiled once per run, errors named by JSON path."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from jsonschema import Draft202012Validator, FormatChecker
+from jsonschema.exceptions import ValidationError
+from referencing import Registry, Resource
+from referencing.exceptions import NoSuchResource
+
+from ._exceptions import SchemaError
+from ._resources import data_dir
+
+DEFAULT_SPEC = "tmf699-v4.0.0"
+MAX_ERRORS = 10
+
+_RFC3339 = re.compile(
+    r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$"
+)
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
+
+format_checker = FormatChecker(formats=())
+
+
+@format_checker.checks("date-time", raises=ValueError)
+def _is_datetime(value: object) -> bool:
+    """RFC 3339 date-time with a mandatory offset, as JSON Schema requires."""
+    if not isinstance(value, str):
+        return True
+    if not _RFC3339.match(value):
+        return False
+    datetime.fromisoformat(value.replace("z", "Z").replace("t", "T"))
+    return True
+
+
+@format_checker.checks("uri", raises=ValueError)
+def _is_uri(value: object) -> bool:
+    """An absolute URI (RFC 3986): a scheme, no spaces or control characters."""
+    if not isinstance(value, str):
+        return True
+    if not _SCHEME.match(value) or any(c.isspace() or ord(c) < 32 for c in value):
+        return False
+    urlsplit(value)
+    return True
+
+
+def parse_datetime(value: str) -> datetime | None:
+    """Parse an RFC 3339 date-time; None when it is not one."""
+    try:
+        return datetime.fromisoformat(value.replace("z", "Z")) if _RFC3339.match(value) else None
+    except ValueError:
+        return None
+
+
+def _no_network(uri: str) -> Resource:
+    raise NoSuchResource(ref=uri)
+
+
+@dataclass(frozen=True)
+class SchemaStore:
+    """All schemas of one spec version, with validators compiled on first use."""
+
+    spec: str
+    id_base: str
+    registry: Registry
+    names: frozenset[str]
+
+    @classmethod
+    def load(cls, spec: str = DEFAULT_SPEC, folder: Path | None = None) -> SchemaStore:
+        folder = folder or data_dir("schemas") / spec
+        index_path = folder / "index.json"
+        if not index_path.is_file():
+            raise SchemaError(f"no schema index at {index_path}; run scripts/gen_schemas.py")
+        index = json.loads(index_path.read_text(encoding="utf-8"))
+        resources = []
+        for name in index["definitions"]:
+            path = folder / f"{name}.schema.json"
+            try:
+                contents = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError) as exc:
+                raise SchemaError(f"cannot read schema {path}: {exc}") from exc
+            resources.append((contents["$id"], Resource.from_contents(contents)))
+        registry = Registry(retrieve=_no_network).with_resources(resources)  # type: ignore[call-arg]
+        return cls(spec, index["idBase"], registry.crawl(), frozenset(index["definitions"]))
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_validators", {})
+
+    def validator(self, name: str) -> Draft202012Validator:
+        cache: dict[str, Draft202012Validator] = self._validators  # type: ignore[attr-defined]
+        if name not in cache:
+            if name not in self.names:
+                raise SchemaError(f"unknown schema {name!r}; known: {', '.join(sorted(self.names))}")
+            schema = self.registry.contents(self.id_base + name + ".schema.json")
+            cache[name] = Draft202012Validator(
+                schema, registry=self.registry, format_checker=format_checker
+            )
+        return cache[name]
+
+    def errors(self, name: str, instance: Any, limit: int = MAX_ERRORS) -> list[str]:
+        """Every violation as ``$.path: message``, deepest first, at most ``limit``."""
+        found = sorted(self.validator(name).iter_errors(instance), key=_error_order)
+        messages = [format_error(err) for err in found[:limit]]
+        if len(found) > limit:
+            messages.append(f"... and {len(found) - limit} more")
+        return messages
+
+
+def _error_order(error: ValidationError) -> tuple[str, str]:
+    return (error.json_path, error.message)
+
+
+def format_error(error: ValidationError) -> str:
+    """``$.status: 'ACKNOWLEDGED' is not one of [...]`` rather than a dump of the schema."""
+    # For a failing $ref'd or combined keyword the useful cause is the deepest sub-error.
+    while error.context:
+        error = min(error.context, key=lambda e: -len(e.absolute_path))
+    message = error.message
+    if error.validator == "format":
+        message = f"{error.instance!r} is not a valid {error.validator_value}"
+    if len(message) > 300:
+        message = message[:297] + "..."
+    return f"{error.json_path}: {message}"

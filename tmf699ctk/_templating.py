@@ -1,0 +1,76 @@
+"""Sandboxed templating of scenario and config values.
+
+Templates see only the values handed to them (saved step values, config payloads, run
+identifiers). The jinja2 sandbox forbids access to internals (``__class__``, ``__globals__``),
+there is no loader (no ``include``/``import`` of files) and undefined names are errors.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from jinja2 import DictLoader, StrictUndefined, TemplateError
+from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
+
+_WHOLE = re.compile(r"^\s*\{\{\s*(.+?)\s*\}\}\s*$", re.S)
+
+# An empty loader: ``include``/``import``/``extends`` find nothing, so no file can be read.
+_env = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False, loader=DictLoader({}))
+_env.globals.clear()
+
+
+class TemplateProblem(Exception):
+    """A template could not be rendered (undefined name, syntax, sandbox violation)."""
+
+
+def has_template(value: Any) -> bool:
+    if isinstance(value, str):
+        return "{{" in value or "{%" in value
+    if isinstance(value, dict):
+        return any(has_template(k) or has_template(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(has_template(v) for v in value)
+    return False
+
+
+def render(value: Any, context: dict[str, Any]) -> Any:
+    """Render every string in ``value``; a string that is exactly ``{{ expr }}`` keeps the
+    expression's native type (so a payload object stays an object)."""
+    if isinstance(value, str):
+        return _render_string(value, context)
+    if isinstance(value, dict):
+        return {render(k, context): render(v, context) for k, v in value.items()}
+    if isinstance(value, list):
+        return [render(v, context) for v in value]
+    return value
+
+
+def _render_string(text: str, context: dict[str, Any]) -> Any:
+    if "{{" not in text and "{%" not in text:
+        return text
+    try:
+        whole = _WHOLE.match(text)
+        if whole and "}}" not in whole.group(1):
+            result = _env.compile_expression(whole.group(1), undefined_to_none=False)(**context)
+            if isinstance(result, StrictUndefined):
+                str(result)  # raises UndefinedError with the missing name
+            return result
+        return _env.from_string(text).render(**context)
+    except SecurityError as exc:
+        raise TemplateProblem(f"forbidden in template {text!r}: {exc}") from exc
+    except TemplateError as exc:
+        raise TemplateProblem(f"cannot render {text!r}: {exc.message or exc}") from exc
+
+
+def check_syntax(text: str) -> str | None:
+    """Return a syntax error message for a template string, or None."""
+    try:
+        whole = _WHOLE.match(text)
+        if whole and "}}" not in whole.group(1):
+            _env.compile_expression(whole.group(1))
+        else:
+            _env.parse(text)
+    except TemplateError as exc:
+        return str(exc.message or exc)
+    return None

@@ -1,0 +1,84 @@
+"""YAML loading that remembers where every value came from (for file:line error messages)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+Location = tuple[str | int, ...]
+
+
+class YamlProblem(Exception):
+    """A YAML file is unreadable; ``line`` is 1-based (0 when unknown)."""
+
+    def __init__(self, message: str, line: int = 0) -> None:
+        super().__init__(message)
+        self.line = line
+
+
+class _Loader(yaml.SafeLoader):
+    pass
+
+
+def _no_duplicates(loader: _Loader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+    seen: dict[Any, int] = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in seen:
+            raise YamlProblem(
+                f"duplicate key {key!r} (first defined on line {seen[key]})", key_node.start_mark.line + 1
+            )
+        seen[key] = key_node.start_mark.line + 1
+    return loader.construct_mapping(node, deep=deep)
+
+
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _no_duplicates)
+
+
+def _walk(node: yaml.Node, path: Location, lines: dict[Location, int]) -> None:
+    lines[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            child = (*path, key_node.value)
+            _walk(value_node, child, lines)
+            lines[child] = key_node.start_mark.line + 1
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _walk(item, (*path, index), lines)
+
+
+def load_with_lines(text: str) -> tuple[Any, dict[Location, int]]:
+    """Parse one YAML document; return the data and a map from value path to line number."""
+    try:
+        node = yaml.compose(text, Loader=_Loader)
+        if node is None:
+            return None, {}
+        data = _Loader(text).get_single_data()
+    except YamlProblem:
+        raise
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else 0
+        raise YamlProblem(f"invalid YAML: {exc.problem or exc}", line) from exc
+    except yaml.YAMLError as exc:
+        raise YamlProblem(f"invalid YAML: {exc}") from exc
+    lines: dict[Location, int] = {}
+    _walk(node, (), lines)
+    return data, lines
+
+
+def line_for(lines: dict[Location, int], path: Location) -> int:
+    """The line of the deepest known ancestor of ``path``."""
+    path = tuple(path)
+    while path not in lines and path:
+        path = path[:-1]
+    return lines.get(path, 0)
+
+
+def read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise YamlProblem(f"not UTF-8 text: {exc}") from exc

@@ -1,0 +1,216 @@
+"""The command line: the only place that prints errors and turns them into exit codes.
+
+Exit codes: 0 every mandatory check passed; 1 a mandatory (or offered optional) check failed;
+2 usage, scenario or config error; 3 target unreachable or run aborted.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from . import SPEC_NAME, SPEC_VERSION, __version__
+from ._config import template_text
+from ._console import ConsoleProgress, make_console, print_summary
+from ._exceptions import CtkError, UsageError
+from ._pipeline import RunOptions, execute, prepare
+from ._results import RunResult
+from ._rules import RULES
+
+EXIT_PASS, EXIT_FAIL, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    help=f"Conformance test kit for the TM Forum {SPEC_NAME} API v{SPEC_VERSION}.",
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"tmf699ctk {__version__} ({SPEC_NAME} v{SPEC_VERSION})")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Show the version and exit.")] = False,
+) -> None:
+    """Exit codes: 0 pass, 1 conformance failure, 2 usage/scenario/config error, 3 unreachable/aborted."""
+
+
+def exit_code_for(result: RunResult) -> int:
+    if result.aborted or result.unreachable:
+        return EXIT_UNREACHABLE
+    return EXIT_PASS if result.verdict == "PASS" else EXIT_FAIL
+
+
+@app.command()
+def run(
+    base_url: Annotated[str | None, typer.Option("--base-url", "-u", help="Base URL of the TMF699 API, e.g. "
+                                                 "https://host/tmf-api/sales/v4")] = None,
+    embedded: Annotated[bool, typer.Option("--embedded", help="Start the bundled reference server on a free "
+                                           "loopback port and test it.")] = False,
+    fault: Annotated[list[str] | None, typer.Option("--fault", help="With --embedded: inject faults "
+                                                    "(NAME[,NAME...]; see `serve --list-faults`).")] = None,
+    config: Annotated[Path | None, typer.Option("--config", "-c", help="Config file (see `init`).")] = None,
+    profile: Annotated[str, typer.Option("--profile", "-p", help="official (TM Forum kit) or full.")] = "full",
+    scenarios: Annotated[list[Path] | None, typer.Option("--scenarios", help="Scenario files or folders "
+                                                         "instead of the bundled suite.")] = None,
+    scenario: Annotated[list[str] | None, typer.Option("--scenario", "-s", help="Run only this scenario ID "
+                                                       "(repeatable).")] = None,
+    tag: Annotated[list[str] | None, typer.Option("--tag", "-t", help="Run only scenarios with this tag "
+                                                  "(repeatable).")] = None,
+    header: Annotated[list[str] | None, typer.Option("--header", "-H", help="Extra header 'Name: value' "
+                                                     "(repeatable).")] = None,
+    user: Annotated[str | None, typer.Option("--user", help="Basic auth 'name:password'.")] = None,
+    secret_header: Annotated[list[str] | None, typer.Option("--secret-header", help="Mask this header's value "
+                                                            "in every output (repeatable).")] = None,
+    insecure: Annotated[bool, typer.Option("--insecure", "-k", help="Do not verify TLS certificates.")] = False,
+    ca_bundle: Annotated[str | None, typer.Option("--ca-bundle", help="Verify TLS with this CA bundle (PEM).")]
+    = None,
+    timeout: Annotated[float | None, typer.Option("--timeout", help="Seconds per request (default 10).")] = None,
+    proxy: Annotated[str | None, typer.Option("--proxy", help="Proxy URL for every request.")] = None,
+    report_dir: Annotated[Path | None, typer.Option("--report-dir", "-o", help="Output folder (default "
+                                                    "reports/<timestamp>/).")] = None,
+) -> None:
+    """Run the conformance suite against a TMF699 server and write the reports."""
+    from .server import parse_faults
+
+    try:
+        faults = parse_faults(",".join(fault or []))
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+    options = RunOptions(
+        base_url=base_url, embedded=embedded, faults=faults, config_path=config, profile=profile,
+        scenario_paths=scenarios or [], only=scenario or [], tags=tag or [], headers=header or [], user=user,
+        secret_headers=secret_header or [], insecure=insecure, ca_bundle=ca_bundle, timeout=timeout,
+        proxy=proxy, report_dir=report_dir,
+    )
+    prepared = prepare(options)
+    console = make_console()
+    with ConsoleProgress(console) as progress:
+        result, folder = execute(options, prepared, progress)
+    print_summary(console, result, [str(folder / "results.json")])
+    raise typer.Exit(exit_code_for(result))
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind (loopback by default).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port (0 picks a free one).")] = 8699,
+    base_path: Annotated[str, typer.Option("--base-path", help="Where the API is mounted.")]
+    = "/tmf-api/sales/v4",
+    fault: Annotated[list[str] | None, typer.Option("--fault", help="Inject faults NAME[,NAME...].")] = None,
+    list_faults: Annotated[bool, typer.Option("--list-faults", help="List the injectable faults.")] = False,
+) -> None:
+    """Start the reference TMF699 server on its own (Ctrl-C stops it)."""
+    from .server import FAULTS, ReferenceServer, parse_faults
+
+    console = make_console()
+    if list_faults:
+        table = Table("fault", "description", "rules it must trip")
+        for f in FAULTS:
+            table.add_row(f.name, f.description, ", ".join(f.rules))
+        console.print(table)
+        return
+    try:
+        faults = parse_faults(",".join(fault or []))
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+    try:
+        server = ReferenceServer(host=host, port=port, base_path=base_path, faults=faults)
+    except OSError as exc:
+        raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+    console.print(f"TMF699 reference server on {server.url}" + (f" with faults {', '.join(sorted(faults))}"
+                                                               if faults else ""))
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        console.print("stopped")
+    finally:
+        server.httpd.server_close()
+
+
+@app.command("list")
+def list_(
+    profile: Annotated[str | None, typer.Option("--profile", "-p", help="Only this profile's scenarios.")] = None,
+    scenarios: Annotated[list[Path] | None, typer.Option("--scenarios", help="Scenario files or folders.")]
+    = None,
+) -> None:
+    """Show the scenarios and the rule catalogue (rule ID, level, title)."""
+    from ._scenarios import load_scenarios, plan
+
+    console = make_console()
+    loaded = load_scenarios(scenarios or None)
+    if profile:
+        loaded = plan(loaded, profile)
+    table = Table("scenario", "profiles", "steps", "checks", "title", title="Scenarios", title_justify="left")
+    for s in loaded:
+        table.add_row(s.id, ",".join(s.profiles), str(len(s.steps)), str(sum(len(st.expect) for st in s.steps)),
+                      s.title)
+    console.print(table)
+    rules = Table("rule", "level", "family", "title", title=f"Rules ({len(RULES)})", title_justify="left")
+    for r in RULES:
+        rules.add_row(r.id, r.level.value, r.family, r.title)
+    console.print(rules)
+
+
+@app.command()
+def validate(
+    paths: Annotated[list[Path] | None, typer.Argument(help="Scenario files or folders (default: bundled).")]
+    = None,
+    config: Annotated[Path | None, typer.Option("--config", "-c", help="Also validate this config file.")] = None,
+) -> None:
+    """Check scenario files and a config file without sending any request."""
+    from ._config import load_config
+    from ._scenarios import load_scenarios
+    from ._schemas import SchemaStore
+
+    loaded = load_scenarios(paths or None)
+    steps = sum(len(s.steps) + len(s.teardown) for s in loaded)
+    message = f"{len(loaded)} scenarios, {steps} steps: valid"
+    if config is not None:
+        load_config(config, schemas=SchemaStore.load())
+        message += f"; config {config}: valid"
+    make_console().print(message)
+
+
+@app.command()
+def init(
+    path: Annotated[Path, typer.Argument(help="Where to write the config file.")] = Path("tmf699ctk.yaml"),
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+) -> None:
+    """Write a commented config file to adapt (base URL, auth, payloads, report metadata)."""
+    if path.exists() and not force:
+        raise UsageError(f"{path} exists; use --force to overwrite it")
+    path.write_text(template_text(), encoding="utf-8")
+    make_console().print(f"wrote {path}; edit it, then: tmf699ctk run --config {path}")
+
+
+def main() -> None:
+    """Entry point: every CtkError becomes one clear line and its exit code, never a traceback."""
+    try:
+        code = app(standalone_mode=False)
+    except CtkError as exc:
+        make_console(stderr=True).print(f"error: {exc}", markup=False, highlight=False)
+        sys.exit(exc.exit_code)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        make_console(stderr=True).print("aborted")
+        sys.exit(EXIT_UNREACHABLE)
+    except Exception as exc:  # click usage errors arrive here in non-standalone mode
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(EXIT_USAGE)
+        raise
+    sys.exit(code if isinstance(code, int) else 0)

@@ -1,0 +1,62 @@
+"""The embedded reference TMF699 server (``tmf699ctk serve``, ``run --embedded``)."""
+
+from __future__ import annotations
+
+import threading
+from types import TracebackType
+
+from .._schemas import SchemaStore
+from ._app import Handler, ReferenceHTTPServer, ServerState
+from .faults import BY_NAME, FAULTS, Fault, parse_faults
+
+DEFAULT_BASE_PATH = "/tmf-api/sales/v4"
+
+__all__ = ["BY_NAME", "DEFAULT_BASE_PATH", "FAULTS", "Fault", "ReferenceServer", "parse_faults"]
+
+
+class ReferenceServer:
+    """A real HTTP server on a socket; ``port=0`` picks a free ephemeral port."""
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        base_path: str = DEFAULT_BASE_PATH,
+        faults: frozenset[str] = frozenset(),
+        schemas: SchemaStore | None = None,
+    ) -> None:
+        self.state = ServerState(base_path, faults, schemas or SchemaStore.load())
+        handler = type("BoundHandler", (Handler,), {"state": self.state})
+        self.httpd = ReferenceHTTPServer((host, port), handler)
+        bound_host, bound_port = self.httpd.server_address[:2]
+        shown = f"[{bound_host}]" if ":" in str(bound_host) else bound_host
+        self.state.public_origin = f"http://{shown}:{bound_port}"
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        return int(self.httpd.server_address[1])
+
+    @property
+    def url(self) -> str:
+        return self.state.public_origin + self.state.base_path
+
+    def start(self) -> ReferenceServer:
+        self._thread = threading.Thread(target=self.httpd.serve_forever, name="tmf699-reference", daemon=True)
+        self._thread.start()
+        return self
+
+    def serve_forever(self) -> None:
+        self.httpd.serve_forever()
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        if self._thread:
+            self._thread.join(timeout=5)
+
+    def __enter__(self) -> ReferenceServer:
+        return self.start()
+
+    def __exit__(self, *exc: tuple[type[BaseException], BaseException, TracebackType] | None) -> None:
+        self.stop()

@@ -1,0 +1,361 @@
+"""The reference TMF699 v4.0.0 server: stdlib HTTP, in-memory store, optional injected faults."""
+
+from __future__ import annotations
+
+import copy
+import json
+import socket
+import threading
+import uuid
+from datetime import UTC, datetime, timedelta
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from .._schemas import SchemaStore
+from ._query import QueryError, matches, page, parse_filters, select_fields
+
+JSON = "application/json;charset=utf-8"
+READ_ONLY = ("id", "href", "creationDate")
+SERVER_SET = ("id", "href", "creationDate", "status", "statusChangeDate")
+PATCH_TYPES = ("application/merge-patch+json", "application/json")
+INITIAL_STATUS = "acknowledged"
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class HttpError(Exception):
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status, self.message, self.headers = status, message, headers or {}
+
+
+class Store:
+    """Leads and hub subscriptions, in memory, guarded by one lock."""
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self.leads: dict[str, dict[str, Any]] = {}
+        self.hubs: dict[str, dict[str, Any]] = {}
+
+
+class ServerState:
+    def __init__(self, base_path: str, faults: frozenset[str], schemas: SchemaStore) -> None:
+        self.base_path = "/" + base_path.strip("/") if base_path.strip("/") else ""
+        self.faults = faults
+        self.schemas = schemas
+        self.store = Store()
+        self.public_origin = ""  # set once the socket is bound
+
+    def fault(self, name: str) -> bool:
+        return name in self.faults
+
+
+class Handler(BaseHTTPRequestHandler):
+    server_version = "tmf699ctk-reference/0.1"
+    protocol_version = "HTTP/1.1"
+    state: ServerState  # injected by the server class
+
+    # -- plumbing --------------------------------------------------------------------------------
+
+    def setup(self) -> None:
+        super().setup()
+        # headers and body leave in separate writes; without NODELAY each response waits ~40 ms
+        # for the client's delayed ACK
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def log_message(self, format: str, *args: Any) -> None:  # quiet by default; tests read results
+        pass
+
+    def do_GET(self) -> None:
+        self._dispatch("GET")
+
+    def do_POST(self) -> None:
+        self._dispatch("POST")
+
+    def do_PATCH(self) -> None:
+        self._dispatch("PATCH")
+
+    def do_DELETE(self) -> None:
+        self._dispatch("DELETE")
+
+    def do_PUT(self) -> None:
+        self._dispatch("PUT")
+
+    def _dispatch(self, method: str) -> None:
+        parts = urlsplit(self.path)
+        self.query = parse_qsl(parts.query, keep_blank_values=True)
+        self.body_bytes = self._read_body()
+        base = self.state.base_path
+        path = parts.path.rstrip("/")
+        try:
+            if not (path == base or path.startswith(base + "/")):
+                raise HttpError(404, f"no resource at {parts.path}; the API lives under {base or '/'}")
+            segments = [unquote(s) for s in path[len(base):].split("/") if s]
+            self._route(method, segments)
+        except HttpError as exc:
+            self._error(exc.status, exc.message, exc.headers)
+        except Exception as exc:  # the reference server answers 500 rather than dropping the socket
+            self._error(500, f"internal error: {exc!r}")
+
+    def _read_body(self) -> bytes:
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
+
+    def _route(self, method: str, segments: list[str]) -> None:
+        routes = {
+            ("salesLead",): {"GET": self.list_leads, "POST": self.create_lead},
+            ("salesLead", "*"): {"GET": self.get_lead, "PATCH": self.patch_lead, "DELETE": self.delete_lead},
+            ("hub",): {"POST": self.create_hub},
+            ("hub", "*"): {"DELETE": self.delete_hub},
+        }
+        key = tuple(segments[:1]) + (("*",) if len(segments) == 2 else ())
+        if len(segments) not in (1, 2) or key not in routes:
+            raise HttpError(404, f"no resource at /{'/'.join(segments)}")
+        handlers = routes[key]
+        if method not in handlers:
+            raise HttpError(405, f"{method} is not allowed here", {"Allow": ", ".join(handlers)})
+        handlers[method](*segments[1:])
+
+    def _send(self, status: int, body: Any = None, headers: dict[str, str] | None = None) -> None:
+        payload = b"" if body is None else json.dumps(body, ensure_ascii=False).encode("utf-8")
+        self.send_response(status)
+        if body is not None:
+            ctype = "text/plain" if self.state.fault("text-content-type") else JSON
+            self.send_header("Content-Type", ctype)
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        if payload and self.command != "HEAD":
+            self.wfile.write(payload)
+
+    def _error(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
+        if self.state.fault("error-body-missing"):
+            self._send(status, None, headers)
+            return
+        reason = HTTPStatus(status).phrase
+        body: dict[str, Any] = {"code": str(status), "reason": reason, "message": message,
+                                "status": str(status), "@type": "Error"}
+        if self.state.fault("error-body-no-code"):
+            body.pop("code")
+        self._send(status, body, headers)
+
+    def _json_body(self) -> Any:
+        if not self.body_bytes:
+            raise HttpError(400, "a JSON request body is required")
+        try:
+            return json.loads(self.body_bytes)
+        except ValueError as exc:
+            if self.state.fault("malformed-json-500"):
+                raise RuntimeError("unparseable body") from exc
+            raise HttpError(400, f"the request body is not valid JSON: {exc}") from exc
+
+    def _validate(self, schema: str, body: Any) -> None:
+        problems = self.state.schemas.errors(schema, body, limit=5)
+        if problems:
+            raise HttpError(400, f"invalid {schema}: " + "; ".join(problems))
+
+    # -- representation --------------------------------------------------------------------------
+
+    def _href(self, lead_id: str) -> str:
+        return f"{self.state.public_origin}{self.state.base_path}/salesLead/{lead_id}"
+
+    def _represent(self, lead: dict[str, Any]) -> dict[str, Any]:
+        """What the client sees of a stored lead, after any representation fault."""
+        f = self.state.fault
+        if not f("status-uppercase") and not f("date-not-rfc3339") and not f("ref-without-id") \
+                and not f("create-no-href") and not f("href-relative") and not f("href-wrong-id"):
+            return copy.deepcopy(lead)
+        out = copy.deepcopy(lead)
+        if f("status-uppercase") and isinstance(out.get("status"), str):
+            out["status"] = out["status"].upper()
+        if f("date-not-rfc3339") and "creationDate" in out:
+            out["creationDate"] = datetime.fromisoformat(out["creationDate"]).strftime("%d/%m/%Y %H:%M")
+        if f("ref-without-id"):
+            for party in out.get("relatedParty", []):
+                party.pop("id", None)
+        if f("create-no-href"):
+            out.pop("href", None)
+        if f("href-relative"):
+            out["href"] = f"{self.state.base_path}/salesLead/{out['id']}"
+        if f("href-wrong-id"):
+            out["href"] = self._href(uuid.uuid4().hex)
+        return out
+
+    def _lead(self, lead_id: str) -> dict[str, Any]:
+        lead = self.state.store.leads.get(lead_id)
+        if lead is None:
+            raise HttpError(404, f"no salesLead with id {lead_id!r}")
+        return lead
+
+    # -- salesLead -------------------------------------------------------------------------------
+
+    def list_leads(self) -> None:
+        f = self.state.fault
+        params = dict(self.query)
+        reserved = {"fields", "offset", "limit", "sort"}
+        try:
+            filters = [] if f("ignore-filters") else parse_filters(self.query, reserved)
+            with self.state.store.lock:
+                everything = [self._represent(v) for v in self.state.store.leads.values()]
+            if f("list-200-only-first") and everything:
+                everything = everything[:-1]
+            for path, _, _ in filters:
+                if path[0] not in self.state.schemas.registry.contents(
+                        self.state.schemas.id_base + "SalesLead.schema.json")["properties"]:
+                    raise QueryError(f"cannot filter on unknown attribute {path[0]!r}")
+            selected = [lead for lead in everything if matches(lead, filters)]
+            chunk, partial = page(
+                selected,
+                None if f("ignore-offset") else params.get("offset"),
+                None if f("ignore-limit") else params.get("limit"),
+            )
+        except QueryError as exc:
+            raise HttpError(400, str(exc)) from exc
+        fields = None if f("ignore-fields") else params.get("fields")
+        body: Any = [select_fields(item, fields) for item in chunk]
+        headers = {}
+        if not f("no-count-headers"):
+            total = len(everything) if f("wrong-total-count") else len(selected)
+            headers = {"X-Total-Count": str(total), "X-Result-Count": str(len(body))}
+        if f("list-object"):
+            body = {"items": body}
+        self._send(206 if partial else 200, body, headers)
+
+    def create_lead(self) -> None:
+        f = self.state.fault
+        body = self._json_body()
+        if not isinstance(body, dict):
+            raise HttpError(400, "the request body must be a JSON object (SalesLead_Create)")
+        present = [k for k in SERVER_SET if k in body]
+        if present:
+            raise HttpError(400, f"{', '.join(present)} are set by the server and must not be sent")
+        if f("create-no-validation") and "name" not in body:
+            body = {**body, "name": ""}
+        if f("create-no-enum-check"):
+            body = {k: v for k, v in body.items() if k != "priority"}
+        self._validate("SalesLead_Create", body)
+        if f("create-drops-optional"):
+            body = {"name": body["name"]}
+        moment = _stamp(_now())
+        lead_id = uuid.uuid4().hex
+        lead = {"id": lead_id, "href": self._href(lead_id), **body, "creationDate": moment,
+                "status": INITIAL_STATUS, "statusChangeDate": moment}
+        if not f("create-not-persisted"):
+            with self.state.store.lock:
+                self.state.store.leads[lead_id] = lead
+        representation = self._represent(lead)
+        headers = {} if f("no-location") else {"Location": lead["href"]}
+        if f("create-array"):
+            self._send(201, [representation], headers)
+            return
+        self._send(200 if f("create-200") else 201, representation, headers)
+
+    def get_lead(self, lead_id: str) -> None:
+        with self.state.store.lock:
+            lead = self.state.store.leads.get(lead_id)
+        if lead is None:
+            if self.state.fault("get-unknown-200"):
+                self._send(200, {})
+                return
+            raise HttpError(404, f"no salesLead with id {lead_id!r}")
+        fields = None if self.state.fault("ignore-fields") else dict(self.query).get("fields")
+        self._send(200, select_fields(self._represent(lead), fields))
+
+    def patch_lead(self, lead_id: str) -> None:
+        f = self.state.fault
+        media = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+        if media not in PATCH_TYPES or (f("patch-refuses-merge-patch") and media != "application/json"):
+            raise HttpError(415, f"PATCH takes {' or '.join(PATCH_TYPES)}, not {media or 'no content type'}",
+                            {"Accept-Patch": ", ".join(PATCH_TYPES)})
+        with self.state.store.lock:
+            lead = self._lead(lead_id)
+            patch = self._json_body()
+            if not isinstance(patch, dict):
+                raise HttpError(400, "a merge patch must be a JSON object")
+            touched = [k for k in READ_ONLY if k in patch]
+            if touched and not f("patch-accepts-readonly"):
+                raise HttpError(400, f"{', '.join(touched)} cannot be changed")
+            if not f("patch-no-enum-check"):
+                self._validate("SalesLead_Update", {k: v for k, v in patch.items() if v is not None})
+            updated = _merge(lead, patch)
+            if updated.get("status") != lead.get("status") and "statusChangeDate" not in patch \
+                    and not f("status-change-date-frozen"):
+                updated["statusChangeDate"] = _later_than(lead.get("statusChangeDate"))
+            if not f("patch-not-persisted"):
+                self.state.store.leads[lead_id] = updated
+                if "id" in patch and patch["id"] != lead_id:
+                    self.state.store.leads[patch["id"]] = self.state.store.leads.pop(lead_id)
+        self._send(200, self._represent(lead if f("patch-stale-response") else updated))
+
+    def delete_lead(self, lead_id: str) -> None:
+        f = self.state.fault
+        with self.state.store.lock:
+            if lead_id not in self.state.store.leads:
+                if f("delete-unknown-204"):
+                    self._send(204)
+                    return
+                raise HttpError(404, f"no salesLead with id {lead_id!r}")
+            lead = self.state.store.leads[lead_id]
+            if not f("delete-noop"):
+                del self.state.store.leads[lead_id]
+        if f("delete-200"):
+            self._send(200, self._represent(lead))
+            return
+        self._send(204)
+
+    # -- hub ---------------------------------------------------------------------------------------
+
+    def create_hub(self) -> None:
+        body = self._json_body()
+        self._validate("EventSubscriptionInput", body)
+        hub_id = uuid.uuid4().hex
+        subscription = {"id": hub_id, "callback": body["callback"], "query": body.get("query", "")}
+        with self.state.store.lock:
+            self.state.store.hubs[hub_id] = subscription
+        self._send(201, subscription, {"Location": f"{self.state.public_origin}{self.state.base_path}/hub/{hub_id}"})
+
+    def delete_hub(self, hub_id: str) -> None:
+        with self.state.store.lock:
+            if self.state.store.hubs.pop(hub_id, None) is None:
+                raise HttpError(404, f"no hub subscription with id {hub_id!r}")
+        self._send(204)
+
+
+def _merge(target: Any, patch: Any) -> Any:
+    """RFC 7396 JSON Merge Patch."""
+    if not isinstance(patch, dict):
+        return copy.deepcopy(patch)
+    result = copy.deepcopy(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = _merge(result.get(key), value)
+    return result
+
+
+def _later_than(previous: str | None) -> str:
+    """Now, but strictly after ``previous`` even within the same millisecond."""
+    moment = _now()
+    if previous:
+        try:
+            before = datetime.fromisoformat(previous.replace("Z", "+00:00"))
+            if moment <= before:
+                moment = before + timedelta(milliseconds=1)
+        except ValueError:
+            pass
+    return _stamp(moment)
+
+
+class ReferenceHTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True

@@ -1,0 +1,74 @@
+"""Faults the reference server can inject: realistic ways TMF699 implementations break.
+
+Each fault names the rules a conformance run must trip when it is active; the self-check
+(`tmf699ctk selftest`, tests/test_faults.py) proves the suite catches every one of them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Fault:
+    name: str
+    description: str
+    rules: tuple[str, ...]  # any one of these failing counts as detection
+
+
+FAULTS: tuple[Fault, ...] = (
+    Fault("create-200", "POST /salesLead answers 200 instead of 201", ("TMF699-CREATE-01",)),
+    Fault("create-array", "POST /salesLead returns the lead wrapped in an array",
+          ("TMF699-CREATE-02", "TMF699-CTK-03")),
+    Fault("create-no-href", "Leads are returned without href", ("TMF699-CREATE-03", "TMF630-HREF-01")),
+    Fault("href-relative", "href is a relative path", ("TMF630-HREF-01",)),
+    Fault("href-wrong-id", "href ends with another lead's id", ("TMF630-HREF-01",)),
+    Fault("create-drops-optional", "POST stores only name, dropping every optional attribute",
+          ("TMF699-CREATE-04",)),
+    Fault("no-location", "201 Created without a Location header", ("TMF630-LOCATION-01",)),
+    Fault("status-uppercase", "status is serialised in upper case ('ACKNOWLEDGED')", ("TMF699-SCHEMA-01",)),
+    Fault("date-not-rfc3339", "creationDate is written as '26/11/2026 10:00'", ("TMF699-SCHEMA-01",)),
+    Fault("ref-without-id", "relatedParty items are returned without id", ("TMF699-SCHEMA-01",)),
+    Fault("create-not-persisted", "POST answers 201 but stores nothing",
+          ("TMF699-RETRIEVE-01", "TMF699-LIST-03", "TMF630-HREF-02")),
+    Fault("list-200-only-first", "The list omits the newest lead", ("TMF699-LIST-03",)),
+    Fault("list-object", "The list is wrapped in an object {items: [...]}", ("TMF699-LIST-02",)),
+    Fault("get-unknown-200", "GET of an unknown id answers 200 with an empty object", ("TMF699-RETRIEVE-03",)),
+    Fault("ignore-fields", "fields is ignored: every attribute is returned",
+          ("TMF630-FIELDS-01", "TMF630-FIELDS-02", "TMF630-FIELDS-03")),
+    Fault("ignore-filters", "Attribute filters are ignored", ("TMF630-FILTER-01", "TMF630-FILTER-02")),
+    Fault("ignore-limit", "limit is ignored", ("TMF630-PAGE-03",)),
+    Fault("ignore-offset", "offset is ignored", ("TMF630-PAGE-04",)),
+    Fault("wrong-total-count", "X-Total-Count counts every lead, not the matching ones", ("TMF630-PAGE-02",)),
+    Fault("no-count-headers", "List responses carry no X-Total-Count / X-Result-Count", ("TMF630-PAGE-01",)),
+    Fault("text-content-type", "JSON bodies are declared as text/plain", ("TMF630-CT-01",)),
+    Fault("patch-not-persisted", "PATCH answers the patched lead but stores nothing", ("TMF630-PATCH-03",)),
+    Fault("patch-stale-response", "PATCH stores the change but answers the old lead", ("TMF630-PATCH-02",)),
+    Fault("patch-refuses-merge-patch", "PATCH answers 415 to application/merge-patch+json",
+          ("TMF630-PATCH-01",)),
+    Fault("patch-accepts-readonly", "PATCH accepts changes to id, href and creationDate", ("TMF630-PATCH-06",)),
+    Fault("patch-no-enum-check", "PATCH accepts out-of-enum values", ("TMF630-PATCH-07",)),
+    Fault("status-change-date-frozen", "Changing status leaves statusChangeDate unchanged",
+          ("TMF630-PATCH-05",)),
+    Fault("delete-200", "DELETE answers 200 with a body instead of 204", ("TMF699-DELETE-01",)),
+    Fault("delete-noop", "DELETE answers 204 but deletes nothing", ("TMF699-DELETE-03", "TMF699-DELETE-05")),
+    Fault("delete-unknown-204", "DELETE of an unknown id answers 204", ("TMF699-DELETE-04",)),
+    Fault("error-body-missing", "Error responses have an empty body", ("TMF630-ERROR-01",)),
+    Fault("error-body-no-code", "Error bodies lack the mandatory code", ("TMF630-ERROR-01",)),
+    Fault("create-no-validation", "POST accepts a body without name", ("TMF630-VALID-01",)),
+    Fault("create-no-enum-check", "POST accepts an out-of-enum priority", ("TMF630-VALID-02",)),
+    Fault("malformed-json-500", "Malformed JSON makes the server answer 500", ("TMF630-VALID-03",)),
+)
+
+BY_NAME = {fault.name: fault for fault in FAULTS}
+
+
+def parse_faults(spec: str | None) -> frozenset[str]:
+    """``a,b`` -> {a, b}; unknown names raise ValueError listing the known ones."""
+    if not spec:
+        return frozenset()
+    names = {n.strip() for n in spec.split(",") if n.strip()}
+    unknown = sorted(names - BY_NAME.keys())
+    if unknown:
+        raise ValueError(f"unknown fault(s) {', '.join(unknown)}; see `tmf699ctk serve --list-faults`")
+    return frozenset(names)
