@@ -288,7 +288,11 @@ def page_disjoint(ctx: CheckContext, previous: list[Any]) -> str:
     return "pages are disjoint"
 
 
-def fields_only(ctx: CheckContext, fields: list[str], items: bool = False) -> str:
+def fields_only(
+    ctx: CheckContext, fields: list[str], items: bool = False, expected: dict[str, Any] | None = None
+) -> str:
+    """Only the selected attributes (+id, href) come back; the lead we created (``expected``),
+    which has them all, must carry each of them. Other leads may simply lack an attribute."""
     targets = ctx.items() if items else [ctx.obj()]
     allowed = set(fields) | {"id", "href"} | META_ATTRIBUTES
     for index, item in enumerate(targets):
@@ -296,16 +300,19 @@ def fields_only(ctx: CheckContext, fields: list[str], items: bool = False) -> st
             raise CheckFailed(f"item {index} is {_kind(item)}, expected an object")
         extra = sorted(set(item) - allowed)
         if extra:
-            raise CheckFailed(
-                f"fields={','.join(fields)} but {'item ' + str(index) if items else 'the body'} "
-                f"also carries {', '.join(extra)}"
-            )
-        absent = [f for f in fields if f not in item and f != "none"]
-        if absent:
-            raise CheckFailed(f"fields={','.join(fields)} but {', '.join(absent)} is missing")
+            where = f"item {index} (id {item.get('id')!r})" if items else "the body"
+            raise CheckFailed(f"fields={','.join(fields)} but {where} also carries {', '.join(extra)}")
         if "id" not in item:
-            raise CheckFailed("a fields selection must still return id")
-    return f"only {', '.join(sorted(set(fields) - {'none'}) or ['id', 'href'])} (+id, href)"
+            raise CheckFailed(f"fields={','.join(fields)} dropped id, which is always returned")
+    if expected is not None:
+        ours = [i for i in targets if i.get("id") == expected.get("id")]
+        if items and not ours:
+            raise CheckFailed(f"lead {expected.get('id')!r} is missing from the fields-selected list")
+        absent = [f for f in fields if f in expected and ours and f not in ours[0]]
+        if absent:
+            raise CheckFailed(f"fields={','.join(fields)} but the lead's {', '.join(absent)} is missing")
+    shown = sorted(set(fields) - {"none"}) or ["id", "href"]
+    return f"only {', '.join(shown)} (+id, href) in {len(targets)} item(s)"
 
 
 _OPS = {

@@ -20,7 +20,8 @@ STATUS_STYLE = {"passed": "green", "failed": "red", "error": "magenta", "skipped
 
 
 def make_console(stderr: bool = False) -> Console:
-    return Console(stderr=stderr, highlight=False, no_color="NO_COLOR" in os.environ, soft_wrap=False)
+    # soft wrap: long lines (URLs, messages) stay whole in CI logs instead of breaking at 80 columns
+    return Console(stderr=stderr, highlight=False, no_color="NO_COLOR" in os.environ, soft_wrap=True)
 
 
 class ConsoleProgress(RunObserver):

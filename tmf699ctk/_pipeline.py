@@ -12,7 +12,7 @@ from ._config import Config, load_config
 from ._exceptions import ConfigError, UsageError
 from ._http import build_client, normalise_base_url
 from ._results import RunResult
-from ._runner import RunObserver, Runner
+from ._runner import Runner, RunObserver
 from ._scenarios import PROFILES, Scenario, load_scenarios, plan
 from ._schemas import SchemaStore
 

@@ -14,7 +14,8 @@ from typing import Any
 from . import _checks as c
 from ._results import Level
 
-M, O, R = Level.MANDATORY, Level.OPTIONAL, Level.RECOMMENDED
+M, OPT, R = Level.MANDATORY, Level.OPTIONAL, Level.RECOMMENDED
+GATE_CHECKS = (c.status_in, c.is_object, c.is_array)
 SERVER_SET = ["id", "href", "creationDate", "name", "status", "statusChangeDate"]
 
 
@@ -28,6 +29,12 @@ class Rule:
     check: Callable[..., str]
     defaults: dict[str, Any] = field(default_factory=dict)
     auto: bool = False  # applied to every response with a body unless a scenario lists it
+
+    @property
+    def gate(self) -> bool:
+        """Status and body-shape rules: when one fails, the step's other checks are not evaluated,
+        so the first failure is the one reported, not a cascade of consequences."""
+        return self.check in GATE_CHECKS
 
 
 RULES: tuple[Rule, ...] = (
@@ -92,7 +99,7 @@ RULES: tuple[Rule, ...] = (
          "Split `fields` on commas and keep every requested attribute.", c.fields_only, {"items": True}),
     Rule("TMF630-FIELDS-03", M, "fields", "fields on GET /salesLead/{id} returns only those attributes",
          "Apply `fields` to a single-resource GET as well.", c.fields_only),
-    Rule("TMF630-FIELDS-04", O, "fields", "fields=none returns only id and href",
+    Rule("TMF630-FIELDS-04", OPT, "fields", "fields=none returns only id and href",
          "Support fields=none (TMF630) or answer 400/501 to declare it unsupported.",
          c.fields_only, {"fields": ["none"], "items": True}),
     # filtering
@@ -101,9 +108,9 @@ RULES: tuple[Rule, ...] = (
          c.filtered),
     Rule("TMF630-FILTER-02", M, "filtering", "Two attribute filters combine with AND",
          "Apply every query filter; a lead must satisfy all of them.", c.filtered),
-    Rule("TMF630-FILTER-03", O, "filtering", "?<attribute>=<x>,<y> returns leads matching either value (OR)",
+    Rule("TMF630-FILTER-03", OPT, "filtering", "?<attribute>=<x>,<y> returns leads matching either value (OR)",
          "Treat comma-separated filter values as OR, or answer 400/501 if not supported.", c.filtered),
-    Rule("TMF630-FILTER-04", O, "filtering", "Date operators .gt/.lt filter on date-time attributes",
+    Rule("TMF630-FILTER-04", OPT, "filtering", "Date operators .gt/.lt filter on date-time attributes",
          "Support creationDate.gt / .lt comparisons, or answer 400/501 if not supported.", c.filtered),
     # update
     Rule("TMF630-PATCH-01", M, "update", "PATCH with application/merge-patch+json answers 200",
@@ -113,7 +120,7 @@ RULES: tuple[Rule, ...] = (
          "Return the lead as it is after the patch.", c.echoes),
     Rule("TMF630-PATCH-03", M, "update", "The change persists (visible on a later GET)",
          "Store patched attributes.", c.echoes),
-    Rule("TMF630-PATCH-04", O, "update", "PATCH with application/json is accepted as merge patch",
+    Rule("TMF630-PATCH-04", OPT, "update", "PATCH with application/json is accepted as merge patch",
          "Accept application/json as merge patch, or answer 415 to declare it unsupported.",
          c.status_in, {"expected": 200}),
     Rule("TMF630-PATCH-05", M, "update", "Changing status moves statusChangeDate",

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -20,7 +19,7 @@ import httpx
 
 from . import SPEC_NAME, SPEC_VERSION, __version__
 from . import _jsonpath as jsonpath
-from ._checks import CheckContext, CheckFailed
+from ._checks import CheckContext, CheckFailed, status_in
 from ._config import Config
 from ._http import TargetHealth, build_url, send
 from ._results import CheckResult, Exchange, RunResult, ScenarioResult, Status, StepResult
@@ -156,13 +155,30 @@ class Runner:
             return self._skip(result, step, reason, not_supported=True)
         ctx = CheckContext(exchange.request, response, self.schemas, self.base_url)
         listed = {e.rule.id for e in step.expect}
-        for expectation in step.expect:
-            result.checks.append(self._evaluate(expectation, ctx, context))
+        # gates first: if the status or body shape is wrong, body checks would only echo that
+        ordered = sorted(step.expect, key=lambda e: not e.rule.gate)
+        blocked: str | None = None
+        shape_failed = False
+        for expectation in ordered:
+            if blocked:
+                result.checks.append(self._outcome(expectation, Status.SKIPPED, blocked))
+                continue
+            outcome = self._evaluate(expectation, ctx, context)
+            result.checks.append(outcome)
+            if expectation.rule.gate and outcome.status in (Status.FAILED, Status.ERROR):
+                blocked = f"not evaluated: {outcome.rule_id} failed ({outcome.message[:120]})"
+                # a wrong 2xx (200 for 201) still carries the lead; an error status or shape does not
+                shape_failed = not 200 <= response.status < 300 or expectation.rule.check is not status_in
         if response.body.strip() and self.profile != "official":  # the official kit checks no media type
             for rule in AUTO_RULES:
                 if rule.id not in listed:
-                    result.checks.append(self._evaluate(Expectation(rule, rule.level, dict(rule.defaults)), ctx, context))
-        self._save(step, ctx, state, result)
+                    auto = Expectation(rule, rule.level, dict(rule.defaults))
+                    result.checks.append(self._evaluate(auto, ctx, context))
+        if shape_failed and step.save:
+            # a 4xx/5xx or a body of the wrong shape is no lead to build later steps on
+            state.broken = f"step '{name}' failed ({blocked}); its values were not saved"
+        else:
+            self._save(step, ctx, state, result)
         self.observer.step_finished(scenario, result)
         return result
 
@@ -239,6 +255,8 @@ class Runner:
                 body = json.loads(response.body)
             except ValueError:
                 return
+            if isinstance(body, list) and len(body) == 1:
+                body = body[0]
             if isinstance(body, dict) and isinstance(body.get("id"), str) and body["id"]:
                 state.tracked[f"{url}/{body['id']}"] = body["id"]
         elif request.method == "DELETE" and response.status in _GONE:

@@ -26,6 +26,7 @@ EXIT_PASS, EXIT_FAIL, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
 app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
+    pretty_exceptions_enable=False,
     rich_markup_mode=None,
     help=f"Conformance test kit for the TM Forum {SPEC_NAME} API v{SPEC_VERSION}.",
 )
@@ -195,22 +196,12 @@ def init(
 
 
 def main() -> None:
-    """Entry point: every CtkError becomes one clear line and its exit code, never a traceback."""
-    try:
-        code = app(standalone_mode=False)
-    except CtkError as exc:
-        make_console(stderr=True).print(f"error: {exc}", markup=False, highlight=False)
-        sys.exit(exc.exit_code)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except typer.Abort:
-        make_console(stderr=True).print("aborted")
-        sys.exit(EXIT_UNREACHABLE)
-    except Exception as exc:  # click usage errors arrive here in non-standalone mode
-        import click
+    """Entry point: every CtkError becomes one clear line and its exit code, never a traceback.
 
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(EXIT_USAGE)
-        raise
-    sys.exit(code if isinstance(code, int) else 0)
+    Click reports its own usage errors with exit code 2.
+    """
+    try:
+        app()
+    except CtkError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        sys.exit(exc.exit_code)

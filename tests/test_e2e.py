@@ -1,0 +1,119 @@
+"""The whole suite against real servers over loopback."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from jsonschema import Draft202012Validator
+
+from tmf699ctk._resources import package_file
+from tmf699ctk._results import Status
+from tmf699ctk._rules import RULES
+from tmf699ctk._schemas import format_checker
+from tmf699ctk.server import ReferenceServer
+
+from .conftest import failed_rules, results_text, run_suite
+from .servers import GarbageHandler, closed_port_url, hanging_server, http_server
+
+
+def test_the_full_suite_passes_against_the_reference_server(tmp_path: Path, reference_server) -> None:
+    result = run_suite(tmp_path, base_url=reference_server.url)
+    assert result.verdict == "PASS", failed_rules(result)
+    assert result.summary["checks"]["failed"] == 0 and result.summary["checks"]["error"] == 0
+    assert result.summary["checks"]["skipped"] == 0
+    # every rule of the catalogue is exercised by the full profile
+    assert {c.rule_id for c in result.checks()} == {r.id for r in RULES}
+
+
+def test_every_created_resource_is_deleted_at_the_end(tmp_path: Path, reference_server) -> None:
+    run_suite(tmp_path, base_url=reference_server.url)
+    assert reference_server.state.store.leads == {}
+
+
+def test_resources_are_deleted_even_when_steps_fail(tmp_path: Path, schemas) -> None:
+    with ReferenceServer(faults=frozenset({"patch-refuses-merge-patch", "create-200"}), schemas=schemas) as server:
+        result = run_suite(tmp_path, base_url=server.url)
+        assert result.verdict == "FAIL"
+        assert server.state.store.leads == {}
+
+
+def test_the_official_profile_runs_the_official_requests_and_passes(tmp_path: Path, reference_server) -> None:
+    result = run_suite(tmp_path, base_url=reference_server.url, profile="official")
+    assert result.verdict == "PASS"
+    assert [s.id for s in result.scenarios] == ["OFFICIAL-E1", "OFFICIAL-N1", "OFFICIAL-N2"]
+    assert result.summary["requests"]["total"] == 15  # 14 official requests + our lead's cleanup excluded
+    assert all(c.rule_id.startswith(("TMF699-CTK", "TMF699-CREATE", "TMF699-LIST", "TMF699-RETRIEVE"))
+               for c in result.checks())
+
+
+def test_the_embedded_server_run_passes(tmp_path: Path) -> None:
+    result = run_suite(tmp_path, embedded=True)
+    assert result.verdict == "PASS" and result.target["embedded"] is True
+
+
+@pytest.mark.parametrize("suffix", ["/", ""])
+def test_base_url_with_or_without_trailing_slash(tmp_path: Path, reference_server, suffix: str) -> None:
+    result = run_suite(tmp_path, base_url=reference_server.url + suffix, only=["FULL-CREATE"])
+    assert result.verdict == "PASS"
+    assert result.scenarios[0].steps[0].exchange.request.url == reference_server.url + "/salesLead"
+
+
+def test_any_base_path_is_allowed(tmp_path: Path, schemas) -> None:
+    with ReferenceServer(base_path="/vendor/x/sales-api/v4", schemas=schemas) as server:
+        result = run_suite(tmp_path, base_url=server.url)
+    assert result.verdict == "PASS"
+
+
+def test_results_json_validates_against_its_published_schema(tmp_path: Path, reference_server) -> None:
+    run_suite(tmp_path, base_url=reference_server.url)
+    schema = json.loads(package_file("results.schema.json").read_text())
+    data = json.loads(results_text(tmp_path))
+    errors = list(Draft202012Validator(schema, format_checker=format_checker).iter_errors(data))
+    assert errors == []
+    assert data["schema_version"] == "1.0" and data["verdict"] == "PASS"
+
+
+def test_secrets_never_reach_the_results(tmp_path: Path, reference_server, monkeypatch) -> None:
+    monkeypatch.setenv("CTK_E2E_KEY", "env-secret-value-987")
+    config = tmp_path / "c.yaml"
+    config.write_text('target:\n  headers:\n    X-Vendor-Key: "${CTK_E2E_KEY}"\n')
+    result = run_suite(tmp_path, base_url=reference_server.url, config_path=config, only=["FULL-CREATE"],
+                       headers=["Authorization: Bearer header-secret-123"], user="ctk:basic-pass-456")
+    text = results_text(tmp_path)
+    for secret in ("env-secret-value-987", "header-secret-123", "basic-pass-456", "Y3RrOmJhc2ljLXBhc3MtNDU2"):
+        assert secret not in text
+    sent = dict(result.scenarios[0].steps[0].exchange.request.headers)
+    assert sent["authorization"] == "********" and sent["x-vendor-key"] == "********"
+
+
+def test_an_unreachable_server_yields_a_complete_report(tmp_path: Path) -> None:
+    result = run_suite(tmp_path, base_url=closed_port_url())
+    assert result.verdict == "FAIL" and result.unreachable
+    assert "cannot connect to 127.0.0.1" in result.unreachable
+    assert len(result.scenarios) == 11
+    first = result.scenarios[0].steps[0]
+    assert {c.status for c in first.checks} == {Status.ERROR}
+    assert all(s.exchange is None or s.exchange.error for sc in result.scenarios for s in sc.steps)
+
+
+def test_a_hanging_server_times_out_per_request_with_a_clear_message(tmp_path: Path) -> None:
+    with hanging_server() as url:
+        result = run_suite(tmp_path, base_url=url, timeout=0.3, only=["FULL-CREATE", "OFFICIAL-E1"])
+    assert result.verdict == "FAIL"
+    errors = [c.message for c in result.checks() if c.status == Status.ERROR]
+    assert errors and all("timed out after" in m for m in errors)
+
+
+def test_a_server_answering_garbage_fails_with_messages_not_tracebacks(tmp_path: Path) -> None:
+    with http_server(GarbageHandler) as url:
+        result = run_suite(tmp_path, base_url=url)
+    assert result.verdict == "FAIL"
+    messages = [c.message for c in result.checks()]
+    assert "expected HTTP 201, got 200 OK: '<html>" in messages[0]
+    # later steps are skipped with the reason: the create answer was no JSON lead
+    assert any("could not save 'lead': the response body is not JSON" in m for m in messages)
+    assert any("Content-Type is 'text/html'" in m for m in messages)
+    assert not any("internal error" in m or "Traceback" in m for m in messages)
+    assert result.summary["checks"]["error"] == 0

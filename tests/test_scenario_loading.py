@@ -1,0 +1,111 @@
+"""A broken scenario file is rejected before any request, naming file, line and problem."""
+
+from pathlib import Path
+
+import pytest
+
+from tmf699ctk._exceptions import ScenarioError
+from tmf699ctk._scenarios import load_file, load_scenarios, plan
+
+GOOD = """\
+id: T-1
+title: a test
+steps:
+  - name: get
+    request: {method: GET, path: /salesLead}
+    expect: [TMF699-LIST-01]
+"""
+
+
+def write(tmp_path: Path, text: str, name: str = "s.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def error_for(tmp_path: Path, text: str) -> str:
+    path = write(tmp_path, text)
+    with pytest.raises(ScenarioError) as info:
+        load_file(path)
+    return str(info.value)
+
+
+def test_a_good_file_loads(tmp_path: Path) -> None:
+    scenario = load_file(write(tmp_path, GOOD))
+    assert scenario.id == "T-1" and scenario.steps[0].expect[0].rule.id == "TMF699-LIST-01"
+
+
+def test_an_unknown_rule_names_the_line(tmp_path: Path) -> None:
+    message = error_for(tmp_path, GOOD.replace("TMF699-LIST-01", "TMF699-LIST-99"))
+    assert message == f"{tmp_path / 's.yaml'}:6: unknown rule 'TMF699-LIST-99' (see `tmf699ctk list`)"
+
+
+def test_a_yaml_syntax_error_names_the_line(tmp_path: Path) -> None:
+    message = error_for(tmp_path, GOOD + "  - name: [unclosed\n")
+    assert message.startswith(f"{tmp_path / 's.yaml'}:8: invalid YAML")
+
+
+def test_a_missing_request_is_a_schema_error_with_line(tmp_path: Path) -> None:
+    text = GOOD.replace("    request: {method: GET, path: /salesLead}\n", "")
+    assert error_for(tmp_path, text) == f"{tmp_path / 's.yaml'}:4: steps[0]: 'request' is a required property"
+
+
+def test_a_misspelt_key_is_rejected(tmp_path: Path) -> None:
+    message = error_for(tmp_path, GOOD.replace("expect:", "expekt:"))
+    assert ":4: steps[0]: Additional properties are not allowed ('expekt' was unexpected)" in message
+
+
+def test_a_wrong_method_is_rejected(tmp_path: Path) -> None:
+    assert ":5: steps[0].request.method: 'FETCH' is not one of" in error_for(tmp_path, GOOD.replace("GET", "FETCH"))
+
+
+def test_an_unknown_rule_argument_is_rejected(tmp_path: Path) -> None:
+    text = GOOD.replace("[TMF699-LIST-01]", "[{rule: TMF699-LIST-01, expectd: 200}]")
+    assert "rule TMF699-LIST-01 takes no argument 'expectd' (accepted: expected)" in error_for(tmp_path, text)
+
+
+def test_a_missing_rule_argument_is_rejected(tmp_path: Path) -> None:
+    text = GOOD.replace("[TMF699-LIST-01]", "[TMF699-CREATE-04]")
+    assert ":6: rule TMF699-CREATE-04 needs sent" in error_for(tmp_path, text)
+
+
+def test_a_template_syntax_error_is_reported_before_running(tmp_path: Path) -> None:
+    text = GOOD.replace("/salesLead}", "'/salesLead/{{ lead.id }'}")
+    assert ":5: template syntax error" in error_for(tmp_path, text)
+
+
+def test_a_duplicate_key_is_an_error(tmp_path: Path) -> None:
+    text = GOOD.replace("title: a test\n", "title: a test\ntitle: again\n")
+    assert ":3: duplicate key 'title' (first defined on line 2)" in error_for(tmp_path, text)
+
+
+def test_an_empty_file_is_an_error(tmp_path: Path) -> None:
+    assert "must be a mapping" in error_for(tmp_path, "")
+
+
+def test_duplicate_scenario_ids_across_files_are_rejected(tmp_path: Path) -> None:
+    write(tmp_path, GOOD, "a.yaml")
+    write(tmp_path, GOOD, "b.yaml")
+    with pytest.raises(ScenarioError, match="scenario id T-1 is also used by"):
+        load_scenarios([tmp_path])
+
+
+def test_every_broken_file_is_reported_at_once(tmp_path: Path) -> None:
+    write(tmp_path, GOOD.replace("LIST-01", "LIST-98"), "a.yaml")
+    write(tmp_path, GOOD.replace("T-1", "T-2").replace("LIST-01", "LIST-99"), "b.yaml")
+    with pytest.raises(ScenarioError) as info:
+        load_scenarios([tmp_path])
+    assert "LIST-98" in str(info.value) and "LIST-99" in str(info.value)
+
+
+def test_for_each_expands_one_step_per_value(tmp_path: Path) -> None:
+    text = GOOD.replace("  - name: get\n", "  - name: get {{ a }}\n    for_each: {a: [x, y, z]}\n")
+    steps = load_file(write(tmp_path, text)).steps
+    assert [s.variables for s in steps] == [{"a": "x"}, {"a": "y"}, {"a": "z"}]
+
+
+def test_the_bundled_suite_loads_and_both_profiles_plan() -> None:
+    scenarios = load_scenarios()
+    official = plan(scenarios, "official")
+    assert {s.id for s in official} == {"OFFICIAL-N1", "OFFICIAL-N2", "OFFICIAL-E1"}
+    assert set(plan(scenarios, "full")) > set(official)
