@@ -72,7 +72,7 @@ class Runner:
         self.observer = observer or RunObserver()
         self.health = TargetHealth()
         self.run_id = uuid.uuid4().hex[:8]
-        self.payloads = config.rendered_payloads({"run_id": self.run_id})
+        config.rendered_payloads({"run_id": self.run_id})  # fail fast on a broken payload template
         self._origin = urlsplit(base_url)[:2]
         self.profile = "full"
 
@@ -93,7 +93,7 @@ class Runner:
         try:
             for index, scenario in enumerate(scenarios):
                 self.observer.scenario_started(scenario, index, len(scenarios))
-                outcome = self.run_scenario(scenario)
+                outcome = self.run_scenario(scenario, index)
                 result.scenarios.append(outcome)
                 self.observer.scenario_finished(outcome)
         except KeyboardInterrupt:
@@ -106,10 +106,11 @@ class Runner:
 
     # -- one scenario --------------------------------------------------------------------------
 
-    def run_scenario(self, scenario: Scenario) -> ScenarioResult:
-        state = ScenarioState(
-            variables={"payloads": self.payloads, "run_id": self.run_id, "base_url": self.base_url}
-        )
+    def run_scenario(self, scenario: Scenario, index: int = 0) -> ScenarioResult:
+        # each scenario gets its own run_id, so its leads' names match no other scenario's
+        run_id = f"{self.run_id}-{index}"
+        payloads = self.config.rendered_payloads({"run_id": run_id})
+        state = ScenarioState(variables={"payloads": payloads, "run_id": run_id, "base_url": self.base_url})
         outcome = ScenarioResult(
             id=scenario.id, title=scenario.title, file=scenario.file, tags=list(scenario.tags),
             description=scenario.description, started_at=_now(),

@@ -156,9 +156,17 @@ def _steps(raw_steps: list[dict], base: Location, problems: _Problems) -> tuple[
     return tuple(steps)
 
 
+def _display_name(path: Path) -> str:
+    """Bundled files read as ``scenarios/full/01-create.yaml`` wherever the kit is installed."""
+    try:
+        return str(Path("scenarios") / path.resolve().relative_to(data_dir("scenarios").resolve()))
+    except ValueError:
+        return str(path)
+
+
 def load_file(path: Path) -> Scenario:
     """Load one scenario file; ScenarioError lists every problem with its line."""
-    name = str(path)
+    name = _display_name(path)
     try:
         data, lines = load_with_lines(read_text(path))
     except OSError as exc:

@@ -17,6 +17,7 @@ from . import SPEC_NAME, SPEC_VERSION, __version__
 from ._config import template_text
 from ._console import ConsoleProgress, make_console, print_summary
 from ._exceptions import CtkError, UsageError
+from ._outputs import OutputRequest, write_outputs
 from ._pipeline import RunOptions, execute, prepare
 from ._results import RunResult
 from ._rules import RULES
@@ -80,8 +81,17 @@ def run(
     proxy: Annotated[str | None, typer.Option("--proxy", help="Proxy URL for every request.")] = None,
     report_dir: Annotated[Path | None, typer.Option("--report-dir", "-o", help="Output folder (default "
                                                     "reports/<timestamp>/).")] = None,
+    html: Annotated[Path | None, typer.Option("--html", help="HTML report path (default: in the report "
+                                              "folder, named <COMPANY>-TMF699-v4.0.0-HTMLReport.html).")] = None,
+    junit: Annotated[Path | None, typer.Option("--junit", help="Also write JUnit XML here.")] = None,
+    markdown: Annotated[Path | None, typer.Option("--markdown", help="Also write a Markdown summary here.")]
+    = None,
 ) -> None:
-    """Run the conformance suite against a TMF699 server and write the reports."""
+    """Run the conformance suite against a TMF699 server and write the reports.
+
+    Writes results.json and the HTML report into the report folder; a Markdown summary is also
+    appended to $GITHUB_STEP_SUMMARY when that variable is set.
+    """
     from .server import parse_faults
 
     try:
@@ -98,8 +108,33 @@ def run(
     console = make_console()
     with ConsoleProgress(console) as progress:
         result, folder = execute(options, prepared, progress)
-    print_summary(console, result, [str(folder / "results.json")])
+    results_path = folder / "results.json"
+    written = write_outputs(result, results_path, OutputRequest(html=html, junit=junit, markdown=markdown))
+    print_summary(console, result, [str(p) for p in (results_path, *written)])
     raise typer.Exit(exit_code_for(result))
+
+
+@app.command()
+def report(
+    results: Annotated[Path, typer.Argument(help="A results.json written by `run`.")],
+    html: Annotated[Path | None, typer.Option("--html", help="HTML report path (default: next to the "
+                                              "results file).")] = None,
+    junit: Annotated[Path | None, typer.Option("--junit", help="Write JUnit XML here.")] = None,
+    markdown: Annotated[Path | None, typer.Option("--markdown", help="Write a Markdown summary here.")] = None,
+) -> None:
+    """Re-render the HTML report, JUnit XML or Markdown from a saved results.json."""
+    try:
+        run_result = RunResult.read(results)
+    except OSError as exc:
+        raise UsageError(f"cannot read {results}: {exc.strerror or exc}") from exc
+    except (ValueError, KeyError, TypeError) as exc:
+        raise UsageError(f"{results} is not a tmf699ctk results file: {exc}") from exc
+    written = write_outputs(run_result, results, OutputRequest(html=html, junit=junit, markdown=markdown,
+                                                               step_summary=False))
+    console = make_console()
+    for path in written:
+        console.print(f"wrote {path}")
+    raise typer.Exit(exit_code_for(run_result))
 
 
 @app.command()
