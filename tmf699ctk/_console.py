@@ -103,7 +103,8 @@ def print_summary(console: Console, run: RunResult, report_paths: list[str]) -> 
     console.print(
         f"{s['scenarios']['total']} scenarios, {req['total']} requests, {s['checks']['total']} checks: "
         f"{s['checks']['passed']} passed, {s['checks']['failed']} failed, {s['checks']['error']} errors, "
-        f"{s['checks']['skipped']} skipped ({s['not_supported']} not supported), {s['warnings']} warnings "
+        f"{s['checks']['skipped']} skipped ({s['not_supported']} not supported), "
+        f"{s['warnings']} warning{'' if s['warnings'] == 1 else 's'} "
         f"in {run.duration_ms / 1000:.2f}s"
     )
     for path in report_paths:
