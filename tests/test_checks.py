@@ -142,6 +142,9 @@ def test_changed_later() -> None:
     assert c.changed_later(ctx({**LEAD, "statusChangeDate": "2026-11-26T10:00:01Z"}), "statusChangeDate", before)
     assert "stayed" in fails(c.changed_later, ctx({**LEAD, "statusChangeDate": "2026-11-26T11:00:00+01:00"}),
                              "statusChangeDate", before)
+    with pytest.raises(c.CheckInconclusive, match="1-second resolution"):
+        c.changed_later(ctx({**LEAD, "statusChangeDate": "2026-11-26T10:00:00Z"}), "statusChangeDate",
+                        "2026-11-26T10:00:00Z")
     assert "backwards" in fails(c.changed_later, ctx({**LEAD, "statusChangeDate": "2020-01-01T00:00:00Z"}),
                                 "statusChangeDate", before)
 

@@ -117,3 +117,35 @@ def test_a_server_answering_garbage_fails_with_messages_not_tracebacks(tmp_path:
     assert any("Content-Type is 'text/html'" in m for m in messages)
     assert not any("internal error" in m or "Traceback" in m for m in messages)
     assert result.summary["checks"]["error"] == 0
+
+
+def test_an_independent_conformant_server_passes_with_its_declined_features_reported(tmp_path: Path) -> None:
+    from tmf699ctk.server.independent import IndependentServer
+
+    with IndependentServer() as server:
+        result = run_suite(tmp_path, base_url=server.url)
+    assert result.verdict == "PASS", failed_rules(result)
+    declined = {c.rule_id for c in result.checks() if c.not_supported}
+    assert {"TMF630-FIELDS-04", "TMF630-FILTER-03", "TMF630-FILTER-04", "TMF630-PATCH-04"} <= declined
+    assert all(c.status == Status.SKIPPED for c in result.checks() if c.not_supported)
+    assert len(result.scenarios) == 11 and result.summary["blocking"] == 0
+
+
+def test_interrupting_a_run_keeps_partial_results_and_exits_3(tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    with hanging_server() as url:
+        proc = subprocess.Popen([sys.executable, "-m", "tmf699ctk", "run", "--base-url", url, "--timeout", "30",
+                                 "-o", str(tmp_path / "r")], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True, env={**os.environ, "NO_COLOR": "1"})
+        time.sleep(2.0)  # the first request is now waiting on the hanging server
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 3, out + err
+    assert "Run aborted: interrupted by the user" in out and "Traceback" not in out + err
+    data = json.loads((tmp_path / "r" / "results.json").read_text())
+    assert data["aborted"] and data["verdict"] == "FAIL"

@@ -24,6 +24,10 @@ class CheckFailed(Exception):
     """The response does not satisfy the rule; the message says exactly how."""
 
 
+class CheckInconclusive(Exception):
+    """The response can neither pass nor fail the rule (reported as skipped, with the reason)."""
+
+
 _NOT_PARSED = object()
 
 
@@ -218,6 +222,11 @@ def changed_later(ctx: CheckContext, attribute: str, before: str) -> str:
     if not isinstance(after, str):
         raise CheckFailed(f"{attribute} is {short(after)} after the change")
     if same_scalar(before, after):
+        old = parse_datetime(before)
+        if old is not None and old.microsecond == 0 and "." not in before:
+            # whole-second timestamps cannot show a change made within the same second
+            raise CheckInconclusive(f"{attribute} stayed {before!r}: the server's timestamps have 1-second "
+                                    "resolution and the status changed within that second")
         raise CheckFailed(f"{attribute} stayed {before!r} although status changed")
     old, new = parse_datetime(before), parse_datetime(after)
     if old and new and new < old:

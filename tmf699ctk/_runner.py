@@ -19,7 +19,7 @@ import httpx
 
 from . import SPEC_NAME, SPEC_VERSION, __version__
 from . import _jsonpath as jsonpath
-from ._checks import CheckContext, CheckFailed, status_in
+from ._checks import CheckContext, CheckFailed, CheckInconclusive, status_in
 from ._config import Config
 from ._http import TargetHealth, build_url, send
 from ._results import CheckResult, Exchange, RunResult, ScenarioResult, Status, StepResult
@@ -214,6 +214,8 @@ class Runner:
             note = rule.check(ctx, **args)
         except CheckFailed as exc:
             return self._outcome(expectation, Status.FAILED, str(exc))
+        except CheckInconclusive as exc:
+            return self._outcome(expectation, Status.SKIPPED, f"inconclusive: {exc}")
         except Exception as exc:  # a check must never crash the run; report it as an error
             return self._outcome(expectation, Status.ERROR, f"internal error in the check: {exc!r}")
         return self._outcome(expectation, Status.PASSED, note or "")

@@ -199,6 +199,37 @@ def list_(
 
 
 @app.command()
+def selftest(
+    fault: Annotated[list[str] | None, typer.Option("--fault", help="Only these faults (repeatable).")] = None,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", help="Targets tested at once.")] = 2,
+) -> None:
+    """Prove the suite: clean servers must pass with no failed check, every injected fault must fail.
+
+    Exits 0 when every fault is detected and nothing is a false alarm, 1 otherwise.
+    """
+    from ._selftest import selftest as run_selftest
+
+    console = make_console()
+    table = Table("target / fault", "verdict", "expected rules", "result", title="Detection matrix",
+                  title_justify="left")
+    try:
+        outcomes = run_selftest(fault, jobs=jobs,
+                                on_outcome=lambda o: console.print(f"{'ok  ' if o.ok else 'MISS'} {o.name}"))
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+    for o in outcomes:
+        table.add_row(o.name, o.verdict, ", ".join(o.expected) or "-", o.verdict_line(),
+                      style=None if o.ok else "bold red")
+    console.print(table)
+    faults = [o for o in outcomes if o.is_fault]
+    misses = [o.name for o in outcomes if not o.ok]
+    console.print(f"{sum(o.ok for o in faults)}/{len(faults)} faults detected; "
+                  f"{sum(o.ok for o in outcomes if not o.is_fault)}/{len(outcomes) - len(faults)} clean servers "
+                  f"passed" + (f"; problems: {', '.join(misses)}" if misses else ""))
+    raise typer.Exit(EXIT_FAIL if misses else EXIT_PASS)
+
+
+@app.command()
 def validate(
     paths: Annotated[list[Path] | None, typer.Argument(help="Scenario files or folders (default: bundled).")]
     = None,

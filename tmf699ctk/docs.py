@@ -5,16 +5,26 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from ._docs import rules_markdown
+from ._docs import faults_markdown, matrix_markdown, replace_block, rules_markdown
+from ._selftest import selftest
 
 
-def write_docs(folder: Path) -> list[Path]:
+def write_docs(folder: Path, readme: Path | None) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "rules.md"
-    path.write_text(rules_markdown(), encoding="utf-8")
-    return [path]
+    rules = folder / "rules.md"
+    rules.write_text(rules_markdown(), encoding="utf-8")
+    outcomes = selftest()
+    faults = folder / "faults.md"
+    faults.write_text(faults_markdown(outcomes), encoding="utf-8")
+    written = [rules, faults]
+    if readme is not None and readme.is_file():
+        readme.write_text(replace_block(readme.read_text(encoding="utf-8"), matrix_markdown(outcomes)),
+                          encoding="utf-8")
+        written.append(readme)
+    return written
 
 
 if __name__ == "__main__":
-    for written in write_docs(Path(sys.argv[1] if len(sys.argv) > 1 else "docs")):
-        print(f"wrote {written}")
+    docs = Path(sys.argv[1] if len(sys.argv) > 1 else "docs")
+    for path in write_docs(docs, docs.parent / "README.md"):
+        print(f"wrote {path}")

@@ -124,12 +124,14 @@ class Handler(BaseHTTPRequestHandler):
             raise HttpError(405, f"{method} is not allowed here", {"Allow": ", ".join(handlers)})
         handlers[method](*segments[1:])
 
-    def _send(self, status: int, body: Any = None, headers: dict[str, str] | None = None) -> None:
+    def _send(self, status: int, body: Any = None, headers: dict[str, str] | None = None,
+              ctype: str | None = None) -> None:
         payload = b"" if body is None else json.dumps(body, ensure_ascii=False).encode("utf-8")
         self.send_response(status)
         if body is not None:
-            ctype = "text/plain" if self.state.fault("text-content-type") else JSON
-            self.send_header("Content-Type", ctype)
+            if self.state.fault("text-content-type"):
+                ctype = "text/plain"
+            self.send_header("Content-Type", ctype or JSON)
         for name, value in (headers or {}).items():
             self.send_header(name, value)
         self.send_header("Content-Length", str(len(payload)))
@@ -146,7 +148,10 @@ class Handler(BaseHTTPRequestHandler):
                                 "status": str(status), "@type": "Error"}
         if self.state.fault("error-body-no-code"):
             body.pop("code")
-        self._send(status, body, headers)
+        if self.state.fault("error-code-integer"):
+            body["code"] = status
+        ctype = "text/html" if self.state.fault("error-text-html") else None
+        self._send(status, body, headers, ctype)
 
     def _json_body(self) -> Any:
         if not self.body_bytes:
@@ -170,24 +175,10 @@ class Handler(BaseHTTPRequestHandler):
 
     def _represent(self, lead: dict[str, Any]) -> dict[str, Any]:
         """What the client sees of a stored lead, after any representation fault."""
-        f = self.state.fault
-        if not f("status-uppercase") and not f("date-not-rfc3339") and not f("ref-without-id") \
-                and not f("create-no-href") and not f("href-relative") and not f("href-wrong-id"):
-            return copy.deepcopy(lead)
         out = copy.deepcopy(lead)
-        if f("status-uppercase") and isinstance(out.get("status"), str):
-            out["status"] = out["status"].upper()
-        if f("date-not-rfc3339") and "creationDate" in out:
-            out["creationDate"] = datetime.fromisoformat(out["creationDate"]).strftime("%d/%m/%Y %H:%M")
-        if f("ref-without-id"):
-            for party in out.get("relatedParty", []):
-                party.pop("id", None)
-        if f("create-no-href"):
-            out.pop("href", None)
-        if f("href-relative"):
-            out["href"] = f"{self.state.base_path}/salesLead/{out['id']}"
-        if f("href-wrong-id"):
-            out["href"] = self._href(out["id"][::-1])
+        for name, distort in REPRESENTATION_FAULTS.items():
+            if name in self.state.faults:
+                distort(self, out)
         return out
 
     def _lead(self, lead_id: str) -> dict[str, Any]:
@@ -203,7 +194,8 @@ class Handler(BaseHTTPRequestHandler):
         params = dict(self.query)
         reserved = {"fields", "offset", "limit", "sort"}
         try:
-            filters = [] if f("ignore-filters") else parse_filters(self.query, reserved)
+            filters = [] if f("ignore-filters") else parse_filters(
+                self.query, reserved, or_values=not f("or-filter-literal"), operators=not f("date-ops-ignored"))
             with self.state.store.lock:
                 everything = [self._represent(v) for v in self.state.store.leads.values()]
             if f("list-200-only-first") and everything:
@@ -220,19 +212,36 @@ class Handler(BaseHTTPRequestHandler):
             )
         except QueryError as exc:
             raise HttpError(400, str(exc)) from exc
-        fields = None if f("ignore-fields") else params.get("fields")
-        body: Any = [select_fields(item, fields) for item in chunk]
+        body: Any = [self._select(item) for item in chunk]
         headers = {}
         if not f("no-count-headers"):
             total = len(everything) if f("wrong-total-count") else len(selected)
-            headers = {"X-Total-Count": str(total), "X-Result-Count": str(len(body))}
+            shown = len(selected) if f("result-count-total") else len(body)
+            headers = {"X-Total-Count": str(total), "X-Result-Count": str(shown)}
         if f("list-object"):
             body = {"items": body}
         self._send(206 if partial else 200, body, headers)
 
+    def _select(self, lead: dict[str, Any]) -> dict[str, Any]:
+        """Apply ?fields= to one representation (with the fields faults)."""
+        f = self.state.fault
+        fields = None if f("ignore-fields") else dict(self.query).get("fields")
+        if fields == "none" and f("fields-none-ignored"):
+            fields = None
+        selected = select_fields(lead, fields)
+        if fields is not None and f("fields-drops-id"):
+            wanted = set(fields.split(","))
+            selected = {k: v for k, v in selected.items() if k in wanted}
+        return selected
+
     def create_lead(self) -> None:
         f = self.state.fault
-        body = self._json_body()
+        try:
+            body = self._json_body()
+        except HttpError:
+            if not (f("malformed-json-accepted") and self.body_bytes):
+                raise
+            body = {"name": "unnamed lead"}
         if not isinstance(body, dict):
             raise HttpError(400, "the request body must be a JSON object (SalesLead_Create)")
         present = [k for k in SERVER_SET if k in body]
@@ -240,19 +249,24 @@ class Handler(BaseHTTPRequestHandler):
             raise HttpError(400, f"{', '.join(present)} are set by the server and must not be sent")
         if f("create-no-validation") and "name" not in body:
             body = {**body, "name": ""}
-        self._validate("SalesLead_Create", {k: v for k, v in body.items()
-                                            if not (k == "priority" and f("create-no-enum-check"))})
+        unchecked = {"priority"} if f("create-no-enum-check") else set()
+        unchecked |= {"estimatedRevenue"} if f("type-not-validated") else set()
+        self._validate("SalesLead_Create", {k: v for k, v in body.items() if k not in unchecked})
         if f("create-drops-optional"):
             body = {"name": body["name"]}
         moment = _stamp(_now())
         lead_id = uuid.uuid4().hex
         lead = {"id": lead_id, "href": self._href(lead_id), **body, "creationDate": moment,
                 "status": INITIAL_STATUS, "statusChangeDate": moment}
+        if f("create-no-status"):
+            del lead["status"]
         if not f("create-not-persisted"):
             with self.state.store.lock:
                 self.state.store.leads[lead_id] = lead
         representation = self._represent(lead)
         headers = {} if f("no-location") else {"Location": lead["href"]}
+        if f("location-collection"):
+            headers["Location"] = f"{self.state.public_origin}{self.state.base_path}/salesLead"
         if f("create-array"):
             self._send(201, [representation], headers)
             return
@@ -265,9 +279,10 @@ class Handler(BaseHTTPRequestHandler):
             if self.state.fault("get-unknown-200"):
                 self._send(200, {})
                 return
+            if self.state.fault("get-unknown-500"):
+                raise RuntimeError(f"NullPointerException looking up {lead_id}")
             raise HttpError(404, f"no salesLead with id {lead_id!r}")
-        fields = None if self.state.fault("ignore-fields") else dict(self.query).get("fields")
-        self._send(200, select_fields(self._represent(lead), fields))
+        self._send(200, self._select(self._represent(lead)))
 
     def patch_lead(self, lead_id: str) -> None:
         f = self.state.fault
@@ -275,7 +290,14 @@ class Handler(BaseHTTPRequestHandler):
         if media not in PATCH_TYPES or (f("patch-refuses-merge-patch") and media != "application/json"):
             raise HttpError(415, f"PATCH takes {' or '.join(PATCH_TYPES)}, not {media or 'no content type'}",
                             {"Accept-Patch": ", ".join(PATCH_TYPES)})
+        if media == "application/json" and f("patch-json-500"):
+            raise RuntimeError("no handler for application/json patches")
         with self.state.store.lock:
+            if lead_id not in self.state.store.leads and f("patch-unknown-upsert"):
+                moment = _stamp(_now())
+                self.state.store.leads[lead_id] = {"id": lead_id, "href": self._href(lead_id), "name": "upserted",
+                                                   "creationDate": moment, "status": INITIAL_STATUS,
+                                                   "statusChangeDate": moment}
             lead = self._lead(lead_id)
             patch = self._json_body()
             if not isinstance(patch, dict):
@@ -353,6 +375,47 @@ def _later_than(previous: str | None) -> str:
         except ValueError:
             pass
     return _stamp(moment)
+
+
+def _first_note_only(lead: dict[str, Any]) -> None:
+    if isinstance(lead.get("note"), list) and lead["note"]:
+        lead["note"] = lead["note"][0]
+
+
+def _revenue_as_string(lead: dict[str, Any]) -> None:
+    revenue = lead.get("estimatedRevenue")
+    if isinstance(revenue, dict) and "value" in revenue:
+        revenue["value"] = str(revenue["value"])
+
+
+def _upper_status(lead: dict[str, Any]) -> None:
+    if isinstance(lead.get("status"), str):
+        lead["status"] = lead["status"].upper()
+
+
+def _local_date(lead: dict[str, Any]) -> None:
+    if "creationDate" in lead:
+        lead["creationDate"] = datetime.fromisoformat(lead["creationDate"]).strftime("%d/%m/%Y %H:%M")
+
+
+def _parties_without_id(lead: dict[str, Any]) -> None:
+    for party in lead.get("relatedParty", []):
+        party.pop("id", None)
+
+
+# fault name -> how it distorts the representation of a stored lead (in place)
+REPRESENTATION_FAULTS: dict[str, Any] = {
+    "status-uppercase": lambda h, lead: _upper_status(lead),
+    "date-not-rfc3339": lambda h, lead: _local_date(lead),
+    "ref-without-id": lambda h, lead: _parties_without_id(lead),
+    "create-no-href": lambda h, lead: lead.pop("href", None),
+    "href-relative": lambda h, lead: lead.update(href=f"{h.state.base_path}/salesLead/{lead['id']}"),
+    "href-wrong-id": lambda h, lead: lead.update(href=h._href(lead["id"][::-1])),
+    "null-optional": lambda h, lead: lead.update(statusChangeReason=None),
+    "note-as-object": lambda h, lead: _first_note_only(lead),
+    "schema-location-relative": lambda h, lead: lead.update({"@schemaLocation": "schemas/SalesLead.json"}),
+    "revenue-as-string": lambda h, lead: _revenue_as_string(lead),
+}
 
 
 class ReferenceHTTPServer(ThreadingHTTPServer):

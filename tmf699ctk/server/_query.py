@@ -54,7 +54,10 @@ def _compare(actual: Any, wanted: str, op: str) -> bool:
     return {"gt": left > right, "gte": left >= right, "lt": left < right, "lte": left <= right}[op]  # type: ignore[operator]
 
 
-def parse_filters(params: list[tuple[str, str]], reserved: set[str]) -> list[tuple[list[str], str, list[str]]]:
+def parse_filters(
+    params: list[tuple[str, str]], reserved: set[str], *, or_values: bool = True, operators: bool = True
+) -> list[tuple[list[str], str, list[str]]]:
+    """``attr=x``, ``attr=x,y`` (OR), ``attr.gt=x``; the flags switch features off (for faults)."""
     filters = []
     for key, value in params:
         if key in reserved:
@@ -63,9 +66,11 @@ def parse_filters(params: list[tuple[str, str]], reserved: set[str]) -> list[tup
         op = "eq"
         if len(segments) > 1 and segments[-1] in OPERATORS:
             op = segments.pop()
+            if not operators:
+                op = "eq"  # the fault: the operator is dropped and the value compared for equality
         elif len(segments) > 1 and segments[-1] in ("like", "regex", "ne"):
             raise QueryError(f"operator .{segments[-1]} is not supported")
-        filters.append((segments, op, value.split(",")))
+        filters.append((segments, op, value.split(",") if or_values else [value]))
     return filters
 
 

@@ -1,0 +1,91 @@
+"""The self-check: the suite against clean servers (no false alarm) and every fault (detected)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from ._http import build_client
+from ._pipeline import Prepared, RunOptions, prepare
+from ._results import RunResult, Status
+from ._runner import Runner
+from .server import BY_NAME, FAULTS, Fault, ReferenceServer
+from .server.independent import IndependentServer
+
+CLEAN = "clean reference server"
+INDEPENDENT = "independent conformant server"
+
+
+@dataclass
+class Outcome:
+    name: str
+    description: str
+    expected: tuple[str, ...]
+    verdict: str
+    failed: list[str] = field(default_factory=list)  # rule ids that failed or errored, warnings included
+    ok: bool = False
+
+    @property
+    def caught_by(self) -> list[str]:
+        return [r for r in self.expected if r in self.failed]
+
+    @property
+    def is_fault(self) -> bool:
+        return bool(self.expected)
+
+    def verdict_line(self) -> str:
+        if not self.is_fault:
+            return "PASS, no failed check" if self.ok else f"FALSE ALARM: {', '.join(self.failed) or self.verdict}"
+        return f"detected by {', '.join(self.caught_by)}" if self.ok else f"MISSED (failed: {', '.join(self.failed)})"
+
+
+def _run(url: str, prepared: Prepared, profile: str) -> RunResult:
+    with build_client(prepared.config.target) as client:
+        return Runner(client, prepared.config, prepared.schemas, url).run(prepared.scenarios, profile)
+
+
+def _failed(result: RunResult) -> list[str]:
+    return sorted({c.rule_id for c in result.checks() if c.status in (Status.FAILED, Status.ERROR)})
+
+
+def run_fault(fault: Fault, prepared: Prepared, profile: str = "full") -> Outcome:
+    with ReferenceServer(faults=frozenset({fault.name}), schemas=prepared.schemas) as server:
+        result = _run(server.url, prepared, profile)
+    failed = _failed(result)
+    return Outcome(fault.name, fault.description, fault.rules, result.verdict, failed,
+                   ok=bool(set(fault.rules) & set(failed)))
+
+
+def run_clean(which: str, prepared: Prepared, profile: str = "full") -> Outcome:
+    if which == CLEAN:
+        with ReferenceServer(schemas=prepared.schemas) as server:
+            result = _run(server.url, prepared, profile)
+    else:
+        with IndependentServer() as other:
+            result = _run(other.url, prepared, profile)
+    failed = _failed(result)
+    return Outcome(which, "must pass with no failed check", (), result.verdict, failed,
+                   ok=result.verdict == "PASS" and not failed)
+
+
+def selftest(
+    names: list[str] | None = None,
+    jobs: int = 2,
+    on_outcome: Callable[[Outcome], None] | None = None,
+) -> list[Outcome]:
+    """Clean servers first, then each fault; ``jobs`` runs that many at once (each isolated)."""
+    unknown = sorted(set(names or []) - BY_NAME.keys())
+    if unknown:
+        raise ValueError(f"unknown fault(s): {', '.join(unknown)}")
+    prepared = prepare(RunOptions(embedded=True))
+    faults = [BY_NAME[n] for n in names] if names else list(FAULTS)
+    tasks: list[Callable[[], Outcome]] = [lambda w=w: run_clean(w, prepared) for w in (CLEAN, INDEPENDENT)]
+    tasks += [lambda f=f: run_fault(f, prepared) for f in faults]
+    outcomes: list[Outcome] = []
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        for outcome in pool.map(lambda task: task(), tasks):
+            outcomes.append(outcome)
+            if on_outcome:
+                on_outcome(outcome)
+    return outcomes
