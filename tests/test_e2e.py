@@ -9,8 +9,9 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from tmf699ctk._resources import package_file
-from tmf699ctk._results import Status
+from tmf699ctk._results import RESULTS_SCHEMA_VERSION, Status
 from tmf699ctk._rules import RULES
+from tmf699ctk._scenarios import load_scenarios, plan
 from tmf699ctk._schemas import format_checker
 from tmf699ctk.server import ReferenceServer
 
@@ -72,7 +73,7 @@ def test_results_json_validates_against_its_published_schema(tmp_path: Path, ref
     data = json.loads(results_text(tmp_path))
     errors = list(Draft202012Validator(schema, format_checker=format_checker).iter_errors(data))
     assert errors == []
-    assert data["schema_version"] == "1.0" and data["verdict"] == "PASS"
+    assert data["schema_version"] == RESULTS_SCHEMA_VERSION and data["verdict"] == "PASS"
 
 
 def test_secrets_never_reach_the_results(tmp_path: Path, reference_server, monkeypatch) -> None:
@@ -92,7 +93,7 @@ def test_an_unreachable_server_yields_a_complete_report(tmp_path: Path) -> None:
     result = run_suite(tmp_path, base_url=closed_port_url())
     assert result.verdict == "FAIL" and result.unreachable
     assert "cannot connect to 127.0.0.1" in result.unreachable
-    assert len(result.scenarios) == 11
+    assert len(result.scenarios) == len(plan(load_scenarios(), "full"))
     first = result.scenarios[0].steps[0]
     assert {c.status for c in first.checks} == {Status.ERROR}
     assert all(s.exchange is None or s.exchange.error for sc in result.scenarios for s in sc.steps)
@@ -128,7 +129,9 @@ def test_an_independent_conformant_server_passes_with_its_declined_features_repo
     declined = {c.rule_id for c in result.checks() if c.not_supported}
     assert {"TMF630-FIELDS-04", "TMF630-FILTER-03", "TMF630-FILTER-04", "TMF630-PATCH-04"} <= declined
     assert all(c.status == Status.SKIPPED for c in result.checks() if c.not_supported)
-    assert len(result.scenarios) == 11 and result.summary["blocking"] == 0
+    assert len(result.scenarios) == len(plan(load_scenarios(), "full")) and result.summary["blocking"] == 0
+    hub = [c for c in result.checks() if c.rule_id == "TMF630-HUB-01"]
+    assert hub and all(c.not_supported for c in hub)  # no hub: reported as not offered, verdict unaffected
 
 
 def test_interrupting_a_run_keeps_partial_results_and_exits_3(tmp_path: Path) -> None:

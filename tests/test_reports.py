@@ -138,3 +138,12 @@ def test_results_round_trip_through_json(tmp_path: Path) -> None:
     again = RunResult.read(run.write(tmp_path / "r.json"))
     assert json.loads(json.dumps(again.to_dict())) == json.loads((tmp_path / "r.json").read_text())
     assert HOSTILE in again.scenarios[0].title
+
+
+def test_a_version_1_0_results_file_still_renders(tmp_path: Path) -> None:
+    data = sample_run().to_dict()
+    data["schema_version"] = "1.0"
+    del data["notifications"]  # added in 1.1
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps(data))
+    assert "ACME Telco" in render_html(RunResult.read(path), "d" * 64)

@@ -378,3 +378,44 @@ def filtered(
         if rid in ids:
             raise CheckFailed(f"lead {rid!r} does not match the filter but is returned")
     return f"{len(items)} matching item(s)"
+
+
+# -- hub and notifications ---------------------------------------------------------------------
+# For a notification, ``ctx.response`` is the message under test: the event the server POSTed to
+# the kit's listener (body, headers, and in ``elapsed_ms`` the time since the triggering request).
+
+
+def subscription_valid(ctx: CheckContext, callback: str) -> str:
+    schema(ctx, "EventSubscription")
+    body = ctx.obj()
+    if body.get("callback") != callback:
+        raise CheckFailed(f"callback is {short(body.get('callback'))}, but {callback!r} was registered")
+    return f"subscription {body.get('id')!r} for {callback}"
+
+
+def event_arrived(ctx: CheckContext) -> str:
+    return f"arrived {ctx.response.elapsed_ms:.0f} ms after the request"
+
+
+def event_type_is(ctx: CheckContext, expected: str) -> str:
+    got = ctx.obj().get("eventType")
+    if got != expected:
+        raise CheckFailed(f"eventType is {short(got)}, expected {expected!r}")
+    return expected
+
+
+def event_about(ctx: CheckContext, id: str) -> str:
+    event = ctx.obj().get("event")
+    lead = event.get("salesLead") if isinstance(event, dict) else None
+    if not isinstance(lead, dict):
+        raise CheckFailed("the notification carries no event.salesLead payload")
+    if lead.get("id") != id:
+        raise CheckFailed(f"event.salesLead.id is {short(lead.get('id'))}, expected {id!r}")
+    return f"event.salesLead.id {id}"
+
+
+def unexpected_event(ctx: CheckContext) -> str:
+    body = ctx.json()
+    kind = body.get("eventType") if isinstance(body, dict) else None
+    raise CheckFailed(f"received {kind or 'an event'} {ctx.response.elapsed_ms:.0f} ms after the request, "
+                      f"at {ctx.request.url}, although none was expected")

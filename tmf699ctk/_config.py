@@ -44,12 +44,23 @@ class Target:
 
 
 @dataclass
+class Notifications:
+    mode: str = "optional"
+    listen_host: str = "127.0.0.1"
+    listen_port: int = 0
+    callback_url: str | None = None
+    event_timeout: float = 5.0
+    quiet_period: float = 1.0
+
+
+@dataclass
 class Config:
     target: Target
     report: dict[str, str | None]
     payloads: dict[str, dict[str, Any]]
     redactor: Redactor
     source: str | None = None
+    notifications: Notifications = field(default_factory=Notifications)
 
     def rendered_payloads(self, context: dict[str, Any]) -> dict[str, dict[str, Any]]:
         try:
@@ -113,7 +124,7 @@ def load_config(path: Path | None = None, *, schemas: SchemaStore | None = None)
         data = data or {}
         _validate_file(data, lines, source)
         data = _expand_env(data, "config", secrets)
-        for section in ("target", "report"):
+        for section in ("target", "report", "notifications"):
             merged[section].update({k: v for k, v in (data.get(section) or {}).items()})
         for name, body in (data.get("payloads", {}).get("salesLead") or {}).items():
             merged["payloads"]["salesLead"][name] = body  # replaced whole, never merged into ours
@@ -137,6 +148,7 @@ def load_config(path: Path | None = None, *, schemas: SchemaStore | None = None)
         payloads=copy.deepcopy(merged["payloads"]["salesLead"]),
         redactor=redactor,
         source=source,
+        notifications=Notifications(**(merged.get("notifications") or {})),
     )
     validate_payloads(config, schemas or SchemaStore.load())
     return config

@@ -94,6 +94,10 @@ def print_summary(console: Console, run: RunResult, report_paths: list[str]) -> 
             console.print(Text(f"      {check.message}"))
             if check.hint:
                 console.print(Text(f"      hint: {check.hint}", style="dim"))
+    if run.notifications:
+        n = run.notifications
+        console.print(Text(f"\nNotifications ({n['mode']}): listener on {n['listen']}, callback "
+                           f"{n['callback_url']}, {n['received']} event(s) received", style="dim"))
     if run.unreachable:
         console.print(Text(f"\nTarget unreachable: {run.unreachable}", style="bold magenta"))
     if run.aborted:

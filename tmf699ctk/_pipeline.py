@@ -11,8 +11,9 @@ from pathlib import Path
 from ._config import Config, load_config
 from ._exceptions import ConfigError, UsageError
 from ._http import build_client, normalise_base_url
+from ._listener import Listener, parse_listen
 from ._results import RunResult
-from ._runner import Runner, RunObserver
+from ._runner import NotificationSettings, Runner, RunObserver
 from ._scenarios import PROFILES, Scenario, load_scenarios, plan
 from ._schemas import SchemaStore
 
@@ -35,6 +36,10 @@ class RunOptions:
     timeout: float | None = None
     proxy: str | None = None
     report_dir: Path | None = None
+    notifications: str | None = None  # off | optional | mandatory
+    listen: str | None = None  # HOST:PORT
+    callback_url: str | None = None
+    event_timeout: float | None = None
 
 
 @dataclass
@@ -87,6 +92,7 @@ def prepare(options: RunOptions) -> Prepared:
         target.proxy = options.proxy
     if options.base_url:
         target.base_url = options.base_url
+    _notification_options(options, config)
     if not options.embedded:
         if not target.base_url:
             raise UsageError("give --base-url URL (or base_url in the config file), or use --embedded")
@@ -96,6 +102,36 @@ def prepare(options: RunOptions) -> Prepared:
     if not scenarios:
         raise UsageError("no scenario matches the profile, --scenario and --tag selection")
     return Prepared(config, schemas, scenarios)
+
+
+def _notification_options(options: RunOptions, config: Config) -> None:
+    n = config.notifications
+    if options.notifications:
+        if options.notifications not in ("off", "optional", "mandatory"):
+            raise UsageError("--notifications must be off, optional or mandatory")
+        n.mode = options.notifications
+    if options.listen:
+        n.listen_host, n.listen_port = parse_listen(options.listen)
+    if options.callback_url:
+        if not options.callback_url.startswith(("http://", "https://")):
+            raise UsageError("--callback-url must be an http(s) URL")
+        n.callback_url = options.callback_url
+    if options.event_timeout is not None:
+        if options.event_timeout <= 0:
+            raise UsageError("--event-timeout must be positive")
+        n.event_timeout = options.event_timeout
+
+
+@contextmanager
+def _listener(prepared: Prepared) -> Iterator[Listener | None]:
+    """The notification listener, for the run only, when a planned scenario needs it."""
+    n = prepared.config.notifications
+    needed = any("notifications" in s.requires for s in prepared.scenarios)
+    if n.mode == "off" or not needed:
+        yield None
+        return
+    with Listener(n.listen_host, n.listen_port, n.callback_url) as listener:
+        yield listener
 
 
 @contextmanager
@@ -123,8 +159,11 @@ def execute(options: RunOptions, prepared: Prepared, observer: RunObserver | Non
         report_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UsageError(f"cannot create report folder {report_dir}: {exc.strerror or exc}") from exc
-    with _target(options, prepared) as (base_url, info), build_client(prepared.config.target) as client:
-        runner = Runner(client, prepared.config, prepared.schemas, base_url, observer)
+    n = prepared.config.notifications
+    settings = NotificationSettings(n.mode, n.event_timeout, n.quiet_period)
+    with (_target(options, prepared) as (base_url, info), build_client(prepared.config.target) as client,
+          _listener(prepared) as listener):
+        runner = Runner(client, prepared.config, prepared.schemas, base_url, observer, listener, settings)
         result = runner.run(prepared.scenarios, options.profile, info)
     result.write(report_dir / "results.json")
     return result, report_dir

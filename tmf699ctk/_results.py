@@ -12,7 +12,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-RESULTS_SCHEMA_VERSION = "1.0"
+RESULTS_SCHEMA_VERSION = "1.1"  # 1.1 added "notifications"
 
 
 class Status(StrEnum):
@@ -115,6 +115,7 @@ class RunResult:
     unreachable: str | None = None
     verdict: str = "FAIL"
     summary: dict[str, Any] = field(default_factory=dict)
+    notifications: dict[str, Any] | None = None  # listener facts when one ran
     schema_version: str = RESULTS_SCHEMA_VERSION
 
     def checks(self) -> list[CheckResult]:
@@ -126,8 +127,9 @@ class RunResult:
     def finish(self) -> None:
         """Compute summary and verdict; call once, when the run has ended."""
         self.summary = summarise(self)
-        counts = self.summary["blocking"]
-        self.verdict = "FAIL" if (counts or self.aborted or not self.summary["checks"]["total"]) else "PASS"
+        # no evidence is no pass: a run in which no check passed (all skipped) fails too
+        nothing_verified = not self.summary["checks"]["passed"]
+        self.verdict = "FAIL" if (self.summary["blocking"] or self.aborted or nothing_verified) else "PASS"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

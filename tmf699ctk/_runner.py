@@ -19,10 +19,21 @@ import httpx
 
 from . import SPEC_NAME, SPEC_VERSION, __version__
 from . import _jsonpath as jsonpath
-from ._checks import CheckContext, CheckFailed, CheckInconclusive, status_in
+from ._checks import CheckContext, CheckFailed, CheckInconclusive, event_arrived, status_in
 from ._config import Config
 from ._http import TargetHealth, build_url, send
-from ._results import CheckResult, Exchange, RunResult, ScenarioResult, Status, StepResult
+from ._listener import Listener, ReceivedEvent
+from ._results import (
+    CheckResult,
+    Exchange,
+    HttpRequest,
+    HttpResponse,
+    Level,
+    RunResult,
+    ScenarioResult,
+    Status,
+    StepResult,
+)
 from ._rules import AUTO_RULES
 from ._scenarios import NO_BODY, Expectation, Scenario, Step
 from ._schemas import SchemaStore
@@ -40,6 +51,16 @@ class ScenarioState:
     tracked: dict[str, str] = field(default_factory=dict)  # url -> description
     broken: str | None = None
     declined: dict[str, str] = field(default_factory=dict)  # feature -> reason
+    last_sent: float = 0.0  # monotonic time of the latest request: events must arrive after it
+
+
+@dataclass(frozen=True)
+class NotificationSettings:
+    """How notification delivery is judged (``--notifications``) and how long to wait."""
+
+    mode: str = "optional"  # off | optional | mandatory
+    event_timeout: float = 5.0
+    quiet_period: float = 1.0
 
 
 class RunObserver:
@@ -64,7 +85,11 @@ class Runner:
         schemas: SchemaStore,
         base_url: str,
         observer: RunObserver | None = None,
+        listener: Listener | None = None,
+        notifications: NotificationSettings | None = None,
     ) -> None:
+        self.listener = listener
+        self.notifications = notifications or NotificationSettings()
         self.client = client
         self.config = config
         self.schemas = schemas
@@ -99,6 +124,13 @@ class Runner:
         except KeyboardInterrupt:
             result.aborted = "interrupted by the user (Ctrl-C); the results are partial"
         result.unreachable = self.health.unreachable
+        if self.listener is not None:
+            result.notifications = {
+                "mode": self.notifications.mode, "callback_url": self.listener.callback_url,
+                "listen": self.listener.listen, "received": len(self.listener.events),
+                "unclaimed": [{"path": e.path, "eventType": e.event_type(), "lead": e.lead_id(),
+                               "received_at": e.wall_time} for e in self.listener.events if not e.claimed],
+            }
         result.ended_at = _now()
         result.duration_ms = round((time.perf_counter() - started) * 1000, 1)
         result.finish()
@@ -110,7 +142,12 @@ class Runner:
         # each scenario gets its own run_id, so its leads' names match no other scenario's
         run_id = f"{self.run_id}-{index}"
         payloads = self.config.rendered_payloads({"run_id": run_id})
-        state = ScenarioState(variables={"payloads": payloads, "run_id": run_id, "base_url": self.base_url})
+        variables = {"payloads": payloads, "run_id": run_id, "base_url": self.base_url}
+        if self.listener is not None:
+            variables["callback_url"] = self.listener.callback_url
+        state = ScenarioState(variables=variables)
+        if "notifications" in scenario.requires and self.listener is None:
+            state.broken = f"notifications are {self.notifications.mode}: no listener, so no hub or event test"
         outcome = ScenarioResult(
             id=scenario.id, title=scenario.title, file=scenario.file, tags=list(scenario.tags),
             description=scenario.description, started_at=_now(),
@@ -135,12 +172,16 @@ class Runner:
             return self._skip(result, step, state.broken)
         if step.feature and step.feature in state.declined:
             return self._skip(result, step, state.declined[step.feature], not_supported=True)
+        if step.wait is not None:
+            return self._wait(scenario, step, state, result, context)
+        exchange_started = time.monotonic()
         try:
             exchange = self._send(step, context)
         except TemplateProblem as exc:
             state.broken = f"step '{name}' could not be built: {exc}"
             return self._skip(result, step, state.broken)
         result.exchange = exchange
+        state.last_sent = exchange_started
         self._track(exchange, state)
         response = exchange.response
         if response is None:
@@ -183,6 +224,69 @@ class Runner:
         self.observer.step_finished(scenario, result)
         return result
 
+    def _wait(self, scenario: Scenario, step: Step, state: ScenarioState, result: StepResult,
+              context: dict[str, Any]) -> StepResult:
+        """Wait for the notification the previous request should have caused (or for its absence)."""
+        assert step.wait is not None and self.listener is not None
+        try:
+            subscription = str(render(step.wait.subscription, context))
+            about = render(step.wait.about, context) if step.wait.about else None
+        except TemplateProblem as exc:
+            state.broken = f"step '{result.name}' could not be built: {exc}"
+            return self._skip(result, step, state.broken)
+        callback = urlsplit(subscription)
+        since, sub_path, wanted = state.last_sent, callback.path.rstrip("/"), step.wait.type
+
+        def mine(event: ReceivedEvent) -> bool:
+            path = event.path.rstrip("/")
+            return (not event.claimed and event.received_at >= since
+                    and (path == sub_path or path.startswith(sub_path + "/listener/")))
+
+        def pick(events: list[ReceivedEvent]) -> ReceivedEvent | None:
+            candidates = [e for e in events if mine(e) and (about is None or e.lead_id() in (about, None))]
+            exact = [e for e in candidates if wanted is None or e.is_type(wanted)]
+            if exact or step.wait.absent:  # type: ignore[union-attr]
+                return (exact or [None])[0]
+            # an event about this lead of another type: report it as the wrong eventType
+            return next((e for e in candidates if e.lead_id() == about), None)
+
+        timeout = self.notifications.quiet_period if step.wait.absent else self.notifications.event_timeout
+        event = self.listener.wait_for(pick, timeout)
+        what = f"{wanted or 'event'}{f' about lead {about}' if about else ''}"
+        if event is None:
+            if step.wait.absent:
+                result.checks = [self._outcome(e, Status.PASSED, f"no {what} within {timeout:g} s")
+                                 for e in step.expect]
+            else:
+                received = len(self.listener.events)
+                message = (f"no {what} arrived at {subscription} within {timeout:g} s "
+                           f"({received} event(s) received by the listener in all)")
+                result.checks = [
+                    self._outcome(e, Status.FAILED, message) if e.rule.check is event_arrived
+                    else self._outcome(e, Status.SKIPPED, f"not evaluated: {message}")
+                    for e in step.expect
+                ]
+            result.skipped_reason = None
+            self.observer.step_finished(scenario, result)
+            return result
+        latency = round((event.received_at - since) * 1000, 2)
+        body = self.config.redactor.text(event.body)
+        # recorded: the server's POST to the listener and the listener's 201 (latency as its time)
+        result.exchange = Exchange(
+            request=HttpRequest("POST", f"{callback.scheme}://{callback.netloc}{event.path}",
+                                self.config.redactor.headers(event.headers), body),
+            response=HttpResponse(201, "Created (kit listener)", "HTTP/1.1", [], "", len(event.body.encode()),
+                                  latency),
+            started_at=event.wall_time,
+        )
+        # checked: the notification itself, as the message under test
+        message = HttpResponse(201, "Created", "HTTP/1.1", result.exchange.request.headers, body,
+                               len(event.body.encode()), latency)
+        ctx = CheckContext(result.exchange.request, message, self.schemas, self.base_url)
+        result.checks = [self._evaluate(e, ctx, context) for e in step.expect]
+        self.observer.step_finished(scenario, result)
+        return result
+
     def _render_name(self, step: Step, context: dict[str, Any]) -> str:
         try:
             return str(render(step.name, context))
@@ -220,11 +324,13 @@ class Runner:
             return self._outcome(expectation, Status.ERROR, f"internal error in the check: {exc!r}")
         return self._outcome(expectation, Status.PASSED, note or "")
 
-    @staticmethod
-    def _outcome(expectation: Expectation, status: Status, message: str, not_supported: bool = False) -> CheckResult:
+    def _outcome(self, expectation: Expectation, status: Status, message: str,
+                 not_supported: bool = False) -> CheckResult:
         rule = expectation.rule
-        return CheckResult(rule.id, rule.title, expectation.level, rule.family, status, message, rule.hint,
-                           not_supported)
+        level = expectation.level
+        if self.notifications.mode == "mandatory" and rule.id.startswith("TMF699-EVENT-"):
+            level = Level.MANDATORY  # --notifications mandatory: delivery is required
+        return CheckResult(rule.id, rule.title, level, rule.family, status, message, rule.hint, not_supported)
 
     def _skip(self, result: StepResult, step: Step, reason: str, not_supported: bool = False) -> StepResult:
         result.skipped_reason = reason

@@ -22,7 +22,6 @@ from ._templating import check_syntax
 from ._yaml import Location, YamlProblem, line_for, load_with_lines, read_text
 
 PROFILES = ("official", "full")
-DEFAULT_DECLINES = (404, 405, 415, 501)
 NO_BODY = object()
 
 
@@ -46,15 +45,26 @@ class RequestSpec:
 
 
 @dataclass(frozen=True)
+class WaitSpec:
+    """Wait for a notification instead of sending a request."""
+
+    subscription: str
+    type: str | None = None
+    about: str | None = None
+    absent: bool = False
+
+
+@dataclass(frozen=True)
 class Step:
     name: str
-    request: RequestSpec
+    request: RequestSpec | None
     expect: tuple[Expectation, ...]
     save: dict[str, Any]
     feature: str | None
     declines: tuple[int, ...]
     line: int
     variables: dict[str, Any] = field(default_factory=dict)
+    wait: WaitSpec | None = None
 
 
 @dataclass(frozen=True, eq=False)  # identity: two loads of one file are two scenarios
@@ -67,6 +77,7 @@ class Scenario:
     steps: tuple[Step, ...]
     teardown: tuple[Step, ...]
     file: str
+    requires: tuple[str, ...] = ()
 
 
 _validator: Draft202012Validator | None = None
@@ -139,19 +150,20 @@ def _steps(raw_steps: list[dict], base: Location, problems: _Problems) -> tuple[
             e for i, item in enumerate(raw.get("expect", []))
             if (e := _expectation(item, (*path, "expect", i), problems)) is not None
         )
-        req = raw["request"]
-        request = RequestSpec(
+        req = raw.get("request")
+        request = None if req is None else RequestSpec(
             method=req["method"], path=req.get("path"), url=req.get("url"), query=req.get("query", {}),
             headers=req.get("headers", {}), json=req.get("json", NO_BODY), body=req.get("body"),
             content_type=req.get("content_type"),
         )
+        wait = WaitSpec(**raw["wait_event"]) if "wait_event" in raw else None
         loop = raw.get("for_each")
         variants = [{}] if not loop else [{name: v} for name, values in loop.items() for v in values]
         for variables in variants:
             steps.append(Step(
                 name=raw["name"], request=request, expect=expect, save=raw.get("save", {}),
-                feature=raw.get("feature"), declines=tuple(raw.get("declines", DEFAULT_DECLINES)),
-                line=line_for(problems.lines, path), variables=variables,
+                feature=raw.get("feature"), declines=tuple(raw.get("declines", ())),
+                line=line_for(problems.lines, path), variables=variables, wait=wait,
             ))
     return tuple(steps)
 
@@ -188,7 +200,7 @@ def load_file(path: Path) -> Scenario:
     return Scenario(
         id=data["id"], title=data["title"], description=data.get("description", ""),
         tags=tuple(data.get("tags", [])), profiles=tuple(data.get("profiles", ["full"])),
-        steps=steps, teardown=teardown, file=name,
+        steps=steps, teardown=teardown, file=name, requires=tuple(data.get("requires", [])),
     )
 
 

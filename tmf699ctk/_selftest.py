@@ -7,9 +7,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from ._http import build_client
+from ._listener import Listener
 from ._pipeline import Prepared, RunOptions, prepare
 from ._results import RunResult, Status
-from ._runner import Runner
+from ._runner import NotificationSettings, Runner
 from .server import BY_NAME, FAULTS, Fault, ReferenceServer
 from .server.independent import IndependentServer
 
@@ -41,8 +42,11 @@ class Outcome:
 
 
 def _run(url: str, prepared: Prepared, profile: str) -> RunResult:
-    with build_client(prepared.config.target) as client:
-        return Runner(client, prepared.config, prepared.schemas, url).run(prepared.scenarios, profile)
+    n = prepared.config.notifications
+    settings = NotificationSettings(n.mode, n.event_timeout, n.quiet_period)
+    with build_client(prepared.config.target) as client, Listener(n.listen_host, 0) as listener:
+        runner = Runner(client, prepared.config, prepared.schemas, url, listener=listener, notifications=settings)
+        return runner.run(prepared.scenarios, profile)
 
 
 def _failed(result: RunResult) -> list[str]:
@@ -69,6 +73,13 @@ def run_clean(which: str, prepared: Prepared, profile: str = "full") -> Outcome:
                    ok=result.verdict == "PASS" and not failed)
 
 
+def prepare_selftest() -> Prepared:
+    """Shorter event waits than a real run: every server here delivers within milliseconds."""
+    prepared = prepare(RunOptions(embedded=True, event_timeout=2.0))
+    prepared.config.notifications.quiet_period = 0.3
+    return prepared
+
+
 def selftest(
     names: list[str] | None = None,
     jobs: int = 2,
@@ -78,7 +89,7 @@ def selftest(
     unknown = sorted(set(names or []) - BY_NAME.keys())
     if unknown:
         raise ValueError(f"unknown fault(s): {', '.join(unknown)}")
-    prepared = prepare(RunOptions(embedded=True))
+    prepared = prepare_selftest()
     faults = [BY_NAME[n] for n in names] if names else list(FAULTS)
     tasks: list[Callable[[], Outcome]] = [lambda w=w: run_clean(w, prepared) for w in (CLEAN, INDEPENDENT)]
     tasks += [lambda f=f: run_fault(f, prepared) for f in faults]

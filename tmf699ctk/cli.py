@@ -86,6 +86,16 @@ def run(
     junit: Annotated[Path | None, typer.Option("--junit", help="Also write JUnit XML here.")] = None,
     markdown: Annotated[Path | None, typer.Option("--markdown", help="Also write a Markdown summary here.")]
     = None,
+    notifications: Annotated[str | None, typer.Option("--notifications", help="Event delivery checks: off, "
+                                                      "optional (default: a missing event warns) or mandatory.")]
+    = None,
+    listen: Annotated[str | None, typer.Option("--listen", help="Where the notification listener binds, "
+                                               "HOST:PORT (default 127.0.0.1:0).")] = None,
+    callback_url: Annotated[str | None, typer.Option("--callback-url", help="The callback URL told to the "
+                                                     "server, when it reaches the kit through another address.")]
+    = None,
+    event_timeout: Annotated[float | None, typer.Option("--event-timeout", help="Seconds to wait for each event "
+                                                        "(default 5).")] = None,
 ) -> None:
     """Run the conformance suite against a TMF699 server and write the reports.
 
@@ -102,7 +112,8 @@ def run(
         base_url=base_url, embedded=embedded, faults=faults, config_path=config, profile=profile,
         scenario_paths=scenarios or [], only=scenario or [], tags=tag or [], headers=header or [], user=user,
         secret_headers=secret_header or [], insecure=insecure, ca_bundle=ca_bundle, timeout=timeout,
-        proxy=proxy, report_dir=report_dir,
+        proxy=proxy, report_dir=report_dir, notifications=notifications, listen=listen,
+        callback_url=callback_url, event_timeout=event_timeout,
     )
     prepared = prepare(options)
     console = make_console()

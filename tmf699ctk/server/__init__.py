@@ -50,6 +50,7 @@ class ReferenceServer:
         self.httpd.serve_forever()
 
     def stop(self) -> None:
+        self.state.events.close()
         self.httpd.shutdown()
         self.httpd.server_close()
         if self._thread:

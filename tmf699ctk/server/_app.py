@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from .._schemas import SchemaStore
+from ._events import EventSender
 from ._query import QueryError, matches, page, parse_filters, select_fields
 
 JSON = "application/json;charset=utf-8"
@@ -53,6 +54,15 @@ class ServerState:
         self.schemas = schemas
         self.store = Store()
         self.public_origin = ""  # set once the socket is bound
+        self.events = EventSender(faults)
+        self.unsubscribed: list[dict[str, Any]] = []  # kept only for the events-after-unsubscribe fault
+
+    def publish(self, event_type: str, lead: dict[str, Any]) -> None:
+        with self.store.lock:
+            subscriptions = list(self.store.hubs.values())
+        if self.fault("events-after-unsubscribe"):
+            subscriptions += self.unsubscribed
+        self.events.publish(subscriptions, event_type, lead)
 
     def fault(self, name: str) -> bool:
         return name in self.faults
@@ -264,6 +274,7 @@ class Handler(BaseHTTPRequestHandler):
             with self.state.store.lock:
                 self.state.store.leads[lead_id] = lead
         representation = self._represent(lead)
+        self.state.publish("SalesLeadCreateEvent", representation)
         headers = {} if f("no-location") else {"Location": lead["href"]}
         if f("location-collection"):
             headers["Location"] = f"{self.state.public_origin}{self.state.base_path}/salesLead"
@@ -315,7 +326,13 @@ class Handler(BaseHTTPRequestHandler):
                 self.state.store.leads[lead_id] = updated
                 if "id" in patch and patch["id"] != lead_id:
                     self.state.store.leads[patch["id"]] = self.state.store.leads.pop(lead_id)
-        self._send(200, self._represent(lead if f("patch-stale-response") else updated))
+        shown = self._represent(updated)
+        if updated.get("status") != lead.get("status"):
+            self.state.publish("SalesLeadStateChangeEvent", shown)
+        changed = [k for k in patch if k not in ("status", "statusChangeDate", "statusChangeReason")]
+        if changed:
+            self.state.publish("SalesLeadAttributeValueChangeEvent", shown)
+        self._send(200, self._represent(lead) if f("patch-stale-response") else shown)
 
     def delete_lead(self, lead_id: str) -> None:
         f = self.state.fault
@@ -328,6 +345,7 @@ class Handler(BaseHTTPRequestHandler):
             lead = self.state.store.leads[lead_id]
             if not f("delete-noop"):
                 del self.state.store.leads[lead_id]
+        self.state.publish("SalesLeadDeleteEvent", self._represent(lead))
         if f("delete-200"):
             self._send(200, self._represent(lead))
             return
@@ -342,12 +360,22 @@ class Handler(BaseHTTPRequestHandler):
         subscription = {"id": hub_id, "callback": body["callback"], "query": body.get("query", "")}
         with self.state.store.lock:
             self.state.store.hubs[hub_id] = subscription
-        self._send(201, subscription, {"Location": f"{self.state.public_origin}{self.state.base_path}/hub/{hub_id}"})
+        shown = {k: v for k, v in subscription.items() if k != "id"} if self.state.fault("hub-no-id") \
+            else subscription
+        self._send(201, shown, {"Location": f"{self.state.public_origin}{self.state.base_path}/hub/{hub_id}"})
 
     def delete_hub(self, hub_id: str) -> None:
         with self.state.store.lock:
-            if self.state.store.hubs.pop(hub_id, None) is None:
-                raise HttpError(404, f"no hub subscription with id {hub_id!r}")
+            removed = self.state.store.hubs.pop(hub_id, None)
+        if removed is None:
+            if self.state.fault("hub-delete-unknown-204"):
+                self._send(204)
+                return
+            raise HttpError(404, f"no hub subscription with id {hub_id!r}")
+        self.state.unsubscribed.append(removed)
+        if self.state.fault("hub-delete-200"):
+            self._send(200, removed)
+            return
         self._send(204)
 
 

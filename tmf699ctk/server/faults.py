@@ -80,6 +80,17 @@ FAULTS: tuple[Fault, ...] = (
     Fault("type-not-validated", "POST accepts estimatedRevenue.value as a string", ("TMF630-VALID-04",)),
     Fault("malformed-json-accepted", "POST with a malformed body creates an 'unnamed lead'", ("TMF630-VALID-03",)),
     Fault("location-collection", "Location points to the collection, not the new lead", ("TMF630-LOCATION-01",)),
+    # hub and notifications
+    Fault("events-never-sent", "The hub accepts subscriptions but never sends an event", ("TMF699-EVENT-01",)),
+    Fault("event-wrong-type", "Events carry 'LeadCreateEvent' instead of 'SalesLeadCreateEvent'",
+          ("TMF699-EVENT-03",)),
+    Fault("event-no-payload", "Events arrive without event.salesLead", ("TMF699-EVENT-04",)),
+    Fault("event-bad-time", "eventTime is '26.11.2026 10:00', not RFC 3339", ("TMF699-EVENT-02",)),
+    Fault("events-after-unsubscribe", "DELETE /hub/{id} answers 204 but events keep coming", ("TMF699-EVENT-05",)),
+    Fault("hub-query-ignored", "A subscription's query=eventType=... is accepted and ignored", ("TMF699-EVENT-06",)),
+    Fault("hub-no-id", "The registration response lacks the subscription id", ("TMF630-HUB-02",)),
+    Fault("hub-delete-200", "DELETE /hub/{id} answers 200 with a body", ("TMF630-HUB-03",)),
+    Fault("hub-delete-unknown-204", "DELETE /hub/{unknown id} answers 204", ("TMF630-HUB-04",)),
 )
 
 BY_NAME = {fault.name: fault for fault in FAULTS}

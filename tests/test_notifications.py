@@ -1,0 +1,129 @@
+"""Hub registration and live notifications against real servers and the kit's real listener."""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tmf699ctk._exceptions import ConfigError
+from tmf699ctk._listener import MAX_EVENT_BYTES, Listener, parse_listen
+from tmf699ctk._outputs import OutputRequest, write_outputs
+from tmf699ctk._results import Level, Status
+
+from .conftest import failed_rules, run_suite
+from .servers import closed_port_url
+
+SCENARIO = ["FULL-NOTIFICATIONS"]
+
+
+def _steps(result, prefix: str):
+    return [s for sc in result.scenarios for s in sc.steps if s.name.startswith(prefix)]
+
+
+def test_every_event_arrives_valid_and_is_recorded_with_its_latency(tmp_path: Path) -> None:
+    result = run_suite(tmp_path, embedded=True, only=SCENARIO)
+    assert result.verdict == "PASS", failed_rules(result)
+    assert result.summary["checks"]["failed"] == 0 and result.summary["checks"]["skipped"] == 0
+    received = _steps(result, "Receive ")
+    assert [s.name for s in received] == [
+        "Receive SalesLeadCreateEvent", "Receive SalesLeadAttributeValueChangeEvent",
+        "Receive SalesLeadStateChangeEvent", "Receive SalesLeadDeleteEvent",
+        "Receive SalesLeadCreateEvent at the filtered subscription"]
+    for step in received:
+        body = json.loads(step.exchange.request.body)
+        assert step.name.split()[1] == body["eventType"]
+        assert 0 < step.exchange.response.elapsed_ms < 5000  # time after the triggering request
+        assert "/listener/" in step.exchange.request.url
+    n = result.notifications
+    assert n["mode"] == "optional" and n["listen"].startswith("127.0.0.1:") and n["received"] == 5
+    assert n["unclaimed"] == []
+
+
+def test_the_report_shows_each_event_next_to_its_step(tmp_path: Path) -> None:
+    result = run_suite(tmp_path, embedded=True, only=SCENARIO)
+    html = write_outputs(result, tmp_path / "report" / "results.json", OutputRequest(step_summary=False))[0]
+    text = html.read_text()
+    assert "Receive SalesLeadStateChangeEvent" in text and "Created (kit listener)" in text
+    assert "&#34;eventType&#34;: &#34;SalesLeadStateChangeEvent&#34;" in text
+
+
+def test_notifications_off_skips_hub_and_events_with_the_reason(tmp_path: Path) -> None:
+    result = run_suite(tmp_path, embedded=True, only=SCENARIO, notifications="off")
+    assert result.verdict == "FAIL"  # nothing was checked at all: an empty selection is no PASS
+    assert result.notifications is None
+    reasons = {s.skipped_reason for s in result.scenarios[0].steps}
+    assert reasons == {"notifications are off: no listener, so no hub or event test"}
+
+
+def test_notifications_off_leaves_the_rest_of_the_verdict_alone(tmp_path: Path) -> None:
+    result = run_suite(tmp_path, embedded=True, notifications="off")
+    assert result.verdict == "PASS"
+    assert all(c.status == Status.SKIPPED for c in result.checks() if c.family == "notifications")
+
+
+def test_missing_events_only_warn_by_default(tmp_path: Path) -> None:
+    result = run_suite(tmp_path, embedded=True, faults=frozenset({"events-never-sent"}), only=SCENARIO,
+                       event_timeout=0.5)
+    assert result.verdict == "PASS" and result.summary["warnings"] == 5
+    arrival = [c for c in result.checks() if c.rule_id == "TMF699-EVENT-01"]
+    assert all(c.level == Level.RECOMMENDED and c.status == Status.FAILED for c in arrival)
+    assert arrival[0].message.startswith("no SalesLeadCreateEvent about lead ")
+    assert "within 0.5 s" in arrival[0].message
+
+
+def test_missing_events_fail_when_notifications_are_mandatory(tmp_path: Path) -> None:
+    result = run_suite(tmp_path, embedded=True, faults=frozenset({"events-never-sent"}), only=SCENARIO,
+                       event_timeout=0.5, notifications="mandatory")
+    assert result.verdict == "FAIL"
+    assert {c.level for c in result.checks() if c.rule_id.startswith("TMF699-EVENT")} == {Level.MANDATORY}
+
+
+def test_a_malformed_event_fails_the_verdict_even_when_optional(tmp_path: Path) -> None:
+    result = run_suite(tmp_path, embedded=True, faults=frozenset({"event-wrong-type"}), only=SCENARIO)
+    assert result.verdict == "FAIL"
+    wrong = next(c for c in result.checks() if c.rule_id == "TMF699-EVENT-03" and c.status == Status.FAILED)
+    assert wrong.message == "eventType is 'LeadCreateEvent', expected 'SalesLeadCreateEvent'"
+
+
+def test_a_server_that_cannot_reach_the_listener_gives_clear_failures_not_hangs(tmp_path: Path) -> None:
+    unreachable_callback = closed_port_url().replace("/api", "/callback")
+    started = time.monotonic()
+    result = run_suite(tmp_path, embedded=True, only=SCENARIO, callback_url=unreachable_callback,
+                       event_timeout=0.5)
+    elapsed = time.monotonic() - started
+    assert result.verdict == "PASS" and result.summary["warnings"] == 5
+    message = next(c.message for c in result.checks() if c.rule_id == "TMF699-EVENT-01")
+    assert f"arrived at {unreachable_callback} within 0.5 s" in message
+    assert elapsed < 30  # five waits of 0.5 s and two quiet periods, never a hang
+
+
+def test_the_listener_listens_only_where_told_and_stops_with_the_run(tmp_path: Path) -> None:
+    result = run_suite(tmp_path, embedded=True, only=SCENARIO)
+    host, port = result.notifications["listen"].rsplit(":", 1)
+    assert host == "127.0.0.1"
+    with pytest.raises(OSError), socket.create_connection((host, int(port)), timeout=1):
+        pass
+
+
+def test_listener_accepts_only_its_callback_path_and_refuses_huge_bodies() -> None:
+    with Listener("127.0.0.1", 0) as listener:
+        base = listener.callback_url
+        assert httpx.post(f"{base}/listener/salesLeadCreateEvent", json={"eventType": "x"}).status_code == 201
+        assert httpx.post(base, json={"eventType": "y"}).status_code == 201
+        assert httpx.post(base.replace("/callback", "/elsewhere"), json={}).status_code == 404
+        assert httpx.post(base, content=b"x" * (MAX_EVENT_BYTES + 1)).status_code == 413
+        assert [e.name for e in listener.events] == ["salesLeadCreateEvent", None]
+        found = listener.wait_for(lambda events: next((e for e in events if e.event_type() == "y"), None), 1)
+        assert found is not None and found.claimed
+
+
+def test_listen_values_are_validated() -> None:
+    assert parse_listen("0.0.0.0:8080") == ("0.0.0.0", 8080)
+    assert parse_listen("[::1]:0") == ("::1", 0)
+    with pytest.raises(ConfigError, match="expected HOST:PORT"):
+        parse_listen("8080")

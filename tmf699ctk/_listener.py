@@ -1,0 +1,158 @@
+"""The kit's notification listener: receives the events a server under test sends to its hub
+subscribers, and lets scenario steps wait for them.
+
+It binds only the host and port the user configured (loopback and an ephemeral port by default),
+accepts POSTs at the callback path and below it (``{callback}/listener/<eventName>``), answers
+201, and stops when the run ends.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import urlsplit
+
+from ._exceptions import ConfigError
+
+MAX_EVENT_BYTES = 1 << 20  # a hostile server must not fill the kit's memory
+DEFAULT_PATH = "/callback"
+
+
+@dataclass
+class ReceivedEvent:
+    path: str
+    headers: list[tuple[str, str]]
+    body: str
+    received_at: float  # time.monotonic()
+    wall_time: str
+    claimed: bool = False
+    _json: Any = field(default=None, repr=False)
+
+    def json(self) -> Any:
+        if self._json is None:
+            try:
+                self._json = json.loads(self.body)
+            except ValueError:
+                self._json = {}
+        return self._json
+
+    @property
+    def name(self) -> str | None:
+        """The event name from the path (``.../listener/salesLeadCreateEvent``), if posted there."""
+        _, sep, tail = self.path.rstrip("/").rpartition("/listener/")
+        return tail if sep and "/" not in tail else None
+
+    def event_type(self) -> str | None:
+        body = self.json()
+        value = body.get("eventType") if isinstance(body, dict) else None
+        return value if isinstance(value, str) else None
+
+    def lead_id(self) -> Any:
+        body = self.json()
+        event = body.get("event") if isinstance(body, dict) else None
+        lead = event.get("salesLead") if isinstance(event, dict) else None
+        return lead.get("id") if isinstance(lead, dict) else None
+
+    def is_type(self, event_type: str) -> bool:
+        lowered = event_type[0].lower() + event_type[1:]
+        return self.name == lowered or self.event_type() == event_type
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    listener: Listener
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > MAX_EVENT_BYTES:
+            self.send_response(413)
+            self.send_header("Content-Length", "0")
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.close_connection = True
+            return
+        body = self.rfile.read(length)
+        path = urlsplit(self.path).path
+        if not self.listener.accepts(path):
+            self.send_response(404)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        self.listener.record(ReceivedEvent(
+            path=path, headers=list(self.headers.items()), body=body.decode("utf-8", errors="replace"),
+            received_at=time.monotonic(), wall_time=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        ))
+        self.send_response(201)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+
+class Listener:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, callback_url: str | None = None) -> None:
+        handler = type("ListenerHandler", (_Handler,), {"listener": self})
+        try:
+            self.httpd = ThreadingHTTPServer((host, port), handler)
+        except OSError as exc:
+            raise ConfigError(f"the notification listener cannot listen on {host}:{port}: {exc.strerror}") from exc
+        self.httpd.daemon_threads = True
+        bound_host, bound_port = self.httpd.server_address[:2]
+        shown = f"[{bound_host}]" if ":" in str(bound_host) else bound_host
+        self.callback_url = (callback_url or f"http://{shown}:{bound_port}{DEFAULT_PATH}").rstrip("/")
+        self.base_path = urlsplit(self.callback_url).path.rstrip("/")
+        self.listen = f"{bound_host}:{bound_port}"
+        self.events: list[ReceivedEvent] = []
+        self._changed = threading.Condition()
+        self._thread = threading.Thread(target=self.httpd.serve_forever, name="tmf699ctk-listener", daemon=True)
+
+    def accepts(self, path: str) -> bool:
+        return path.rstrip("/") == self.base_path or path.startswith(self.base_path + "/")
+
+    def record(self, event: ReceivedEvent) -> None:
+        with self._changed:
+            self.events.append(event)
+            self._changed.notify_all()
+
+    def wait_for(
+        self, pick: Callable[[list[ReceivedEvent]], ReceivedEvent | None], timeout: float
+    ) -> ReceivedEvent | None:
+        """Wait until ``pick`` finds an event among those received (it is marked claimed)."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while True:
+                found = pick(self.events)
+                if found is not None:
+                    found.claimed = True
+                    return found
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return None
+                self._changed.wait(remaining)
+
+    def start(self) -> Listener:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    def __enter__(self) -> Listener:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def parse_listen(text: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit():
+        raise ConfigError(f"--listen {text!r}: expected HOST:PORT, e.g. 127.0.0.1:0")
+    return host.strip("[]") or "127.0.0.1", int(port)
