@@ -157,3 +157,24 @@ def test_no_body() -> None:
 def test_values_equal_on_lists_finds_the_lead_by_id() -> None:
     assert c.values_equal(ctx([{"id": "X"}, LEAD]), LEAD, ["name", "status"], items=True)
     assert "no item with id 'L1'" in fails(c.values_equal, ctx([{"id": "X"}]), LEAD, ["name"], items=True)
+
+
+def test_json_path_assertions() -> None:
+    body = ctx({**LEAD, "note": [{"text": "t"}]})
+    assert c.json_path(body, "$.note[0].text", equals="t") == "$.note[0].text = 't'"
+    assert c.json_path(body, "$.missing", exists=False) == "$.missing is absent"
+    assert "$.missing does not exist" in fails(c.json_path, body, "$.missing")
+    assert "expected 'low'" in fails(c.json_path, body, "$.priority", equals="low")
+    assert "expected array" in fails(c.json_path, body, "$.priority", type="array")
+    assert "does not match" in fails(c.json_path, body, "$.name", matches="^x")
+    assert "not one of" in fails(c.json_path, body, "$.status", one_of=["pending"])
+    assert "expected 2" in fails(c.json_path, body, "$.note", length=2)
+    assert c.json_path(body, "$.creationDate", equals="2026-11-26T11:00:00+01:00")  # same instant
+
+
+def test_header_assertions() -> None:
+    response = ctx(LEAD, headers={"X-Total-Count": "3"})
+    assert c.header(response, "x-total-count", equals="3") == "x-total-count: 3"
+    assert "no Location header" in fails(c.header, response, "Location")
+    assert c.header(response, "Location", present=False) == "no Location header"
+    assert "does not match" in fails(c.header, response, "X-Total-Count", matches="^[4-9]")

@@ -44,6 +44,16 @@ def test_every_event_arrives_valid_and_is_recorded_with_its_latency(tmp_path: Pa
     assert n["unclaimed"] == []
 
 
+def test_events_posted_to_the_callback_itself_are_accepted_too(tmp_path: Path, schemas) -> None:
+    from tmf699ctk.server import ReferenceServer
+
+    with ReferenceServer(events_to_callback=True, schemas=schemas) as server:
+        result = run_suite(tmp_path, base_url=server.url, only=SCENARIO)
+    assert result.verdict == "PASS", failed_rules(result)
+    received = _steps(result, "Receive ")
+    assert len(received) == 5 and all("/listener/" not in s.exchange.request.url for s in received)
+
+
 def test_the_report_shows_each_event_next_to_its_step(tmp_path: Path) -> None:
     result = run_suite(tmp_path, embedded=True, only=SCENARIO)
     html = write_outputs(result, tmp_path / "report" / "results.json", OutputRequest(step_summary=False))[0]

@@ -7,10 +7,12 @@ Which rule a check serves (ID, level, hint) is declared in ``_rules.py``.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote, urljoin, urlsplit
 
+from . import _jsonpath
 from ._compare import differences, same_scalar, short
 from ._results import HttpRequest, HttpResponse
 from ._schemas import SchemaStore, parse_datetime
@@ -419,3 +421,64 @@ def unexpected_event(ctx: CheckContext) -> str:
     kind = body.get("eventType") if isinstance(body, dict) else None
     raise CheckFailed(f"received {kind or 'an event'} {ctx.response.elapsed_ms:.0f} ms after the request, "
                       f"at {ctx.request.url}, although none was expected")
+
+
+# -- generic assertions for user-written scenarios ------------------------------------------------
+
+_JSON_TYPES = {"object": dict, "array": list, "string": str, "number": (int, float), "boolean": bool,
+               "null": type(None)}
+
+
+def json_path(
+    ctx: CheckContext,
+    path: str,
+    equals: Any = _NOT_PARSED,
+    exists: bool = True,
+    type: str | None = None,
+    matches: str | None = None,
+    one_of: list[Any] | None = None,
+    length: int | None = None,
+) -> str:
+    """An assertion on one value of the JSON body, addressed by a JSON path (``$.a[0].b``)."""
+    try:
+        value = _jsonpath.get(ctx.json(), path)
+    except KeyError as exc:
+        if not exists:
+            return f"{path} is absent"
+        raise CheckFailed(str(exc).strip("'")) from exc
+    except ValueError as exc:
+        raise CheckFailed(str(exc)) from exc
+    if not exists:
+        raise CheckFailed(f"{path} exists ({short(value)}) but must not")
+    if equals is not _NOT_PARSED and not (same_scalar(equals, value) if not isinstance(equals, dict | list)
+                                          else not differences(equals, value)):
+        raise CheckFailed(f"{path} is {short(value)}, expected {short(equals)}")
+    if type is not None:
+        expected_type = _JSON_TYPES[type]
+        if not isinstance(value, expected_type) or (type == "number" and isinstance(value, bool)):
+            raise CheckFailed(f"{path} is {_kind(value)}, expected {type}")
+    if matches is not None and not (isinstance(value, str) and re.search(matches, value)):
+        raise CheckFailed(f"{path} is {short(value)}, which does not match /{matches}/")
+    if one_of is not None and not any(same_scalar(option, value) for option in one_of):
+        raise CheckFailed(f"{path} is {short(value)}, not one of {short(one_of)}")
+    if length is not None and (not isinstance(value, list | str | dict) or len(value) != length):
+        raise CheckFailed(f"{path} has length {len(value) if hasattr(value, '__len__') else 'n/a'}, "
+                          f"expected {length}")
+    return f"{path} = {short(value, 60)}"
+
+
+def header(ctx: CheckContext, name: str, equals: str | None = None, matches: str | None = None,
+           present: bool = True) -> str:
+    """An assertion on a response header (names are case-insensitive)."""
+    value = ctx.response.header(name)
+    if value is None:
+        if present:
+            raise CheckFailed(f"no {name} header")
+        return f"no {name} header"
+    if not present:
+        raise CheckFailed(f"{name}: {value!r} is present but must not be")
+    if equals is not None and value != equals:
+        raise CheckFailed(f"{name} is {value!r}, expected {equals!r}")
+    if matches is not None and not re.search(matches, value):
+        raise CheckFailed(f"{name} is {value!r}, which does not match /{matches}/")
+    return f"{name}: {value}"

@@ -183,6 +183,13 @@ RULES: tuple[Rule, ...] = (
          "Stop delivering to a subscription once DELETE /hub/{id} succeeded.", c.unexpected_event),
     Rule("TMF699-EVENT-06", OPT, "notifications", "A hub query limits the event types delivered",
          "Honour query=eventType=... on registration, or refuse such a query with 400.", c.unexpected_event),
+    # generic assertions for scenarios users write themselves (not used by the bundled suite)
+    Rule("CTK-STATUS-01", M, "custom", "The response status is one of those expected",
+         "See the scenario's expectation.", c.status_in),
+    Rule("CTK-JSON-01", M, "custom", "A JSON path assertion on the body holds",
+         "See the scenario's expectation.", c.json_path),
+    Rule("CTK-HEADER-01", M, "custom", "A response header assertion holds",
+         "See the scenario's expectation.", c.header),
     # official kit (TM Forum TMF699 v4.0.0 CTK), reproduced with real assertions
     Rule("TMF699-CTK-01", M, "official", "Instance has all mandatory attributes (official kit)",
          "Return id, href, creationDate, name, status and statusChangeDate on every lead.",

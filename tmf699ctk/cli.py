@@ -156,6 +156,10 @@ def serve(
     = "/tmf-api/sales/v4",
     fault: Annotated[list[str] | None, typer.Option("--fault", help="Inject faults NAME[,NAME...].")] = None,
     list_faults: Annotated[bool, typer.Option("--list-faults", help="List the injectable faults.")] = False,
+    tls_cert: Annotated[Path | None, typer.Option("--tls-cert", help="Serve HTTPS with this certificate "
+                                                  "chain (PEM).")] = None,
+    tls_key: Annotated[Path | None, typer.Option("--tls-key", help="The certificate's private key (PEM).")]
+    = None,
 ) -> None:
     """Start the reference TMF699 server on its own (Ctrl-C stops it)."""
     from .server import FAULTS, ReferenceServer, parse_faults
@@ -171,10 +175,13 @@ def serve(
         faults = parse_faults(",".join(fault or []))
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
+    if (tls_cert is None) != (tls_key is None):
+        raise UsageError("--tls-cert and --tls-key go together")
+    tls = (str(tls_cert), str(tls_key)) if tls_cert and tls_key else None
     try:
-        server = ReferenceServer(host=host, port=port, base_path=base_path, faults=faults)
+        server = ReferenceServer(host=host, port=port, base_path=base_path, faults=faults, tls=tls)
     except OSError as exc:
-        raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+        raise UsageError(f"cannot serve on {host}:{port}: {exc.strerror or exc}") from exc
     console.print(f"TMF699 reference server on {server.url}" + (f" with faults {', '.join(sorted(faults))}"
                                                                if faults else ""))
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 import threading
 from types import TracebackType
 
@@ -24,13 +25,21 @@ class ReferenceServer:
         base_path: str = DEFAULT_BASE_PATH,
         faults: frozenset[str] = frozenset(),
         schemas: SchemaStore | None = None,
+        tls: tuple[str, str] | None = None,
+        events_to_callback: bool = False,
     ) -> None:
-        self.state = ServerState(base_path, faults, schemas or SchemaStore.load())
+        """``tls``: (certificate chain PEM, private key PEM) to serve HTTPS instead of HTTP;
+        ``events_to_callback``: POST events to the callback URL itself, not {callback}/listener/<name>."""
+        self.state = ServerState(base_path, faults, schemas or SchemaStore.load(), events_to_callback)
         handler = type("BoundHandler", (Handler,), {"state": self.state})
         self.httpd = ReferenceHTTPServer((host, port), handler)
+        if tls is not None:
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            context.load_cert_chain(*tls)
+            self.httpd.socket = context.wrap_socket(self.httpd.socket, server_side=True)
         bound_host, bound_port = self.httpd.server_address[:2]
         shown = f"[{bound_host}]" if ":" in str(bound_host) else bound_host
-        self.state.public_origin = f"http://{shown}:{bound_port}"
+        self.state.public_origin = f"{'https' if tls else 'http'}://{shown}:{bound_port}"
         self._thread: threading.Thread | None = None
 
     @property

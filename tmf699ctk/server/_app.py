@@ -48,13 +48,14 @@ class Store:
 
 
 class ServerState:
-    def __init__(self, base_path: str, faults: frozenset[str], schemas: SchemaStore) -> None:
+    def __init__(self, base_path: str, faults: frozenset[str], schemas: SchemaStore,
+                 events_to_callback: bool = False) -> None:
         self.base_path = "/" + base_path.strip("/") if base_path.strip("/") else ""
         self.faults = faults
         self.schemas = schemas
         self.store = Store()
         self.public_origin = ""  # set once the socket is bound
-        self.events = EventSender(faults)
+        self.events = EventSender(faults, events_to_callback)
         self.unsubscribed: list[dict[str, Any]] = []  # kept only for the events-after-unsubscribe fault
 
     def publish(self, event_type: str, lead: dict[str, Any]) -> None:

@@ -21,8 +21,9 @@ def _wanted(subscription: dict[str, Any], event_type: str) -> bool:
 
 
 class EventSender:
-    def __init__(self, faults: frozenset[str]) -> None:
+    def __init__(self, faults: frozenset[str], to_callback_itself: bool = False) -> None:
         self.faults = faults
+        self.to_callback_itself = to_callback_itself  # the other delivery path servers use
         self.pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="tmf699-events")
 
     def publish(self, subscriptions: list[dict[str, Any]], event_type: str, lead: dict[str, Any]) -> None:
@@ -46,8 +47,9 @@ class EventSender:
 
     def _deliver(self, callback: str, event: dict[str, Any]) -> None:
         name = event["eventType"][0].lower() + event["eventType"][1:]
+        url = callback if self.to_callback_itself else f"{callback.rstrip('/')}/listener/{name}"
         request = urllib.request.Request(
-            f"{callback.rstrip('/')}/listener/{name}", data=json.dumps(event).encode(), method="POST",
+            url, data=json.dumps(event).encode(), method="POST",
             headers={"Content-Type": "application/json;charset=utf-8"},
         )
         try:
