@@ -26,12 +26,16 @@ from tests.browser import Browser, find_chromium  # noqa: E402
 from tmf699ctk._outputs import OutputRequest, write_outputs  # noqa: E402
 from tmf699ctk._pipeline import RunOptions, execute, prepare  # noqa: E402
 from tmf699ctk._schemas import SchemaStore  # noqa: E402
+from tmf699ctk._templating import _compiled  # noqa: E402
 from tmf699ctk.server import ReferenceServer  # noqa: E402
 
 
-def kit_run(url: str, folder: Path) -> tuple[float, Path]:
-    options = RunOptions(base_url=url, report_dir=folder)
+def kit_run(url: str, folder: Path, notifications: str = "off", cold: bool = False) -> tuple[float, Path]:
+    # notifications off by default: their quiet periods are waiting, not overhead
+    options = RunOptions(base_url=url, report_dir=folder, notifications=notifications)
     prepared = prepare(options)
+    if cold:  # as in one CLI invocation: no template compiled yet
+        _compiled.cache_clear()
     started = time.perf_counter()
     result, out = execute(options, prepared)
     elapsed = time.perf_counter() - started
@@ -85,6 +89,7 @@ def main() -> None:
         browser.open_page()
     report: dict[str, object] = {}
     with ReferenceServer(schemas=schemas) as server:
+        cold = [kit_run(server.url, work / f"c{i}", cold=True)[0] for i in range(args.repeat)]
         kit = [kit_run(server.url, work / f"k{i}")[0] for i in range(args.repeat)]
         results = work / "k0" / "results.json"
         data = json.loads(results.read_text())
@@ -96,10 +101,20 @@ def main() -> None:
         bare = [bare_loop(requests) for _ in range(args.repeat)]
         report["full_suite"] = {
             "requests": len(requests), "checks": data["summary"]["checks"]["total"],
-            "kit_median_s": round(statistics.median(kit), 3), "bare_httpx_median_s": round(statistics.median(bare), 3),
-            "overhead_ratio": round(statistics.median(kit) / statistics.median(bare), 2),
+            "kit_cold_median_s": round(statistics.median(cold), 3),
+            "kit_warm_median_s": round(statistics.median(kit), 3),
+            "bare_httpx_median_s": round(statistics.median(bare), 3),
+            "overhead_ratio_cold": round(statistics.median(cold) / statistics.median(bare), 2),
+            "overhead_ratio_warm": round(statistics.median(kit) / statistics.median(bare), 2),
             **{k: round(v, 3) for k, v in render(results, browser).items()},
         }
+    with ReferenceServer(schemas=schemas) as server:
+        elapsed, results = kit_run(server.url, work / "events", notifications="optional")
+        data = json.loads(results.read_text())
+        latencies = [s["exchange"]["response"]["elapsed_ms"] for sc in data["scenarios"] for s in sc["steps"]
+                     if s["name"].startswith("Receive ") and s["exchange"]]
+        report["notifications"] = {"run_s": round(elapsed, 2), "events": len(latencies),
+                                   "latency_ms_min": min(latencies), "latency_ms_max": max(latencies)}
     with ReferenceServer(schemas=schemas) as server:
         seed(server, args.leads)
         elapsed, results = kit_run(server.url, work / "big")

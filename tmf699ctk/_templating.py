@@ -8,6 +8,7 @@ there is no loader (no ``include``/``import`` of files) and undefined names are 
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Any
 
 from jinja2 import DictLoader, StrictUndefined, TemplateError
@@ -46,17 +47,26 @@ def render(value: Any, context: dict[str, Any]) -> Any:
     return value
 
 
+@lru_cache(maxsize=4096)
+def _compiled(text: str) -> tuple[bool, Any]:
+    """(is a whole expression, compiled callable); compiling dominates rendering, so cache it."""
+    whole = _WHOLE.match(text)
+    if whole and "}}" not in whole.group(1):
+        return True, _env.compile_expression(whole.group(1), undefined_to_none=False)
+    return False, _env.from_string(text)
+
+
 def _render_string(text: str, context: dict[str, Any]) -> Any:
     if "{{" not in text and "{%" not in text:
         return text
     try:
-        whole = _WHOLE.match(text)
-        if whole and "}}" not in whole.group(1):
-            result = _env.compile_expression(whole.group(1), undefined_to_none=False)(**context)
+        expression, compiled = _compiled(text)
+        if expression:
+            result = compiled(**context)
             if isinstance(result, StrictUndefined):
                 str(result)  # raises UndefinedError with the missing name
             return result
-        return _env.from_string(text).render(**context)
+        return compiled.render(**context)
     except SecurityError as exc:
         raise TemplateProblem(f"forbidden in template {text!r}: {exc}") from exc
     except TemplateError as exc:
