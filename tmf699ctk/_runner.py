@@ -235,7 +235,7 @@ class Runner:
             state.broken = f"step '{result.name}' could not be built: {exc}"
             return self._skip(result, step, state.broken)
         callback = urlsplit(subscription)
-        since, sub_path, wanted = state.last_sent, callback.path.rstrip("/"), step.wait.type
+        since, sub_path, wanted, absent = state.last_sent, callback.path.rstrip("/"), step.wait.type, step.wait.absent
 
         def mine(event: ReceivedEvent) -> bool:
             path = event.path.rstrip("/")
@@ -245,16 +245,16 @@ class Runner:
         def pick(events: list[ReceivedEvent]) -> ReceivedEvent | None:
             candidates = [e for e in events if mine(e) and (about is None or e.lead_id() in (about, None))]
             exact = [e for e in candidates if wanted is None or e.is_type(wanted)]
-            if exact or step.wait.absent:  # type: ignore[union-attr]
+            if exact or absent:
                 return (exact or [None])[0]
             # an event about this lead of another type: report it as the wrong eventType
             return next((e for e in candidates if e.lead_id() == about), None)
 
-        timeout = self.notifications.quiet_period if step.wait.absent else self.notifications.event_timeout
+        timeout = self.notifications.quiet_period if absent else self.notifications.event_timeout
         event = self.listener.wait_for(pick, timeout)
         what = f"{wanted or 'event'}{f' about lead {about}' if about else ''}"
         if event is None:
-            if step.wait.absent:
+            if absent:
                 result.checks = [self._outcome(e, Status.PASSED, f"no {what} within {timeout:g} s")
                                  for e in step.expect]
             else:

@@ -100,8 +100,12 @@ def _schema_message(error: ValidationError) -> str:
 
 
 class _Problems:
+    """Problems found in one file, each as ``file:line: message``."""
+
     def __init__(self, file: str, lines: dict[Location, int]) -> None:
-        self.file, self.lines, self.items = file, lines, []  # type: list[str]
+        self.file = file
+        self.lines = lines
+        self.items: list[str] = []
 
     def add(self, path: Location, message: str) -> None:
         self.items.append(f"{self.file}:{line_for(self.lines, path)}: {message}")

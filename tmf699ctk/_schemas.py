@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -71,6 +71,7 @@ class SchemaStore:
     id_base: str
     registry: Registry
     names: frozenset[str]
+    _validators: dict[str, Draft202012Validator] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def load(cls, spec: str = DEFAULT_SPEC, folder: Path | None = None) -> SchemaStore:
@@ -90,11 +91,8 @@ class SchemaStore:
         registry = Registry(retrieve=_no_network).with_resources(resources)  # type: ignore[call-arg]
         return cls(spec, index["idBase"], registry.crawl(), frozenset(index["definitions"]))
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "_validators", {})
-
     def validator(self, name: str) -> Draft202012Validator:
-        cache: dict[str, Draft202012Validator] = self._validators  # type: ignore[attr-defined]
+        cache = self._validators
         if name not in cache:
             if name not in self.names:
                 raise SchemaError(f"unknown schema {name!r}; known: {', '.join(sorted(self.names))}")

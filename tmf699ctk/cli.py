@@ -41,8 +41,9 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _main(
-    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
-                                          help="Show the version and exit.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
+    ] = False,
 ) -> None:
     """Exit codes: 0 pass, 1 conformance failure, 2 usage/scenario/config error, 3 unreachable/aborted."""
 
@@ -55,47 +56,94 @@ def exit_code_for(result: RunResult) -> int:
 
 @app.command()
 def run(
-    base_url: Annotated[str | None, typer.Option("--base-url", "-u", help="Base URL of the TMF699 API, e.g. "
-                                                 "https://host/tmf-api/sales/v4")] = None,
-    embedded: Annotated[bool, typer.Option("--embedded", help="Start the bundled reference server on a free "
-                                           "loopback port and test it.")] = False,
-    fault: Annotated[list[str] | None, typer.Option("--fault", help="With --embedded: inject faults "
-                                                    "(NAME[,NAME...]; see `serve --list-faults`).")] = None,
+    base_url: Annotated[
+        str | None,
+        typer.Option(
+            "--base-url", "-u", metavar="URL", help="Base URL of the TMF699 API, e.g. https://host/tmf-api/sales/v4"
+        ),
+    ] = None,
+    embedded: Annotated[
+        bool, typer.Option("--embedded", help="Start the bundled reference server on a free loopback port and test it.")
+    ] = False,
+    fault: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--fault",
+            metavar="NAME",
+            help="With --embedded: inject faults (NAME[,NAME...]; see `serve --list-faults`).",
+        ),
+    ] = None,
     config: Annotated[Path | None, typer.Option("--config", "-c", help="Config file (see `init`).")] = None,
-    profile: Annotated[str, typer.Option("--profile", "-p", help="official (TM Forum kit) or full.")] = "full",
-    scenarios: Annotated[list[Path] | None, typer.Option("--scenarios", help="Scenario files or folders "
-                                                         "instead of the bundled suite.")] = None,
-    scenario: Annotated[list[str] | None, typer.Option("--scenario", "-s", help="Run only this scenario ID "
-                                                       "(repeatable).")] = None,
-    tag: Annotated[list[str] | None, typer.Option("--tag", "-t", help="Run only scenarios with this tag "
-                                                  "(repeatable).")] = None,
-    header: Annotated[list[str] | None, typer.Option("--header", "-H", help="Extra header 'Name: value' "
-                                                     "(repeatable).")] = None,
-    user: Annotated[str | None, typer.Option("--user", help="Basic auth 'name:password'.")] = None,
-    secret_header: Annotated[list[str] | None, typer.Option("--secret-header", help="Mask this header's value "
-                                                            "in every output (repeatable).")] = None,
+    profile: Annotated[
+        str, typer.Option("--profile", "-p", metavar="PROFILE", help="official (TM Forum kit) or full.")
+    ] = "full",
+    scenarios: Annotated[
+        list[Path] | None,
+        typer.Option("--scenarios", metavar="PATH", help="Scenario files or folders instead of the bundled suite."),
+    ] = None,
+    scenario: Annotated[
+        list[str] | None, typer.Option("--scenario", "-s", metavar="ID", help="Run only this scenario ID (repeatable).")
+    ] = None,
+    tag: Annotated[
+        list[str] | None,
+        typer.Option("--tag", "-t", metavar="TAG", help="Run only scenarios with this tag (repeatable)."),
+    ] = None,
+    header: Annotated[
+        list[str] | None,
+        typer.Option("--header", "-H", metavar="'NAME: VALUE'", help="Extra header 'Name: value' (repeatable)."),
+    ] = None,
+    user: Annotated[
+        str | None, typer.Option("--user", metavar="NAME:PASSWORD", help="Basic auth 'name:password'.")
+    ] = None,
+    secret_header: Annotated[
+        list[str] | None,
+        typer.Option("--secret-header", metavar="NAME", help="Mask this header's value in every output (repeatable)."),
+    ] = None,
     insecure: Annotated[bool, typer.Option("--insecure", "-k", help="Do not verify TLS certificates.")] = False,
-    ca_bundle: Annotated[str | None, typer.Option("--ca-bundle", help="Verify TLS with this CA bundle (PEM).")]
-    = None,
+    ca_bundle: Annotated[
+        str | None, typer.Option("--ca-bundle", metavar="FILE", help="Verify TLS with this CA bundle (PEM).")
+    ] = None,
     timeout: Annotated[float | None, typer.Option("--timeout", help="Seconds per request (default 10).")] = None,
-    proxy: Annotated[str | None, typer.Option("--proxy", help="Proxy URL for every request.")] = None,
-    report_dir: Annotated[Path | None, typer.Option("--report-dir", "-o", help="Output folder (default "
-                                                    "reports/<timestamp>/).")] = None,
-    html: Annotated[Path | None, typer.Option("--html", help="HTML report path (default: in the report "
-                                              "folder, named <COMPANY>-TMF699-v4.0.0-HTMLReport.html).")] = None,
+    proxy: Annotated[str | None, typer.Option("--proxy", metavar="URL", help="Proxy URL for every request.")] = None,
+    report_dir: Annotated[
+        Path | None, typer.Option("--report-dir", "-o", help="Output folder (default reports/<timestamp>/).")
+    ] = None,
+    html: Annotated[
+        Path | None,
+        typer.Option(
+            "--html",
+            help="HTML report path (default: in the report folder, named <COMPANY>-TMF699-v4.0.0-HTMLReport.html).",
+        ),
+    ] = None,
     junit: Annotated[Path | None, typer.Option("--junit", help="Also write JUnit XML here.")] = None,
-    markdown: Annotated[Path | None, typer.Option("--markdown", help="Also write a Markdown summary here.")]
-    = None,
-    notifications: Annotated[str | None, typer.Option("--notifications", help="Event delivery checks: off, "
-                                                      "optional (default: a missing event warns) or mandatory.")]
-    = None,
-    listen: Annotated[str | None, typer.Option("--listen", help="Where the notification listener binds, "
-                                               "HOST:PORT (default 127.0.0.1:0).")] = None,
-    callback_url: Annotated[str | None, typer.Option("--callback-url", help="The callback URL told to the "
-                                                     "server, when it reaches the kit through another address.")]
-    = None,
-    event_timeout: Annotated[float | None, typer.Option("--event-timeout", help="Seconds to wait for each event "
-                                                        "(default 5).")] = None,
+    markdown: Annotated[Path | None, typer.Option("--markdown", help="Also write a Markdown summary here.")] = None,
+    notifications: Annotated[
+        str | None,
+        typer.Option(
+            "--notifications",
+            metavar="MODE",
+            help="Event delivery checks: off, optional (default: a missing event warns) or mandatory.",
+        ),
+    ] = None,
+    listen: Annotated[
+        str | None,
+        typer.Option(
+            "--listen",
+            metavar="HOST:PORT",
+            help="Where the notification listener binds, HOST:PORT (default 127.0.0.1:0).",
+        ),
+    ] = None,
+    callback_url: Annotated[
+        str | None,
+        typer.Option(
+            "--callback-url",
+            metavar="URL",
+            help="The callback URL told to the server, when it reaches the kit through another address.",
+        ),
+    ] = None,
+    event_timeout: Annotated[
+        float | None, typer.Option("--event-timeout", help="Seconds to wait for each event (default 5).")
+    ] = None,
 ) -> None:
     """Run the conformance suite against a TMF699 server and write the reports.
 
@@ -109,11 +157,26 @@ def run(
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
     options = RunOptions(
-        base_url=base_url, embedded=embedded, faults=faults, config_path=config, profile=profile,
-        scenario_paths=scenarios or [], only=scenario or [], tags=tag or [], headers=header or [], user=user,
-        secret_headers=secret_header or [], insecure=insecure, ca_bundle=ca_bundle, timeout=timeout,
-        proxy=proxy, report_dir=report_dir, notifications=notifications, listen=listen,
-        callback_url=callback_url, event_timeout=event_timeout,
+        base_url=base_url,
+        embedded=embedded,
+        faults=faults,
+        config_path=config,
+        profile=profile,
+        scenario_paths=scenarios or [],
+        only=scenario or [],
+        tags=tag or [],
+        headers=header or [],
+        user=user,
+        secret_headers=secret_header or [],
+        insecure=insecure,
+        ca_bundle=ca_bundle,
+        timeout=timeout,
+        proxy=proxy,
+        report_dir=report_dir,
+        notifications=notifications,
+        listen=listen,
+        callback_url=callback_url,
+        event_timeout=event_timeout,
     )
     prepared = prepare(options)
     console = make_console()
@@ -128,8 +191,9 @@ def run(
 @app.command()
 def report(
     results: Annotated[Path, typer.Argument(help="A results.json written by `run`.")],
-    html: Annotated[Path | None, typer.Option("--html", help="HTML report path (default: next to the "
-                                              "results file).")] = None,
+    html: Annotated[
+        Path | None, typer.Option("--html", help="HTML report path (default: next to the results file).")
+    ] = None,
     junit: Annotated[Path | None, typer.Option("--junit", help="Write JUnit XML here.")] = None,
     markdown: Annotated[Path | None, typer.Option("--markdown", help="Write a Markdown summary here.")] = None,
 ) -> None:
@@ -140,8 +204,9 @@ def report(
         raise UsageError(f"cannot read {results}: {exc.strerror or exc}") from exc
     except (ValueError, KeyError, TypeError) as exc:
         raise UsageError(f"{results} is not a tmf699ctk results file: {exc}") from exc
-    written = write_outputs(run_result, results, OutputRequest(html=html, junit=junit, markdown=markdown,
-                                                               step_summary=False))
+    written = write_outputs(
+        run_result, results, OutputRequest(html=html, junit=junit, markdown=markdown, step_summary=False)
+    )
     console = make_console()
     for path in written:
         console.print(f"wrote {path}")
@@ -152,14 +217,15 @@ def report(
 def serve(
     host: Annotated[str, typer.Option(help="Interface to bind (loopback by default).")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port (0 picks a free one).")] = 8699,
-    base_path: Annotated[str, typer.Option("--base-path", help="Where the API is mounted.")]
-    = "/tmf-api/sales/v4",
-    fault: Annotated[list[str] | None, typer.Option("--fault", help="Inject faults NAME[,NAME...].")] = None,
+    base_path: Annotated[str, typer.Option("--base-path", help="Where the API is mounted.")] = "/tmf-api/sales/v4",
+    fault: Annotated[
+        list[str] | None, typer.Option("--fault", metavar="NAME", help="Inject faults NAME[,NAME...].")
+    ] = None,
     list_faults: Annotated[bool, typer.Option("--list-faults", help="List the injectable faults.")] = False,
-    tls_cert: Annotated[Path | None, typer.Option("--tls-cert", help="Serve HTTPS with this certificate "
-                                                  "chain (PEM).")] = None,
-    tls_key: Annotated[Path | None, typer.Option("--tls-key", help="The certificate's private key (PEM).")]
-    = None,
+    tls_cert: Annotated[
+        Path | None, typer.Option("--tls-cert", help="Serve HTTPS with this certificate chain (PEM).")
+    ] = None,
+    tls_key: Annotated[Path | None, typer.Option("--tls-key", help="The certificate's private key (PEM).")] = None,
 ) -> None:
     """Start the reference TMF699 server on its own (Ctrl-C stops it)."""
     from .server import FAULTS, ReferenceServer, parse_faults
@@ -182,8 +248,9 @@ def serve(
         server = ReferenceServer(host=host, port=port, base_path=base_path, faults=faults, tls=tls)
     except OSError as exc:
         raise UsageError(f"cannot serve on {host}:{port}: {exc.strerror or exc}") from exc
-    console.print(f"TMF699 reference server on {server.url}" + (f" with faults {', '.join(sorted(faults))}"
-                                                               if faults else ""))
+    console.print(
+        f"TMF699 reference server on {server.url}" + (f" with faults {', '.join(sorted(faults))}" if faults else "")
+    )
     try:
         server.serve_forever()
     except KeyboardInterrupt:
@@ -195,8 +262,7 @@ def serve(
 @app.command("list")
 def list_(
     profile: Annotated[str | None, typer.Option("--profile", "-p", help="Only this profile's scenarios.")] = None,
-    scenarios: Annotated[list[Path] | None, typer.Option("--scenarios", help="Scenario files or folders.")]
-    = None,
+    scenarios: Annotated[list[Path] | None, typer.Option("--scenarios", help="Scenario files or folders.")] = None,
 ) -> None:
     """Show the scenarios and the rule catalogue (rule ID, level, title)."""
     from ._scenarios import load_scenarios, plan
@@ -207,8 +273,9 @@ def list_(
         loaded = plan(loaded, profile)
     table = Table("scenario", "profiles", "steps", "checks", "title", title="Scenarios", title_justify="left")
     for s in loaded:
-        table.add_row(s.id, ",".join(s.profiles), str(len(s.steps)), str(sum(len(st.expect) for st in s.steps)),
-                      s.title)
+        table.add_row(
+            s.id, ",".join(s.profiles), str(len(s.steps)), str(sum(len(st.expect) for st in s.steps)), s.title
+        )
     console.print(table)
     rules = Table("rule", "level", "family", "title", title=f"Rules ({len(RULES)})", title_justify="left")
     for r in RULES:
@@ -218,7 +285,9 @@ def list_(
 
 @app.command()
 def selftest(
-    fault: Annotated[list[str] | None, typer.Option("--fault", help="Only these faults (repeatable).")] = None,
+    fault: Annotated[
+        list[str] | None, typer.Option("--fault", metavar="NAME", help="Only these faults (repeatable).")
+    ] = None,
     jobs: Annotated[int, typer.Option("--jobs", "-j", help="Targets tested at once.")] = 2,
 ) -> None:
     """Prove the suite: clean servers must pass with no failed check, every injected fault must fail.
@@ -228,29 +297,33 @@ def selftest(
     from ._selftest import selftest as run_selftest
 
     console = make_console()
-    table = Table("target / fault", "verdict", "expected rules", "result", title="Detection matrix",
-                  title_justify="left")
+    table = Table(
+        "target / fault", "verdict", "expected rules", "result", title="Detection matrix", title_justify="left"
+    )
     try:
-        outcomes = run_selftest(fault, jobs=jobs,
-                                on_outcome=lambda o: console.print(f"{'ok  ' if o.ok else 'MISS'} {o.name}"))
+        outcomes = run_selftest(
+            fault, jobs=jobs, on_outcome=lambda o: console.print(f"{'ok  ' if o.ok else 'MISS'} {o.name}")
+        )
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
     for o in outcomes:
-        table.add_row(o.name, o.verdict, ", ".join(o.expected) or "-", o.verdict_line(),
-                      style=None if o.ok else "bold red")
+        table.add_row(
+            o.name, o.verdict, ", ".join(o.expected) or "-", o.verdict_line(), style=None if o.ok else "bold red"
+        )
     console.print(table)
     faults = [o for o in outcomes if o.is_fault]
     misses = [o.name for o in outcomes if not o.ok]
-    console.print(f"{sum(o.ok for o in faults)}/{len(faults)} faults detected; "
-                  f"{sum(o.ok for o in outcomes if not o.is_fault)}/{len(outcomes) - len(faults)} clean servers "
-                  f"passed" + (f"; problems: {', '.join(misses)}" if misses else ""))
+    console.print(
+        f"{sum(o.ok for o in faults)}/{len(faults)} faults detected; "
+        f"{sum(o.ok for o in outcomes if not o.is_fault)}/{len(outcomes) - len(faults)} clean servers "
+        f"passed" + (f"; problems: {', '.join(misses)}" if misses else "")
+    )
     raise typer.Exit(EXIT_FAIL if misses else EXIT_PASS)
 
 
 @app.command()
 def validate(
-    paths: Annotated[list[Path] | None, typer.Argument(help="Scenario files or folders (default: bundled).")]
-    = None,
+    paths: Annotated[list[Path] | None, typer.Argument(help="Scenario files or folders (default: bundled).")] = None,
     config: Annotated[Path | None, typer.Option("--config", "-c", help="Also validate this config file.")] = None,
 ) -> None:
     """Check scenario files and a config file without sending any request."""
