@@ -97,6 +97,7 @@ def test_markdown_has_verdict_counts_and_escaped_failures() -> None:
     assert "| 7 | 2 | 2 | 1 | 2 | 1 |" in md
     assert "`TMF699-CREATE-04` | mandatory | failed" in md
     assert "<script>" not in md and "&lt;script&gt;" in md
+    assert "Optional features not offered by the server (1 checks): `TMF630-FIELDS-04`" in md
 
 
 def test_outputs_use_the_digest_of_the_written_results(tmp_path: Path, monkeypatch) -> None:
@@ -147,3 +148,28 @@ def test_a_version_1_0_results_file_still_renders(tmp_path: Path) -> None:
     path = tmp_path / "old.json"
     path.write_text(json.dumps(data))
     assert "ACME Telco" in render_html(RunResult.read(path), "d" * 64)
+
+
+def test_verify_accepts_an_untouched_report_and_names_any_tampering(tmp_path: Path) -> None:
+    run = sample_run()
+    results = run.write(tmp_path / "results.json")
+    html = write_outputs(run, results, OutputRequest(step_summary=False))[0]
+
+    def verify() -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "tmf699ctk", "verify", str(html), str(results)],
+                              capture_output=True, text=True, env={**os.environ, "NO_COLOR": "1"})
+
+    ok = verify()
+    assert ok.returncode == 0 and "authentic" in ok.stdout
+    original = html.read_text()
+    tampered = original.replace('aria-label="verdict">FAIL', 'aria-label="verdict">PASS')
+    assert tampered != original
+    html.write_text(tampered)
+    edited = verify()
+    assert edited.returncode == 1 and "it was edited" in edited.stdout
+    html.write_text(original)
+    forged_results = results.read_text().replace('"verdict": "FAIL"', '"verdict": "PASS"')
+    assert '"verdict": "PASS"' in forged_results
+    results.write_text(forged_results)
+    forged = verify()
+    assert forged.returncode == 1 and "the report names results.json SHA-256" in forged.stdout

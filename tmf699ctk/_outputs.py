@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import __version__
 from ._exceptions import UsageError
 from ._report_html import render_html
 from ._report_junit import render_junit
@@ -46,3 +47,27 @@ def write_outputs(run: RunResult, results_path: Path, request: OutputRequest) ->
         with open(summary_file, "a", encoding="utf-8") as handle:
             handle.write((markdown or render_markdown(run, digest)) + "\n")
     return written
+
+
+def verify_report(html_path: Path, results_path: Path) -> list[str]:
+    """Problems that show the report or its evidence were altered; empty when both are authentic.
+
+    The report is a pure rendering of results.json: re-rendering it must give the same bytes, and
+    the digest on its cover must be the SHA-256 of the results file.
+    """
+    html = html_path.read_text(encoding="utf-8")
+    digest = sha256_file(results_path)
+    problems = []
+    marker = '<meta name="results-sha256" content="'
+    if marker not in html:
+        return [f"{html_path} carries no results digest: not a tmf699ctk report"]
+    claimed = html.split(marker, 1)[1].split('"', 1)[0]
+    if claimed != digest:
+        problems.append(f"the report names results.json SHA-256 {claimed}, but {results_path} has {digest}")
+    run = RunResult.read(results_path)
+    if run.tool.get("version") != __version__:
+        problems.append(f"the results come from tmf699ctk {run.tool.get('version')}; re-rendering needs that "
+                        f"version, this is {__version__}")
+    elif render_html(run, claimed) != html:
+        problems.append(f"{html_path} differs from the report rendered from {results_path}: it was edited")
+    return problems

@@ -30,6 +30,10 @@ def render_markdown(run: RunResult, digest: str | None = None) -> str:
         f"| {s['checks']['skipped']} | {s['warnings']} | {s['requests']['total']} |",
         "",
     ]
+    if s["not_supported"]:
+        declined = sorted({c.rule_id for c in run.checks() if c.not_supported})
+        lines += [f"Optional features not offered by the server ({s['not_supported']} checks): "
+                  + ", ".join(f"`{r}`" for r in declined), ""]
     if run.unreachable:
         lines += [f"**Target unreachable:** {_cell(run.unreachable)}", ""]
     if run.aborted:

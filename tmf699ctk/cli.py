@@ -21,6 +21,7 @@ from ._outputs import OutputRequest, write_outputs
 from ._pipeline import RunOptions, execute, prepare
 from ._results import RunResult
 from ._rules import RULES
+from ._view import sha256_file as sha256_of
 
 EXIT_PASS, EXIT_FAIL, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
 
@@ -211,6 +212,29 @@ def report(
     for path in written:
         console.print(f"wrote {path}")
     raise typer.Exit(exit_code_for(run_result))
+
+
+@app.command()
+def verify(
+    html: Annotated[Path, typer.Argument(help="An HTML report written by tmf699ctk.")],
+    results: Annotated[Path, typer.Argument(help="The results.json it was rendered from.")],
+) -> None:
+    """Check that a report and its results.json are authentic: the digest matches and re-rendering
+    the results gives the report byte for byte. Exit 0 when authentic, 1 when not."""
+    from ._outputs import verify_report
+
+    try:
+        problems = verify_report(html, results)
+    except OSError as exc:
+        raise UsageError(f"cannot read {exc.filename}: {exc.strerror}") from exc
+    except (ValueError, KeyError, TypeError) as exc:
+        raise UsageError(f"{results} is not a tmf699ctk results file: {exc}") from exc
+    console = make_console()
+    for problem in problems:
+        console.print(f"NOT AUTHENTIC: {problem}")
+    if not problems:
+        console.print(f"authentic: {html} is the rendering of {results} (SHA-256 {sha256_of(results)})")
+    raise typer.Exit(EXIT_FAIL if problems else EXIT_PASS)
 
 
 @app.command()
