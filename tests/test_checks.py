@@ -131,6 +131,21 @@ def test_count_headers() -> None:
     assert "without X-Total-Count and X-Result-Count" in fails(c.count_headers_present, ctx([LEAD]))
 
 
+def test_a_lead_missing_from_a_partial_page_is_inconclusive_not_a_failure() -> None:
+    other = {**LEAD, "id": "X"}
+    partial = ctx([other], status=206, headers={"X-Total-Count": "5000"})
+    with pytest.raises(c.CheckInconclusive, match="may be on another page"):
+        c.list_contains(partial, "L1")
+    with pytest.raises(c.CheckInconclusive):
+        c.list_contains(ctx([other], headers={"X-Total-Count": "5000"}), "L1")  # 200 but clearly a page
+    with pytest.raises(c.CheckInconclusive):
+        c.fields_only(ctx([{"id": "X", "href": "h"}], status=206), ["name"], items=True, expected=LEAD)
+    with pytest.raises(c.CheckInconclusive):
+        c.values_equal(partial, LEAD, ["name"], items=True)
+    # a complete list without the lead is a failure
+    assert "is not among the 1 items" in fails(c.list_contains, ctx([other], headers={"X-Total-Count": "1"}), "L1")
+
+
 def test_paging() -> None:
     assert "limit=1 but 2 items" in fails(c.page_size, ctx([LEAD, LEAD]), 1)
     assert "offset is ignored" in fails(c.page_disjoint, ctx([LEAD]), [LEAD])
@@ -156,7 +171,7 @@ def test_no_body() -> None:
 
 def test_values_equal_on_lists_finds_the_lead_by_id() -> None:
     assert c.values_equal(ctx([{"id": "X"}, LEAD]), LEAD, ["name", "status"], items=True)
-    assert "no item with id 'L1'" in fails(c.values_equal, ctx([{"id": "X"}]), LEAD, ["name"], items=True)
+    assert "lead 'L1' is not in the list" in fails(c.values_equal, ctx([{"id": "X"}]), LEAD, ["name"], items=True)
 
 
 def test_json_path_assertions() -> None:

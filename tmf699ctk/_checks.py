@@ -179,7 +179,7 @@ def values_equal(ctx: CheckContext, expected: dict[str, Any], attributes: list[s
     if items:
         match = [i for i in ctx.items() if isinstance(i, dict) and i.get("id") == expected.get("id")]
         if not match:
-            raise CheckFailed(f"no item with id {expected.get('id')!r} in the list")
+            raise _missing_from_list(ctx, ctx.items(), expected.get("id"), "is not in the list")
         actual = match[0]
     else:
         actual = ctx.obj()
@@ -239,10 +239,28 @@ def changed_later(ctx: CheckContext, attribute: str, before: str) -> str:
 # -- collections -------------------------------------------------------------------------------
 
 
+def _partial_page(ctx: CheckContext, items: list[Any]) -> str | None:
+    """Why this list is only a page of the matches (206, or X-Total-Count above the items), if it is."""
+    total = ctx.response.header("x-total-count")
+    if ctx.response.status == 206:
+        return f"the server answered 206 with {len(items)} item(s)" + (f" of {total}" if total else "")
+    if total is not None and total.strip().isdigit() and int(total) > len(items):
+        return f"X-Total-Count is {total} but {len(items)} item(s) came back"
+    return None
+
+
+def _missing_from_list(ctx: CheckContext, items: list[Any], rid: Any, what: str) -> CheckFailed | CheckInconclusive:
+    """A lead absent from a partial page may be on another page: that proves nothing."""
+    partial = _partial_page(ctx, items)
+    if partial:
+        return CheckInconclusive(f"lead {rid!r} is not on this page, but {partial}: it may be on another page")
+    return CheckFailed(f"lead {rid!r} {what}")
+
+
 def list_contains(ctx: CheckContext, id: str, present: bool = True) -> str:
     ids = _ids(ctx.items())
     if present and id not in ids:
-        raise CheckFailed(f"lead {id!r} is not among the {len(ids)} items returned")
+        raise _missing_from_list(ctx, ctx.items(), id, f"is not among the {len(ids)} items returned")
     if not present and id in ids:
         raise CheckFailed(f"lead {id!r} is returned although it must be excluded")
     return f"{id} {'present' if present else 'absent'} among {len(ids)} items"
@@ -318,7 +336,7 @@ def fields_only(
     if expected is not None:
         ours = [i for i in targets if i.get("id") == expected.get("id")]
         if items and not ours:
-            raise CheckFailed(f"lead {expected.get('id')!r} is missing from the fields-selected list")
+            raise _missing_from_list(ctx, targets, expected.get("id"), "is missing from the fields-selected list")
         absent = [f for f in fields if f in expected and ours and f not in ours[0]]
         if absent:
             raise CheckFailed(f"fields={','.join(fields)} but the lead's {', '.join(absent)} is missing")
@@ -375,7 +393,7 @@ def filtered(
     ids = _ids(items)
     for rid in include or []:
         if rid not in ids:
-            raise CheckFailed(f"lead {rid!r} matches the filter but is not returned ({len(ids)} items)")
+            raise _missing_from_list(ctx, items, rid, f"matches the filter but is not returned ({len(ids)} items)")
     for rid in exclude or []:
         if rid in ids:
             raise CheckFailed(f"lead {rid!r} does not match the filter but is returned")
