@@ -39,7 +39,7 @@ def test_an_env_default_is_used(tmp_path: Path, schemas) -> None:
 def test_an_unknown_key_is_reported_with_its_line(tmp_path: Path, schemas) -> None:
     path = tmp_path / "c.yaml"
     path.write_text("target:\n  timeout: 5\n  base_uri: http://x\n")
-    with pytest.raises(ConfigError, match=r"c.yaml:1: target: Additional properties are not allowed"):
+    with pytest.raises(ConfigError, match=r"c.yaml:3: target: Additional properties are not allowed"):
         load_config(path, schemas=schemas)
 
 

@@ -52,7 +52,7 @@ def test_a_missing_request_is_a_schema_error_with_line(tmp_path: Path) -> None:
 
 def test_a_misspelt_key_is_rejected(tmp_path: Path) -> None:
     message = error_for(tmp_path, GOOD.replace("expect:", "expekt:"))
-    assert ":4: steps[0]: Additional properties are not allowed ('expekt' was unexpected)" in message
+    assert ":6: steps[0]: Additional properties are not allowed ('expekt' was unexpected)" in message
 
 
 def test_a_wrong_method_is_rejected(tmp_path: Path) -> None:

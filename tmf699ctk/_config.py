@@ -18,7 +18,7 @@ from ._redact import Redactor
 from ._resources import package_file
 from ._schemas import SchemaStore
 from ._templating import TemplateProblem, render
-from ._yaml import YamlProblem, line_for, load_with_lines, read_text
+from ._yaml import YamlProblem, error_location, line_for, load_with_lines, read_text
 
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
@@ -102,7 +102,7 @@ def _validate_file(data: Any, lines: dict, source: str) -> None:
     errors = sorted(Draft202012Validator(schema).iter_errors(data), key=lambda e: list(map(str, e.path)))
     if errors:
         first = errors[0]
-        line = line_for(lines, tuple(first.absolute_path))
+        line = line_for(lines, error_location(first))
         where = ".".join(map(str, first.absolute_path)) or "(top level)"
         more = f" (and {len(errors) - 1} more problems)" if len(errors) > 1 else ""
         raise ConfigError(f"{source}:{line}: {where}: {first.message}{more}")

@@ -19,7 +19,7 @@ from ._resources import data_dir, package_file
 from ._results import Level
 from ._rules import BY_ID, Rule
 from ._templating import check_syntax
-from ._yaml import Location, YamlProblem, line_for, load_with_lines, read_text
+from ._yaml import Location, YamlProblem, error_location, line_for, load_with_lines, read_text
 
 PROFILES = ("official", "full")
 NO_BODY = object()
@@ -193,7 +193,7 @@ def load_file(path: Path) -> Scenario:
     if not isinstance(data, dict):
         raise ScenarioError(f"{name}:1: a scenario file must be a mapping with id, title and steps")
     for error in sorted(_format_validator().iter_errors(data), key=lambda e: list(map(str, e.absolute_path))):
-        problems.add(tuple(error.absolute_path), _schema_message(error))
+        problems.add(error_location(error), _schema_message(error))
     if problems.items:
         raise ScenarioError("\n".join(problems.items))
     _templates(data, (), problems)

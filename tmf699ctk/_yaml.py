@@ -82,3 +82,14 @@ def read_text(path: Path) -> str:
         return path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
         raise YamlProblem(f"not UTF-8 text: {exc}") from exc
+
+
+def error_location(error: Any) -> Location:
+    """Where a JSON Schema error points; for an unexpected key, the key itself (its own line)."""
+    path = tuple(error.absolute_path)
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        allowed = set(error.schema.get("properties", {}))
+        extra = sorted(k for k in error.instance if k not in allowed)
+        if extra:
+            return (*path, extra[0])
+    return path
