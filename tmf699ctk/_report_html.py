@@ -11,7 +11,7 @@ from jinja2 import Environment, FileSystemLoader, Template, select_autoescape
 
 from ._resources import package_file
 from ._results import Exchange, RunResult, Status, is_blocking
-from ._view import check_outcome, curl, human_bytes, human_ms, pretty_body
+from ._view import check_outcome, curl, declined_features, human_bytes, human_ms, pretty_body
 
 
 @cache
@@ -49,7 +49,7 @@ def _outcome(statuses: list[str]) -> str:
 
 
 def build_view(run: RunResult) -> dict[str, Any]:
-    scenarios, failures, not_supported = [], [], []
+    scenarios, failures = [], []
     for i, sc in enumerate(run.scenarios):
         steps = []
         for j, st in enumerate(sc.steps):
@@ -70,8 +70,6 @@ def build_view(run: RunResult) -> dict[str, Any]:
                                      "anchor": anchor, "exchange": _exchange(st.exchange),
                                      "curl": curl(st.exchange) if st.exchange else "",
                                      "blocking": is_blocking(c)})
-                elif c.not_supported and all(n["rule_id"] != c.rule_id for n in not_supported):
-                    not_supported.append(vars(c))
         flags_of_steps = sorted({flag for st in steps for flag in st["classes"].split()})
         scenarios.append({
             "anchor": f"s{i}", "id": sc.id, "title": sc.title, "description": sc.description, "steps": steps,
@@ -80,7 +78,7 @@ def build_view(run: RunResult) -> dict[str, Any]:
             "cleanup": [_exchange(x) for x in sc.cleanup],
         })
     failures.sort(key=lambda f: (not f["blocking"],))  # blocking failures first, warnings after
-    return {"scenarios": scenarios, "failures": failures, "not_supported": not_supported}
+    return {"scenarios": scenarios, "failures": failures, "not_supported": declined_features(run)}
 
 
 def render_html(run: RunResult, digest: str) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ._results import RunResult, Status
-from ._view import check_outcome, human_ms
+from ._view import check_outcome, declined_features, human_ms
 
 MAX_ROWS = 100
 
@@ -30,10 +30,10 @@ def render_markdown(run: RunResult, digest: str | None = None) -> str:
         f"| {s['checks']['skipped']} | {s['warnings']} | {s['requests']['total']} |",
         "",
     ]
-    if s["not_supported"]:
-        declined = sorted({c.rule_id for c in run.checks() if c.not_supported})
-        lines += [f"Optional features not offered by the server ({s['not_supported']} checks): "
-                  + ", ".join(f"`{r}`" for r in declined), ""]
+    declined = declined_features(run)
+    if declined:
+        lines += ["Optional features the server does not offer (checks skipped, verdict unaffected):", ""]
+        lines += [f"- {_cell(reason)} ({count} checks)" for reason, count in declined] + [""]
     if run.unreachable:
         lines += [f"**Target unreachable:** {_cell(run.unreachable)}", ""]
     if run.aborted:

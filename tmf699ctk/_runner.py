@@ -191,8 +191,9 @@ class Runner:
             self.observer.step_finished(scenario, result)
             return result
         if step.feature and response.status in step.declines:
-            reason = (f"not supported by the server: {exchange.request.method} answered "
-                      f"{response.status} {response.reason} ({step.feature})")
+            path = urlsplit(exchange.request.url).path
+            reason = (f"{step.feature}: not offered by the server ({exchange.request.method} {path} answered "
+                      f"{response.status} {response.reason})")
             state.declined[step.feature] = reason
             return self._skip(result, step, reason, not_supported=True)
         ctx = CheckContext(exchange.request, response, self.schemas, self.base_url)

@@ -79,3 +79,14 @@ def report_filename(run: RunResult) -> str:
 
 def level_order(level: Level) -> int:
     return list(Level).index(level)
+
+
+def declined_features(run: RunResult) -> list[tuple[str, int]]:
+    """Each reason a server gave for not offering an optional feature, with the checks it skipped."""
+    counts: dict[str, int] = {}
+    for scenario in run.scenarios:
+        for step in scenario.steps:
+            skipped = sum(1 for c in step.checks if c.not_supported)
+            if skipped and step.skipped_reason:
+                counts[step.skipped_reason] = counts.get(step.skipped_reason, 0) + skipped
+    return list(counts.items())
