@@ -443,8 +443,9 @@ def unexpected_event(ctx: CheckContext) -> str:
 
 # -- generic assertions for user-written scenarios ------------------------------------------------
 
-_JSON_TYPES = {"object": dict, "array": list, "string": str, "number": (int, float), "boolean": bool,
-               "null": type(None)}
+_JSON_TYPES: dict[str, type | tuple[type, ...]] = {
+    "object": dict, "array": list, "string": str, "number": (int, float), "boolean": bool, "null": type(None),
+}
 
 
 def json_path(

@@ -49,9 +49,10 @@ def _outcome(statuses: list[str]) -> str:
 
 
 def build_view(run: RunResult) -> dict[str, Any]:
-    scenarios, failures = [], []
+    scenarios: list[dict[str, Any]] = []
+    failures: list[dict[str, Any]] = []
     for i, sc in enumerate(run.scenarios):
-        steps = []
+        steps: list[dict[str, Any]] = []
         for j, st in enumerate(sc.steps):
             anchor = f"s{i}-{j}"
             checks = [{**vars(c), "outcome": check_outcome(c)} for c in st.checks]

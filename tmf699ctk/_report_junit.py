@@ -23,9 +23,9 @@ def render_junit(run: RunResult) -> str:
         suite = ET.SubElement(root, "testsuite", name=scenario.id, timestamp=scenario.started_at.rstrip("Z"),
                               hostname=_clean(socket.gethostname()), time=f"{scenario.duration_ms / 1000:.3f}")
         props = ET.SubElement(suite, "properties")
-        for key, value in (("title", scenario.title), ("file", scenario.file), ("profile", run.profile),
-                           ("target", str(run.target.get("base_url", "")))):
-            ET.SubElement(props, "property", name=key, value=_clean(value))
+        for key, text in (("title", scenario.title), ("file", scenario.file), ("profile", run.profile),
+                          ("target", str(run.target.get("base_url", "")))):
+            ET.SubElement(props, "property", name=key, value=_clean(text))
         counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
         for step in scenario.steps:
             elapsed = step.exchange.response.elapsed_ms / 1000 if step.exchange and step.exchange.response else 0

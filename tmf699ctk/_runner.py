@@ -247,7 +247,7 @@ class Runner:
             candidates = [e for e in events if mine(e) and (about is None or e.lead_id() in (about, None))]
             exact = [e for e in candidates if wanted is None or e.is_type(wanted)]
             if exact or absent:
-                return (exact or [None])[0]
+                return exact[0] if exact else None
             # an event about this lead of another type: report it as the wrong eventType
             return next((e for e in candidates if e.lead_id() == about), None)
 
@@ -281,9 +281,9 @@ class Runner:
             started_at=event.wall_time,
         )
         # checked: the notification itself, as the message under test
-        message = HttpResponse(201, "Created", "HTTP/1.1", result.exchange.request.headers, body,
-                               len(event.body.encode()), latency)
-        ctx = CheckContext(result.exchange.request, message, self.schemas, self.base_url)
+        notification = HttpResponse(201, "Created", "HTTP/1.1", result.exchange.request.headers, body,
+                                    len(event.body.encode()), latency)
+        ctx = CheckContext(result.exchange.request, notification, self.schemas, self.base_url)
         result.checks = [self._evaluate(e, ctx, context) for e in step.expect]
         self.observer.step_finished(scenario, result)
         return result
@@ -296,6 +296,7 @@ class Runner:
 
     def _send(self, step: Step, context: dict[str, Any]) -> Exchange:
         req = step.request
+        assert req is not None  # the scenario schema requires a request or a wait_event
         rendered_url = render(req.url, context) if req.url is not None else None
         url = build_url(self.base_url, render(req.path, context), rendered_url, render(req.query, context))
         if rendered_url is not None and urlsplit(url)[:2] != self._origin:

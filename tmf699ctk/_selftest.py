@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 
 from ._http import build_client
 from ._listener import Listener
@@ -91,8 +92,8 @@ def selftest(
         raise ValueError(f"unknown fault(s): {', '.join(unknown)}")
     prepared = prepare_selftest()
     faults = [BY_NAME[n] for n in names] if names else list(FAULTS)
-    tasks: list[Callable[[], Outcome]] = [lambda w=w: run_clean(w, prepared) for w in (CLEAN, INDEPENDENT)]
-    tasks += [lambda f=f: run_fault(f, prepared) for f in faults]
+    tasks: list[Callable[[], Outcome]] = [partial(run_clean, which, prepared) for which in (CLEAN, INDEPENDENT)]
+    tasks += [partial(run_fault, fault, prepared) for fault in faults]
     outcomes: list[Outcome] = []
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         for outcome in pool.map(lambda task: task(), tasks):

@@ -121,7 +121,7 @@ class Handler(BaseHTTPRequestHandler):
         return self.rfile.read(length) if length else b""
 
     def _route(self, method: str, segments: list[str]) -> None:
-        routes = {
+        routes: dict[tuple[str, ...], dict[str, Any]] = {
             ("salesLead",): {"GET": self.list_leads, "POST": self.create_lead},
             ("salesLead", "*"): {"GET": self.get_lead, "PATCH": self.patch_lead, "DELETE": self.delete_lead},
             ("hub",): {"POST": self.create_hub},
