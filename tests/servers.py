@@ -41,13 +41,20 @@ class GarbageHandler(BaseHTTPRequestHandler):
         pass
 
 
+class HangingServer(str):
+    """The server's URL; ``connected`` is set once a client has connected (and is being ignored)."""
+
+    connected: threading.Event
+
+
 @contextmanager
-def hanging_server() -> Iterator[str]:
+def hanging_server() -> Iterator[HangingServer]:
     """Accepts connections and never answers."""
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     sock.listen(64)
     stop = threading.Event()
+    connected = threading.Event()
     held: list[socket.socket] = []
 
     def accept() -> None:
@@ -56,13 +63,16 @@ def hanging_server() -> Iterator[str]:
             try:
                 conn, _ = sock.accept()
                 held.append(conn)
+                connected.set()
             except OSError:
                 continue
 
     thread = threading.Thread(target=accept, daemon=True)
     thread.start()
+    url = HangingServer(f"http://127.0.0.1:{sock.getsockname()[1]}/api")
+    url.connected = connected
     try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}/api"
+        yield url
     finally:
         stop.set()
         thread.join()

@@ -153,7 +153,9 @@ def test_interrupting_a_run_keeps_partial_results_and_exits_3(tmp_path: Path) ->
         proc = subprocess.Popen([sys.executable, "-m", "tmf699ctk", "run", "--base-url", url, "--timeout", "30",
                                  "-o", str(tmp_path / "r")], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 text=True, env={**os.environ, "NO_COLOR": "1"})
-        time.sleep(2.0)  # the first request is now waiting on the hanging server
+        # interrupt only once the run is under way: its first request is waiting on the server
+        assert url.connected.wait(timeout=60), "the run never sent its first request"
+        time.sleep(0.2)
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=60)
     assert proc.returncode == 3, out + err
