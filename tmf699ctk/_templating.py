@@ -25,16 +25,6 @@ class TemplateProblem(Exception):
     """A template could not be rendered (undefined name, syntax, sandbox violation)."""
 
 
-def has_template(value: Any) -> bool:
-    if isinstance(value, str):
-        return "{{" in value or "{%" in value
-    if isinstance(value, dict):
-        return any(has_template(k) or has_template(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(has_template(v) for v in value)
-    return False
-
-
 def render(value: Any, context: dict[str, Any]) -> Any:
     """Render every string in ``value``; a string that is exactly ``{{ expr }}`` keeps the
     expression's native type (so a payload object stays an object)."""

@@ -9,7 +9,7 @@ import re
 import shlex
 from pathlib import Path
 
-from ._results import CheckResult, Exchange, Level, RunResult, Status, is_blocking
+from ._results import CheckResult, Exchange, RunResult, Status, is_blocking
 
 BODY_LIMIT = 20_000  # characters of a body shown in a page; results.json keeps everything
 _NOISE_HEADERS = {"host", "content-length", "accept-encoding", "connection", "user-agent"}
@@ -75,10 +75,6 @@ def report_filename(run: RunResult) -> str:
     version = run.spec.get("version", "")
     company = re.sub(r"[^A-Za-z0-9]+", "", (run.metadata.get("company") or "")).upper()
     return f"{company + '-' if company else ''}TMF699-v{version}-HTMLReport.html"
-
-
-def level_order(level: Level) -> int:
-    return list(Level).index(level)
 
 
 def declined_features(run: RunResult) -> list[tuple[str, int]]:
