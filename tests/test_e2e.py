@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 from jsonschema import Draft202012Validator
 
-from tmf699ctk._outputs import OutputRequest, write_outputs
+from tmf699ctk._outputs import OutputPaths, write_outputs
 from tmf699ctk._resources import package_file
 from tmf699ctk._results import RESULTS_SCHEMA_VERSION, Status
 from tmf699ctk._rules import RULES
-from tmf699ctk._scenarios import load_scenarios, plan
+from tmf699ctk._scenarios import load_scenarios, select
 from tmf699ctk._schemas import format_checker
 from tmf699ctk.server import ReferenceServer
 
@@ -85,8 +85,8 @@ def test_secrets_never_reach_the_results(tmp_path: Path, reference_server, monke
     result = run_suite(tmp_path, base_url=reference_server.url, config_path=config, only=["FULL-CREATE"],
                        headers=["Authorization: Bearer header-secret-123"], user="ctk:basic-pass-456")
     results = tmp_path / "report" / "results.json"
-    outputs = write_outputs(result, results, OutputRequest(junit=tmp_path / "j.xml", markdown=tmp_path / "s.md",
-                                                           step_summary=False))
+    outputs = write_outputs(result, results, OutputPaths(results.parent, None, tmp_path / "j.xml",
+                                                         tmp_path / "s.md")).paths
     for path in (results, *outputs):
         text = path.read_text()
         for secret in ("env-secret-value-987", "header-secret-123", "basic-pass-456", "Y3RrOmJhc2ljLXBhc3MtNDU2"):
@@ -101,7 +101,7 @@ def test_an_unreachable_server_yields_a_complete_report(tmp_path: Path) -> None:
     result = run_suite(tmp_path, base_url=closed_port_url())
     assert result.verdict == "FAIL" and result.unreachable
     assert "cannot connect to 127.0.0.1" in result.unreachable
-    assert len(result.scenarios) == len(plan(load_scenarios(), "full"))
+    assert len(result.scenarios) == len(select(load_scenarios(), "full"))
     first = result.scenarios[0].steps[0]
     assert {c.status for c in first.checks} == {Status.ERROR}
     assert all(s.exchange is None or s.exchange.error for sc in result.scenarios for s in sc.steps)
@@ -122,7 +122,7 @@ def test_a_server_answering_garbage_fails_with_messages_not_tracebacks(tmp_path:
     messages = [c.message for c in result.checks()]
     assert "expected HTTP 201, got 200 OK: '<html>" in messages[0]
     # later steps are skipped with the reason: the create answer was no JSON lead
-    assert any("could not save 'lead': the response body is not JSON" in m for m in messages)
+    assert any("could not save 'lead': the 200 response is not JSON" in m for m in messages)
     assert any("Content-Type is 'text/html'" in m for m in messages)
     assert not any("internal error" in m or "Traceback" in m for m in messages)
     assert result.summary["checks"]["error"] == 0
@@ -137,7 +137,7 @@ def test_an_independent_conformant_server_passes_with_its_declined_features_repo
     declined = {c.rule_id for c in result.checks() if c.not_supported}
     assert {"TMF630-FIELDS-04", "TMF630-FILTER-03", "TMF630-FILTER-04", "TMF630-PATCH-04"} <= declined
     assert all(c.status == Status.SKIPPED for c in result.checks() if c.not_supported)
-    assert len(result.scenarios) == len(plan(load_scenarios(), "full")) and result.summary["blocking"] == 0
+    assert len(result.scenarios) == len(select(load_scenarios(), "full")) and result.summary["blocking"] == 0
     hub = [c for c in result.checks() if c.rule_id == "TMF630-HUB-01"]
     assert hub and all(c.not_supported for c in hub)  # no hub: reported as not offered, verdict unaffected
 

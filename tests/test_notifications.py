@@ -12,7 +12,7 @@ import pytest
 
 from tmf699ctk._exceptions import ConfigError
 from tmf699ctk._listener import MAX_EVENT_BYTES, Listener, parse_listen
-from tmf699ctk._outputs import OutputRequest, write_outputs
+from tmf699ctk._outputs import write_outputs
 from tmf699ctk._results import Level, Status
 
 from .conftest import failed_rules, run_suite
@@ -56,7 +56,7 @@ def test_events_posted_to_the_callback_itself_are_accepted_too(tmp_path: Path, s
 
 def test_the_report_shows_each_event_next_to_its_step(tmp_path: Path) -> None:
     result = run_suite(tmp_path, embedded=True, only=SCENARIO)
-    html = write_outputs(result, tmp_path / "report" / "results.json", OutputRequest(step_summary=False))[0]
+    html = write_outputs(result, tmp_path / "report" / "results.json").paths[0]
     text = html.read_text()
     assert "Receive SalesLeadStateChangeEvent" in text and "Created (kit listener)" in text
     assert "&#34;eventType&#34;: &#34;SalesLeadStateChangeEvent&#34;" in text
@@ -108,7 +108,11 @@ def test_a_server_that_cannot_reach_the_listener_gives_clear_failures_not_hangs(
     elapsed = time.monotonic() - started
     assert result.verdict == "PASS" and result.summary["warnings"] == 5
     message = next(c.message for c in result.checks() if c.rule_id == "TMF699-EVENT-01")
-    assert f"arrived at {unreachable_callback} within 0.5 s" in message
+    # the server is told the user's callback, plus the run's token and the scenario's own path
+    assert f"arrived at {unreachable_callback}/" in message and "within 0.5 s" in message
+    # with no event at all, "no event after unsubscribing" proves nothing: inconclusive, not passed
+    after = next(c for c in result.checks() if c.rule_id == "TMF699-EVENT-05")
+    assert after.status == Status.SKIPPED and "inconclusive" in after.message
     assert elapsed < 30  # five waits of 0.5 s and two quiet periods, never a hang
 
 
@@ -126,8 +130,12 @@ def test_listener_accepts_only_its_callback_path_and_refuses_huge_bodies() -> No
         assert httpx.post(f"{base}/listener/salesLeadCreateEvent", json={"eventType": "x"}).status_code == 201
         assert httpx.post(base, json={"eventType": "y"}).status_code == 201
         assert httpx.post(base.replace("/callback", "/elsewhere"), json={}).status_code == 404
+        token_guess = base.rsplit("/", 1)[0] + "/guessed-token"
+        assert httpx.post(token_guess, json={}).status_code == 404
         assert httpx.post(base, content=b"x" * (MAX_EVENT_BYTES + 1)).status_code == 413
-        assert [e.name for e in listener.events] == ["salesLeadCreateEvent", None]
+        assert [e.name for e in listener.events] == ["salesLeadCreateEvent", None, None, None]
+        # POSTs outside the run's callback path are kept as evidence, with the reason
+        assert [e.refused is not None for e in listener.events] == [False, False, True, True]
         found = listener.wait_for(lambda events: next((e for e in events if e.event_type() == "y"), None), 1)
         assert found is not None and found.claimed
 

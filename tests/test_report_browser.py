@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tmf699ctk._outputs import OutputRequest, write_outputs
+from tmf699ctk._outputs import write_outputs
 from tmf699ctk._results import RunResult
 
 from .browser import Browser, find_chromium
@@ -32,7 +32,7 @@ def browser() -> Browser:
 def _report(folder: Path, **options: object) -> tuple[RunResult, Path]:
     result = run_suite(folder, **options)
     results = folder / "report" / "results.json"
-    html = write_outputs(result, results, OutputRequest(step_summary=False))[0]
+    html = write_outputs(result, results).paths[0]
     return result, html
 
 

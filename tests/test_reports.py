@@ -11,7 +11,7 @@ from pathlib import Path
 
 import xmlschema
 
-from tmf699ctk._outputs import OutputRequest, write_outputs
+from tmf699ctk._outputs import OutputPaths, write_outputs
 from tmf699ctk._report_html import render_html
 from tmf699ctk._report_junit import render_junit
 from tmf699ctk._report_markdown import render_markdown
@@ -105,7 +105,8 @@ def test_outputs_use_the_digest_of_the_written_results(tmp_path: Path, monkeypat
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
     run = sample_run()
     results = run.write(tmp_path / "results.json")
-    written = write_outputs(run, results, OutputRequest(junit=tmp_path / "j.xml", markdown=tmp_path / "s.md"))
+    written = write_outputs(run, results, OutputPaths(results.parent, None, tmp_path / "j.xml", tmp_path / "s.md",
+                                                  summary)).paths
     digest = hashlib.sha256(results.read_bytes()).hexdigest()
     assert written[0].name == "ACMETELCO-TMF699-v4.0.0-HTMLReport.html"
     assert f'<meta name="results-sha256" content="{digest}">' in written[0].read_text()
@@ -115,7 +116,7 @@ def test_outputs_use_the_digest_of_the_written_results(tmp_path: Path, monkeypat
 def test_report_command_re_renders_identically_from_results_json(tmp_path: Path) -> None:
     run = sample_run()
     results = run.write(tmp_path / "results.json")
-    first = write_outputs(run, results, OutputRequest(step_summary=False))[0].read_text()
+    first = write_outputs(run, results).paths[0].read_text()
     first_path = tmp_path / "first.html"
     first_path.write_text(first)
     env = {**os.environ, "NO_COLOR": "1"}
@@ -153,7 +154,7 @@ def test_a_version_1_0_results_file_still_renders(tmp_path: Path) -> None:
 def test_verify_accepts_an_untouched_report_and_names_any_tampering(tmp_path: Path) -> None:
     run = sample_run()
     results = run.write(tmp_path / "results.json")
-    html = write_outputs(run, results, OutputRequest(step_summary=False))[0]
+    html = write_outputs(run, results).paths[0]
 
     def verify() -> subprocess.CompletedProcess[str]:
         return subprocess.run([sys.executable, "-m", "tmf699ctk", "verify", str(html), str(results)],

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from tmf699ctk._exceptions import ScenarioError
-from tmf699ctk._scenarios import load_file, load_scenarios, plan
+from tmf699ctk._scenarios import load_file, load_scenarios, select
 
 GOOD = """\
 id: T-1
@@ -106,6 +106,6 @@ def test_for_each_expands_one_step_per_value(tmp_path: Path) -> None:
 
 def test_the_bundled_suite_loads_and_both_profiles_plan() -> None:
     scenarios = load_scenarios()
-    official = plan(scenarios, "official")
+    official = select(scenarios, "official")
     assert {s.id for s in official} == {"OFFICIAL-N1", "OFFICIAL-N2", "OFFICIAL-E1"}
-    assert set(plan(scenarios, "full")) > set(official)
+    assert set(select(scenarios, "full")) > set(official)

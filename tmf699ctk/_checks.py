@@ -33,23 +33,26 @@ class CheckInconclusive(Exception):
 _NOT_PARSED = object()
 
 
-@dataclass
-class CheckContext:
-    request: HttpRequest
-    response: HttpResponse
-    schemas: SchemaStore
-    base_url: str
-    _json: Any = field(default=_NOT_PARSED, repr=False)
+class _Body:
+    """A JSON message under test: an HTTP response, or an event the server sent."""
+
+    _json: Any = _NOT_PARSED
+
+    def _text(self) -> tuple[str, str]:
+        """(body, what it is, for messages)."""
+        raise NotImplementedError
 
     def json(self) -> Any:
         if self._json is _NOT_PARSED:
-            body = self.response.body
+            body, what = self._text()
             if not body.strip():
-                raise CheckFailed(f"the {self.response.status} response has an empty body, expected JSON")
+                raise CheckFailed(f"{what} has an empty body, expected JSON")
             try:
                 self._json = json.loads(body)
+            except RecursionError as exc:
+                raise CheckFailed(f"{what} is JSON nested too deeply to examine") from exc
             except ValueError as exc:
-                raise CheckFailed(f"the response body is not JSON ({exc}): {short(body, 120)}") from exc
+                raise CheckFailed(f"{what} is not JSON ({exc}): {short(body, 120)}") from exc
         return self._json
 
     def obj(self) -> dict[str, Any]:
@@ -63,6 +66,39 @@ class CheckContext:
         if not isinstance(body, list):
             raise CheckFailed(f"expected a JSON array, got {_kind(body)}")
         return body
+
+
+@dataclass
+class CheckContext(_Body):
+    """An HTTP exchange: the kit's request and the server's response."""
+
+    request: HttpRequest
+    response: HttpResponse
+    schemas: SchemaStore
+    base_url: str
+    _json: Any = field(default=_NOT_PARSED, repr=False)
+
+    def _text(self) -> tuple[str, str]:
+        return self.response.body, f"the {self.response.status} response"
+
+
+@dataclass
+class EventContext(_Body):
+    """A notification the server POSTed to the kit's listener (not an HTTP response)."""
+
+    path: str  # where it was POSTed
+    headers: list[tuple[str, str]]
+    body: str
+    latency_ms: float  # since the request that should have caused it
+    schemas: SchemaStore
+    base_url: str
+    _json: Any = field(default=_NOT_PARSED, repr=False)
+
+    def _text(self) -> tuple[str, str]:
+        return self.body, "the notification"
+
+
+AnyContext = CheckContext | EventContext
 
 
 def _kind(value: Any) -> str:
@@ -116,7 +152,7 @@ def no_body(ctx: CheckContext) -> str:
 # -- schemas -----------------------------------------------------------------------------------
 
 
-def schema(ctx: CheckContext, schema: str, items: bool = False) -> str:
+def schema(ctx: AnyContext, schema: str, items: bool = False) -> str:
     body = ctx.json()
     targets = list(enumerate(ctx.items())) if items else [(None, body)]
     problems: list[str] = []
@@ -401,8 +437,7 @@ def filtered(
 
 
 # -- hub and notifications ---------------------------------------------------------------------
-# For a notification, ``ctx.response`` is the message under test: the event the server POSTed to
-# the kit's listener (body, headers, and in ``elapsed_ms`` the time since the triggering request).
+# Event rules receive an EventContext: the notification the server POSTed to the kit's listener.
 
 
 def subscription_valid(ctx: CheckContext, callback: str) -> str:
@@ -413,18 +448,18 @@ def subscription_valid(ctx: CheckContext, callback: str) -> str:
     return f"subscription {body.get('id')!r} for {callback}"
 
 
-def event_arrived(ctx: CheckContext) -> str:
-    return f"arrived {ctx.response.elapsed_ms:.0f} ms after the request"
+def event_arrived(ctx: EventContext) -> str:
+    return f"arrived {ctx.latency_ms:.0f} ms after the request"
 
 
-def event_type_is(ctx: CheckContext, expected: str) -> str:
+def event_type_is(ctx: EventContext, expected: str) -> str:
     got = ctx.obj().get("eventType")
     if got != expected:
         raise CheckFailed(f"eventType is {short(got)}, expected {expected!r}")
     return expected
 
 
-def event_about(ctx: CheckContext, id: str) -> str:
+def event_about(ctx: EventContext, id: str) -> str:
     event = ctx.obj().get("event")
     lead = event.get("salesLead") if isinstance(event, dict) else None
     if not isinstance(lead, dict):
@@ -434,11 +469,11 @@ def event_about(ctx: CheckContext, id: str) -> str:
     return f"event.salesLead.id {id}"
 
 
-def unexpected_event(ctx: CheckContext) -> str:
+def unexpected_event(ctx: EventContext) -> str:
     body = ctx.json()
     kind = body.get("eventType") if isinstance(body, dict) else None
-    raise CheckFailed(f"received {kind or 'an event'} {ctx.response.elapsed_ms:.0f} ms after the request, "
-                      f"at {ctx.request.url}, although none was expected")
+    raise CheckFailed(f"received {kind or 'an event'} {ctx.latency_ms:.0f} ms after the request, "
+                      f"at {ctx.path}, although none was expected")
 
 
 # -- generic assertions for user-written scenarios ------------------------------------------------
@@ -449,7 +484,7 @@ _JSON_TYPES: dict[str, type | tuple[type, ...]] = {
 
 
 def json_path(
-    ctx: CheckContext,
+    ctx: AnyContext,
     path: str,
     equals: Any = _NOT_PARSED,
     exists: bool = True,

@@ -6,12 +6,14 @@ Plain text without a TTY or with NO_COLOR (rich handles both); reads only the re
 from __future__ import annotations
 
 import os
+import threading
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
+from ._redact import Redactor
 from ._results import Level, RunResult, ScenarioResult, Status, StepResult, is_blocking
 from ._runner import RunObserver
 from ._scenarios import Scenario
@@ -27,10 +29,12 @@ def make_console(stderr: bool = False) -> Console:
 class ConsoleProgress(RunObserver):
     """A progress bar on a terminal; one line per scenario otherwise (CI logs)."""
 
-    def __init__(self, console: Console) -> None:
+    def __init__(self, console: Console, redactor: Redactor | None = None) -> None:
         self.console = console
+        self.redactor = redactor or Redactor()
         self.progress: Progress | None = None
         self.task: TaskID | None = None
+        self.lock = threading.Lock()  # observers are called from worker threads
 
     def __enter__(self) -> ConsoleProgress:
         if self.console.is_terminal:
@@ -46,12 +50,22 @@ class ConsoleProgress(RunObserver):
             self.progress.stop()
 
     def scenario_started(self, scenario: Scenario, index: int, total: int) -> None:
-        if self.progress:
-            if self.task is None:
-                self.task = self.progress.add_task("scenarios", total=total)
-            self.progress.update(self.task, description=scenario.id)
+        with self.lock:
+            if self.progress:
+                if self.task is None:
+                    self.task = self.progress.add_task("scenarios", total=total)
+                self.progress.update(self.task, description=scenario.id)
+
+    def cleanup_started(self, pending: int) -> None:
+        with self.lock:
+            (self.progress.console if self.progress else self.console).print(
+                Text(f"cleaning up {pending} resource(s) the run created...", style="dim"))
 
     def scenario_finished(self, result: ScenarioResult) -> None:
+        with self.lock:
+            self._scenario_finished(result)
+
+    def _scenario_finished(self, result: ScenarioResult) -> None:
         checks = result.checks()
         status = result.status().value
         counts = ", ".join(
@@ -101,7 +115,12 @@ def print_summary(console: Console, run: RunResult, report_paths: list[str]) -> 
     if run.unreachable:
         console.print(Text(f"\nTarget unreachable: {run.unreachable}", style="bold magenta"))
     if run.aborted:
-        console.print(Text(f"\nRun aborted: {run.aborted}", style="bold magenta"))
+        console.print(Text(f"\nRun aborted: {run.abort_reason}; the results are partial", style="bold magenta"))
+    if run.leftovers:
+        console.print(Text(f"\n{len(run.leftovers)} resource(s) the run created could not be confirmed deleted:",
+                           style="bold yellow"))
+        for leftover in run.leftovers:
+            console.print(Text(f"  {leftover.curl()}   # {leftover.reason}"))
     console.print()
     req = s["requests"]
     console.print(

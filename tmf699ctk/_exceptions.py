@@ -35,3 +35,9 @@ class RunAborted(CtkError):
     """The run was interrupted (Ctrl-C) or could not continue."""
 
     exit_code = 3
+
+
+class OutputError(CtkError):
+    """The evidence could not be written after the run (disk full, permissions changed)."""
+
+    exit_code = 3

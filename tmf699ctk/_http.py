@@ -14,10 +14,9 @@ from urllib.parse import quote, urlsplit
 import httpx
 
 from . import __version__
-from ._config import Target
 from ._exceptions import ConfigError
-from ._redact import Redactor
 from ._results import Exchange, HttpRequest, HttpResponse
+from ._settings import TargetSettings
 
 
 def normalise_base_url(url: str) -> str:
@@ -30,7 +29,7 @@ def normalise_base_url(url: str) -> str:
     return url.rstrip("/")
 
 
-def build_client(target: Target) -> httpx.Client:
+def build_client(target: TargetSettings, pool: int = 10) -> httpx.Client:
     verify: bool | ssl.SSLContext = target.verify_tls
     if target.verify_tls and target.ca_bundle:
         try:
@@ -38,8 +37,9 @@ def build_client(target: Target) -> httpx.Client:
         except (OSError, ssl.SSLError) as exc:
             raise ConfigError(f"cannot load CA bundle {target.ca_bundle}: {exc}") from exc
     headers = {"User-Agent": f"tmf699ctk/{__version__}", "Accept": "application/json"}
-    headers.update(target.headers)
+    headers.update(dict(target.headers))
     return httpx.Client(
+        limits=httpx.Limits(max_connections=pool, max_keepalive_connections=pool),
         headers=headers,
         auth=httpx.BasicAuth(*target.basic_auth) if target.basic_auth else None,
         verify=verify,
@@ -88,14 +88,20 @@ def send(
     method: str,
     url: str,
     *,
-    redactor: Redactor,
     health: TargetHealth,
     headers: dict[str, str] | None = None,
     json_body: Any = None,
     raw_body: str | None = None,
     content_type: str | None = None,
+    timeout: float | None = None,
+    abort: threading.Event | None = None,
 ) -> Exchange:
-    """Send one request and return its redacted record; never raises for transport failures."""
+    """Send one request and return its record (unmasked: secrets are masked when results are
+    written or shown); never raises for transport failures.
+
+    ``abort``: when it is set (the run was interrupted) an exchange in flight ends at once and is
+    recorded as interrupted.
+    """
     content: bytes | None = None
     request_headers = dict(headers or {})
     if json_body is not None:
@@ -104,12 +110,13 @@ def send(
     elif raw_body is not None:
         content = raw_body.encode("utf-8")
         request_headers.setdefault("Content-Type", content_type or "application/json")
-    request = client.build_request(method, url, headers=request_headers, content=content)
+    request = client.build_request(method, url, headers=request_headers, content=content,
+                                   timeout=httpx.Timeout(timeout) if timeout is not None else httpx.USE_CLIENT_DEFAULT)
     record = HttpRequest(
         method=method,
-        url=redactor.text(str(request.url)),
-        headers=redactor.headers(request.headers.multi_items()),
-        body=redactor.text(content.decode("utf-8")) if content is not None else None,
+        url=str(request.url),
+        headers=request.headers.multi_items(),
+        body=content.decode("utf-8") if content is not None else None,
     )
     exchange = Exchange(request=record, started_at=_now())
     if health.unreachable:
@@ -134,8 +141,8 @@ def send(
         status=response.status_code,
         reason=response.reason_phrase,
         http_version=response.http_version,
-        headers=redactor.headers(response.headers.multi_items()),
-        body=redactor.text(body.decode(response.encoding or "utf-8", errors="replace")),
+        headers=response.headers.multi_items(),
+        body=body.decode(response.encoding or "utf-8", errors="replace"),
         size=len(body),
         elapsed_ms=round(elapsed, 2),
     )

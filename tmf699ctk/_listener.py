@@ -3,12 +3,14 @@ subscribers, and lets scenario steps wait for them.
 
 It binds only the host and port the user configured (loopback and an ephemeral port by default),
 accepts POSTs at the callback path and below it (``{callback}/listener/<eventName>``), answers
-201, and stops when the run ends.
+201, and stops when the run ends. The callback path carries an unguessable per-run token: a POST
+anywhere else is answered 404 and kept as unclaimed evidence, with the reason.
 """
 
 from __future__ import annotations
 
 import json
+import secrets
 import threading
 import time
 from collections.abc import Callable
@@ -31,6 +33,7 @@ class ReceivedEvent:
     received_at: float  # time.monotonic()
     wall_time: str
     claimed: bool = False
+    refused: str | None = None  # why the listener answered 404 (not a callback of this run)
     _json: Any = field(default=None, repr=False)
 
     def json(self) -> Any:
@@ -81,15 +84,18 @@ class _Handler(BaseHTTPRequestHandler):
             return
         body = self.rfile.read(length)
         path = urlsplit(self.path).path
+        event = ReceivedEvent(
+            path=path, headers=list(self.headers.items()), body=body.decode("utf-8", errors="replace"),
+            received_at=time.monotonic(), wall_time=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        )
         if not self.listener.accepts(path):
+            event.refused = "not under this run's callback path (answered 404)"
+            self.listener.record(event)
             self.send_response(404)
             self.send_header("Content-Length", "0")
             self.end_headers()
             return
-        self.listener.record(ReceivedEvent(
-            path=path, headers=list(self.headers.items()), body=body.decode("utf-8", errors="replace"),
-            received_at=time.monotonic(), wall_time=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        ))
+        self.listener.record(event)
         self.send_response(201)
         self.send_header("Content-Length", "0")
         self.end_headers()
@@ -105,7 +111,8 @@ class Listener:
         self.httpd.daemon_threads = True
         bound_host, bound_port = self.httpd.server_address[:2]
         shown = f"[{bound_host}]" if ":" in str(bound_host) else bound_host
-        self.callback_url = (callback_url or f"http://{shown}:{bound_port}{DEFAULT_PATH}").rstrip("/")
+        token = secrets.token_urlsafe(12)
+        self.callback_url = (callback_url or f"http://{shown}:{bound_port}{DEFAULT_PATH}").rstrip("/") + f"/{token}"
         self.base_path = urlsplit(self.callback_url).path.rstrip("/")
         self.listen = f"{bound_host}:{bound_port}"
         self.events: list[ReceivedEvent] = []
@@ -121,20 +128,22 @@ class Listener:
             self._changed.notify_all()
 
     def wait_for(
-        self, pick: Callable[[list[ReceivedEvent]], ReceivedEvent | None], timeout: float
+        self, pick: Callable[[list[ReceivedEvent]], ReceivedEvent | None], timeout: float,
+        stop: threading.Event | None = None,
     ) -> ReceivedEvent | None:
-        """Wait until ``pick`` finds an event among those received (it is marked claimed)."""
+        """Wait until ``pick`` finds an event among those received (it is marked claimed), the
+        timeout passes, or ``stop`` is set (the run was interrupted)."""
         deadline = time.monotonic() + timeout
         with self._changed:
             while True:
-                found = pick(self.events)
+                found = pick([e for e in self.events if e.refused is None])
                 if found is not None:
                     found.claimed = True
                     return found
                 remaining = deadline - time.monotonic()
-                if remaining <= 0:
+                if remaining <= 0 or (stop is not None and stop.is_set()):
                     return None
-                self._changed.wait(remaining)
+                self._changed.wait(min(remaining, 0.1) if stop is not None else remaining)
 
     def start(self) -> Listener:
         self._thread.start()

@@ -1,51 +1,155 @@
-"""Write the renderers' outputs for a results.json; the same for `run` and `report`."""
+"""Saving and rendering: results.json first (atomically), then the renderers' outputs.
+
+Output locations are checked before the first request is sent (``prepare_outputs``), so a run
+never sends everything and then fails to write its evidence.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
-from dataclasses import dataclass
+import tempfile
+from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 from . import __version__
-from ._exceptions import UsageError
+from ._exceptions import OutputError, UsageError
+from ._redact import Redactor
 from ._report_html import render_html
 from ._report_junit import render_junit
 from ._report_markdown import render_markdown
 from ._results import RunResult
+from ._settings import OutputSettings
 from ._view import report_filename, sha256_file
+
+STEP_SUMMARY_ENV = "GITHUB_STEP_SUMMARY"
+
+
+@dataclass(frozen=True)
+class OutputPaths:
+    """Where a run's outputs go, checked writable before anything is sent."""
+
+    folder: Path
+    html: Path | None  # None: in the folder, named after the company (known once results exist)
+    junit: Path | None = None
+    markdown: Path | None = None
+    step_summary: Path | None = None
+
+    @property
+    def results(self) -> Path:
+        return self.folder / "results.json"
 
 
 @dataclass
-class OutputRequest:
-    html: Path | None = None  # None: next to results.json, named after the company
-    junit: Path | None = None
-    markdown: Path | None = None
-    step_summary: bool = True  # append to $GITHUB_STEP_SUMMARY when it is set
+class Written:
+    paths: list[Path] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # outputs that could not be written (results kept)
 
 
-def _write(path: Path, text: str) -> Path:
+def default_report_dir() -> Path:
+    return Path("reports") / datetime.now().strftime("%Y%m%d-%H%M%S")
+
+
+def _probe(path: Path, what: str) -> None:
+    """Create the folder and prove ``path`` can be written, leaving nothing new behind."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
+        existed = path.exists()
+        if path.is_dir():
+            raise IsADirectoryError(21, "is a folder", str(path))
+        with open(path, "a", encoding="utf-8"):
+            pass
+        if not existed:
+            path.unlink()
     except OSError as exc:
-        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from exc
+        raise UsageError(f"{what} {path} cannot be written: {exc.strerror or exc}") from exc
+
+
+def prepare_outputs(output: OutputSettings, company: str | None = None, api_version: str = "4.0.0",
+                    env: dict[str, str] | None = None) -> OutputPaths:
+    """Check every output location; UsageError (exit 2, nothing sent) naming the one that fails."""
+    env = dict(os.environ) if env is None else env
+    folder = output.report_dir or default_report_dir()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"cannot create report folder {folder}: {exc.strerror or exc}") from exc
+    _probe(folder / "results.json", "the results file")
+    html = output.html or folder / report_filename_for(company, api_version)
+    _probe(html, "the HTML report")
+    for path, what in ((output.junit, "--junit"), (output.markdown, "--markdown")):
+        if path is not None:
+            _probe(path, what)
+    summary = Path(env[STEP_SUMMARY_ENV]) if output.step_summary and env.get(STEP_SUMMARY_ENV) else None
+    if summary is not None:
+        _probe(summary, f"${STEP_SUMMARY_ENV}")
+    return OutputPaths(folder, output.html, output.junit, output.markdown, summary)
+
+
+def report_filename_for(company: str | None, api_version: str) -> str:
+    probe = RunResult(tool={}, spec={"version": api_version}, target={}, profile="", started_at="",
+                      metadata={"company": company})
+    return report_filename(probe)
+
+
+def masked(run: RunResult, redactor: Redactor) -> RunResult:
+    """The run as it may be shown: every secret masked, derived facts recomputed."""
+    return RunResult.from_dict(redactor.masked(run.to_dict()))
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+
+
+def save_results(run: RunResult, path: Path) -> Path:
+    """Write results.json atomically (a reader never sees half a file)."""
+    try:
+        _atomic_write(path, json.dumps(run.to_dict(), indent=2, ensure_ascii=False) + "\n")
+    except OSError as exc:
+        raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from exc
     return path
 
 
-def write_outputs(run: RunResult, results_path: Path, request: OutputRequest) -> list[Path]:
+def write_outputs(run: RunResult, results_path: Path, paths: OutputPaths | None = None) -> Written:
+    """Render every requested output from the saved results; a failure is reported, not raised,
+    so one broken output never loses the others (results.json is already on disk)."""
+    paths = paths or OutputPaths(results_path.parent, None)
+    written = Written()
     digest = sha256_file(results_path)
-    html_path = request.html or results_path.parent / report_filename(run)
-    written = [_write(html_path, render_html(run, digest))]
-    if request.junit:
-        written.append(_write(request.junit, render_junit(run)))
-    markdown = None
-    if request.markdown:
-        markdown = render_markdown(run, digest)
-        written.append(_write(request.markdown, markdown))
-    summary_file = os.environ.get("GITHUB_STEP_SUMMARY")
-    if request.step_summary and summary_file:
-        with open(summary_file, "a", encoding="utf-8") as handle:
-            handle.write((markdown or render_markdown(run, digest)) + "\n")
+
+    def attempt(path: Path, render: object) -> None:
+        try:
+            text = render() if callable(render) else str(render)
+            _atomic_write(path, text)
+            written.paths.append(path)
+        except OSError as exc:
+            written.problems.append(f"cannot write {path}: {exc.strerror or exc}")
+        except Exception as exc:  # a renderer bug must not cost the other outputs
+            written.problems.append(f"cannot render {path.name}: {type(exc).__name__}: {exc}")
+
+    attempt(paths.html or results_path.parent / report_filename(run), lambda: render_html(run, digest))
+    if paths.junit:
+        attempt(paths.junit, lambda: render_junit(run))
+    if paths.markdown:
+        attempt(paths.markdown, lambda: render_markdown(run, digest))
+    if paths.step_summary:
+        try:
+            with open(paths.step_summary, "a", encoding="utf-8") as handle:
+                handle.write(render_markdown(run, digest) + "\n")
+        except OSError as exc:
+            written.problems.append(f"cannot append to ${STEP_SUMMARY_ENV} {paths.step_summary}: "
+                                    f"{exc.strerror or exc}")
     return written
 
 
@@ -65,6 +169,13 @@ def verify_report(html_path: Path, results_path: Path) -> list[str]:
     if claimed != digest:
         problems.append(f"the report names results.json SHA-256 {claimed}, but {results_path} has {digest}")
     run = RunResult.read(results_path)
+    stored = run.stored or {}
+    if stored.get("verdict") != run.verdict:
+        problems.append(f"results.json says verdict {stored.get('verdict')!r}, but its checks give {run.verdict!r}")
+    if stored.get("summary") != run.summary:
+        fields = sorted(k for k in set(run.summary) | set(stored.get("summary") or {})
+                        if (stored.get("summary") or {}).get(k) != run.summary.get(k))
+        problems.append(f"results.json's summary disagrees with its checks ({', '.join(fields)})")
     if run.tool.get("version") != __version__:
         problems.append(f"the results come from tmf699ctk {run.tool.get('version')}; re-rendering needs that "
                         f"version, this is {__version__}")

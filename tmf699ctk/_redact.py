@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 MASK = "********"
 _SECRET_NAME = re.compile(r"authorization|cookie|key|token|secret|password|passwd|session|auth|credential", re.I)
@@ -25,6 +27,23 @@ class Redactor:
                 if credential and len(credential) >= MIN_SECRET_LENGTH and scheme.isalpha():
                     self.secret_values.add(credential)
 
+    def add_credentials(self, username: str, password: str) -> None:
+        """Basic-auth credentials leak as ``user:password``, its base64 and the whole header."""
+        pair = f"{username}:{password}"
+        encoded = base64.b64encode(pair.encode("utf-8")).decode("ascii")
+        self.add_values([password, pair, encoded, f"Basic {encoded}"])
+
+    def add_url_userinfo(self, url: str) -> None:
+        """A password in a URL (``https://user:secret@host``) is a secret too."""
+        from urllib.parse import unquote, urlsplit
+
+        try:
+            parts = urlsplit(url)
+        except ValueError:
+            return
+        if parts.password:
+            self.add_values([parts.password, unquote(parts.password), f"{parts.username}:{parts.password}"])
+
     def is_secret_header(self, name: str) -> bool:
         return bool(_SECRET_NAME.search(name)) or name.lower() in self.secret_headers
 
@@ -38,3 +57,19 @@ class Redactor:
             if secret in text:
                 text = text.replace(secret, MASK)
         return text
+
+    def masked(self, data: Any) -> Any:
+        """A copy of a JSON-like tree with every secret masked (header values also by name)."""
+        if isinstance(data, str):
+            return self.text(data)
+        if isinstance(data, list | tuple):
+            return [self.masked(v) for v in data]
+        if isinstance(data, dict):
+            out = {}
+            for key, value in data.items():
+                if key == "headers" and isinstance(value, list | tuple):
+                    out[key] = [[n, MASK if self.is_secret_header(str(n)) else self.text(str(v))] for n, v in value]
+                else:
+                    out[key] = self.masked(value)
+            return out
+        return data

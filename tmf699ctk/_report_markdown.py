@@ -37,7 +37,7 @@ def render_markdown(run: RunResult, digest: str | None = None) -> str:
     if run.unreachable:
         lines += [f"**Target unreachable:** {_cell(run.unreachable)}", ""]
     if run.aborted:
-        lines += [f"**Run aborted:** {_cell(run.aborted)}", ""]
+        lines += [f"**Run aborted:** {_cell(run.abort_reason or 'interrupted')}", ""]
     failed = [(sc, st, c) for sc in run.scenarios for st in sc.steps for c in st.checks
               if c.status in (Status.FAILED, Status.ERROR)]
     if failed:

@@ -1,7 +1,8 @@
 """The results model: what a run found, serialised to results.json and read by every renderer.
 
-Only plain data lives here, plus the few derived facts (summary, verdict) computed once when a
-run ends so that all outputs agree.
+Only plain data lives here, plus the derived facts (each check's outcome, the summary, the
+verdict). Those are computed by the functions below from the checks alone, by every consumer:
+a stored verdict or summary is never trusted (``tmf699ctk verify`` recomputes and compares).
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-RESULTS_SCHEMA_VERSION = "1.1"  # 1.1 added "notifications"
+RESULTS_SCHEMA_VERSION = "2.0"
+# 1.1 added "notifications"; 2.0: "aborted" is a boolean with "abort_reason", adds "scope" and "leftovers"
 
 
 class Status(StrEnum):
@@ -20,6 +22,17 @@ class Status(StrEnum):
     FAILED = "failed"
     SKIPPED = "skipped"
     ERROR = "error"
+
+
+class Outcome(StrEnum):
+    """What a reader is told about one check: every check has exactly one."""
+
+    PASSED = "passed"
+    FAILED = "failed"  # blocking: a mandatory or offered optional check failed
+    WARNING = "warning"  # a recommended check failed
+    ERROR = "error"  # the check could not be evaluated (transport failure, kit problem)
+    SKIPPED = "skipped"  # not evaluated: an earlier step failed, or inconclusive
+    NOT_SUPPORTED = "not supported"  # an optional feature the server declined
 
 
 class Level(StrEnum):
@@ -82,6 +95,21 @@ class StepResult:
 
 
 @dataclass
+class Leftover:
+    """A resource the run created and could not confirm deleted."""
+
+    url: str
+    id: str | None
+    name: str | None
+    reason: str
+
+    def curl(self) -> str:
+        import shlex
+
+        return f"curl -X DELETE {shlex.quote(self.url)}"
+
+
+@dataclass
 class ScenarioResult:
     id: str
     title: str
@@ -111,12 +139,17 @@ class RunResult:
     scenarios: list[ScenarioResult] = field(default_factory=list)
     ended_at: str = ""
     duration_ms: float = 0.0
-    aborted: str | None = None
+    aborted: bool = False
+    abort_reason: str | None = None
     unreachable: str | None = None
     verdict: str = "FAIL"
     summary: dict[str, Any] = field(default_factory=dict)
     notifications: dict[str, Any] | None = None  # listener facts when one ran
+    scope: dict[str, Any] = field(default_factory=dict)  # what ran: suite digest, selection, weakening
+    leftovers: list[Leftover] = field(default_factory=list)
     schema_version: str = RESULTS_SCHEMA_VERSION
+    # what a file read from disk claimed (verdict, summary); never serialised
+    stored: dict[str, Any] | None = field(default=None, repr=False, compare=False)
 
     def checks(self) -> list[CheckResult]:
         return [c for s in self.scenarios for c in s.checks()]
@@ -125,14 +158,19 @@ class RunResult:
         return [s.exchange for sc in self.scenarios for s in sc.steps if s.exchange is not None]
 
     def finish(self) -> None:
-        """Compute summary and verdict; call once, when the run has ended."""
+        """Store the derived summary and verdict (for readers of the JSON; never trusted on read)."""
         self.summary = summarise(self)
-        # no evidence is no pass: a run in which no check passed (all skipped) fails too
-        nothing_verified = not self.summary["checks"]["passed"]
-        self.verdict = "FAIL" if (self.summary["blocking"] or self.aborted or nothing_verified) else "PASS"
+        self.verdict = judge(self)
+
+    @property
+    def complete(self) -> bool:
+        """The whole bundled suite of the profile ran, unmodified, to its end."""
+        return bool(self.scope.get("complete")) and not self.aborted and not self.unreachable
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        data.pop("stored", None)
+        return data
 
     def write(self, path: Path) -> Path:
         path.write_text(json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
@@ -140,16 +178,36 @@ class RunResult:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunResult:
-        major = str(data.get("schema_version", "")).split(".")[0]
-        if major != RESULTS_SCHEMA_VERSION.split(".")[0]:
-            raise ValueError(f"results schema version {data.get('schema_version')!r} is not supported")
+        """Read a results document; the derived summary and verdict are recomputed, not trusted
+        (``stored`` on the returned object keeps what the file said, for ``verify``)."""
+        version = str(data.get("schema_version", ""))
+        major = version.split(".")[0]
+        if major == "1":
+            data = _upgrade_v1(data)
+        elif major != RESULTS_SCHEMA_VERSION.split(".")[0]:
+            raise ValueError(f"results schema version {version!r} is not supported")
         scenarios = [_scenario_from(s) for s in data.get("scenarios", [])]
-        fields = {k: v for k, v in data.items() if k != "scenarios"}
-        return cls(scenarios=scenarios, **fields)
+        leftovers = [Leftover(**x) for x in data.get("leftovers", [])]
+        fields = {k: v for k, v in data.items() if k not in ("scenarios", "leftovers")}
+        run = cls(scenarios=scenarios, leftovers=leftovers, **fields)
+        stored_verdict, stored_summary = run.verdict, run.summary
+        run.finish()
+        run.stored = {"verdict": stored_verdict, "summary": stored_summary}
+        return run
 
     @classmethod
     def read(cls, path: Path) -> RunResult:
         return cls.from_dict(json.loads(path.read_text(encoding="utf-8")))
+
+
+def _upgrade_v1(data: dict[str, Any]) -> dict[str, Any]:
+    """Schema 1.x stored the abort reason in "aborted"."""
+    data = dict(data)
+    reason = data.get("aborted")
+    data["aborted"] = bool(reason)
+    data["abort_reason"] = reason or None
+    data["schema_version"] = RESULTS_SCHEMA_VERSION
+    return data
 
 
 def _worst(checks: Any) -> Status:
@@ -163,6 +221,28 @@ def _worst(checks: Any) -> Status:
 def is_blocking(check: CheckResult) -> bool:
     """A failure that makes the verdict FAIL (recommended checks only warn)."""
     return check.status in (Status.FAILED, Status.ERROR) and check.level != Level.RECOMMENDED
+
+
+def outcome(check: CheckResult) -> Outcome:
+    """The one word every output uses for a check: decided here only."""
+    if check.status == Status.PASSED:
+        return Outcome.PASSED
+    if check.status == Status.ERROR:
+        return Outcome.ERROR
+    if check.status == Status.FAILED:
+        return Outcome.FAILED if check.level != Level.RECOMMENDED else Outcome.WARNING
+    return Outcome.NOT_SUPPORTED if check.not_supported else Outcome.SKIPPED
+
+
+def judge(run: RunResult) -> str:
+    """PASS or FAIL, from the checks alone (and whether the run could finish)."""
+    checks = run.checks()
+    if run.aborted or run.unreachable:
+        return "FAIL"
+    if any(is_blocking(c) for c in checks):
+        return "FAIL"
+    # no evidence is no pass: a run in which no check passed (all skipped) fails too
+    return "PASS" if any(c.status == Status.PASSED for c in checks) else "FAIL"
 
 
 def summarise(run: RunResult) -> dict[str, Any]:
@@ -180,6 +260,7 @@ def summarise(run: RunResult) -> dict[str, Any]:
     return {
         "requests": {
             "total": len(exchanges),
+            "sent": sum(1 for e in exchanges if e.response is not None or not (e.error or "").startswith("not sent")),
             "failed": sum(1 for e in exchanges if e.response is None),
         },
         "checks": {
@@ -188,6 +269,7 @@ def summarise(run: RunResult) -> dict[str, Any]:
         },
         "by_level": by_level,
         "by_family": dict(sorted(families.items())),
+        "outcomes": {o.value: sum(1 for c in checks if outcome(c) == o) for o in Outcome},
         "blocking": sum(1 for c in checks if is_blocking(c)),
         "warnings": sum(1 for c in checks if c.level == Level.RECOMMENDED and c.status == Status.FAILED),
         "not_supported": sum(1 for c in checks if c.not_supported),

@@ -9,14 +9,42 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from . import _checks as c
 from ._results import Level
+from ._settings import Profile
 
 M, OPT, R = Level.MANDATORY, Level.OPTIONAL, Level.RECOMMENDED
-GATE_CHECKS = (c.status_in, c.is_object, c.is_array)
 SERVER_SET = ["id", "href", "creationDate", "name", "status", "statusChangeDate"]
+
+
+class Gate(StrEnum):
+    """Whether a failure of this rule stops the step's other checks (so the cause is reported
+    once, not a cascade of its consequences)."""
+
+    NONE = "none"
+    STATUS = "status"  # a wrong status: a wrong 2xx still carries the resource to build on
+    SHAPE = "shape"  # a body of the wrong shape: nothing to build later steps on
+
+
+class Context(StrEnum):
+    """What a rule examines."""
+
+    RESPONSE = "response"  # an HTTP response to the kit's request
+    EVENT = "event"  # a notification the server POSTed to the kit's listener
+    ANY = "any"
+
+
+class LevelPolicy(StrEnum):
+    FIXED = "fixed"
+    NOTIFICATIONS = "notifications"  # mandatory under --notifications mandatory
+
+
+FULL_ONLY = frozenset({Profile.FULL})
+# a notification rule: examines an event; its level follows --notifications
+EVENT_RULE: dict[str, Any] = {"context": Context.EVENT, "level_policy": LevelPolicy.NOTIFICATIONS}
 
 
 @dataclass(frozen=True)
@@ -28,21 +56,19 @@ class Rule:
     hint: str
     check: Callable[..., str]
     defaults: dict[str, Any] = field(default_factory=dict)
-    auto: bool = False  # applied to every response with a body unless a scenario lists it
-
-    @property
-    def gate(self) -> bool:
-        """Status and body-shape rules: when one fails, the step's other checks are not evaluated,
-        so the first failure is the one reported, not a cascade of consequences."""
-        return self.check in GATE_CHECKS
+    gate: Gate = Gate.NONE
+    context: Context = Context.RESPONSE
+    level_policy: LevelPolicy = LevelPolicy.FIXED
+    auto_in: frozenset[Profile] = frozenset()  # profiles applying it to every response with a body
 
 
 RULES: tuple[Rule, ...] = (
     # create
     Rule("TMF699-CREATE-01", M, "create", "POST /salesLead answers 201 Created",
-         "Return 201 with the created SalesLead for a valid SalesLead_Create body.", c.status_in, {"expected": 201}),
+         "Return 201 with the created SalesLead for a valid SalesLead_Create body.",
+         c.status_in, {"expected": 201}, gate=Gate.STATUS),
     Rule("TMF699-CREATE-02", M, "create", "The created lead is returned as a JSON object",
-         "Return the created resource itself, not an array or a wrapper.", c.is_object),
+         "Return the created resource itself, not an array or a wrapper.", c.is_object, gate=Gate.SHAPE),
     Rule("TMF699-CREATE-03", M, "create", "Server-set attributes are present on the created lead",
          "Set id, href, creationDate, status and statusChangeDate on creation and return them with name.",
          c.has_attributes, {"attributes": SERVER_SET}),
@@ -65,20 +91,21 @@ RULES: tuple[Rule, ...] = (
          "Answer errors with a JSON Error object holding at least string 'code' and 'reason'.", c.error_body),
     Rule("TMF630-CT-01", M, "content-type", "A JSON body is declared with a JSON media type",
          "Send 'Content-Type: application/json;charset=utf-8' with JSON bodies.", c.json_content_type,
-         auto=True),
+         auto_in=FULL_ONLY),
     # retrieve
     Rule("TMF699-RETRIEVE-01", M, "retrieve", "GET /salesLead/{id} answers 200",
-         "Serve every stored lead by its id.", c.status_in, {"expected": 200}),
+         "Serve every stored lead by its id.", c.status_in, {"expected": 200}, gate=Gate.STATUS),
     Rule("TMF699-RETRIEVE-02", M, "retrieve", "GET /salesLead/{id} returns the lead as created",
          "Return the stored lead with the values it was created with.", c.equals_resource),
     Rule("TMF699-RETRIEVE-03", M, "retrieve", "GET of an unknown id answers 404",
          "Answer 404 Not Found (with an Error body) for an id that does not exist.",
-         c.status_in, {"expected": 404}),
+         c.status_in, {"expected": 404}, gate=Gate.STATUS),
     # list and pagination
     Rule("TMF699-LIST-01", M, "list", "GET /salesLead answers 200 (or 206 for a partial page)",
-         "Answer list requests with 200 (complete) or 206 (partial page).", c.status_in, {"expected": [200, 206]}),
+         "Answer list requests with 200 (complete) or 206 (partial page).",
+         c.status_in, {"expected": [200, 206]}, gate=Gate.STATUS),
     Rule("TMF699-LIST-02", M, "list", "The list body is a JSON array", "Return a bare JSON array of SalesLead.",
-         c.is_array),
+         c.is_array, gate=Gate.SHAPE),
     Rule("TMF699-LIST-03", M, "list", "A newly created lead appears in the list",
          "List every stored lead (subject to filters and paging).", c.list_contains),
     Rule("TMF630-PAGE-01", R, "pagination", "List responses carry X-Total-Count and X-Result-Count",
@@ -115,79 +142,80 @@ RULES: tuple[Rule, ...] = (
     # update
     Rule("TMF630-PATCH-01", M, "update", "PATCH with application/merge-patch+json answers 200",
          "Accept JSON Merge Patch (RFC 7396) on PATCH /salesLead/{id} and return the updated lead.",
-         c.status_in, {"expected": 200}),
+         c.status_in, {"expected": 200}, gate=Gate.STATUS),
     Rule("TMF630-PATCH-02", M, "update", "The PATCH response shows the change",
          "Return the lead as it is after the patch.", c.echoes),
     Rule("TMF630-PATCH-03", M, "update", "The change persists (visible on a later GET)",
          "Store patched attributes.", c.echoes),
     Rule("TMF630-PATCH-04", OPT, "update", "PATCH with application/json is accepted as merge patch",
          "Accept application/json as merge patch, or answer 415 to declare it unsupported.",
-         c.status_in, {"expected": 200}),
+         c.status_in, {"expected": 200}, gate=Gate.STATUS),
     Rule("TMF630-PATCH-05", M, "update", "Changing status moves statusChangeDate",
          "Set statusChangeDate to the time of every status change.", c.changed_later,
          {"attribute": "statusChangeDate"}),
     Rule("TMF630-PATCH-06", M, "update", "Patching a read-only attribute (id, href, creationDate) answers 400",
          "Refuse PATCH bodies that touch id, href or creationDate with 400 and an Error.",
-         c.status_in, {"expected": 400}),
+         c.status_in, {"expected": 400}, gate=Gate.STATUS),
     Rule("TMF630-PATCH-07", M, "update", "Patching an out-of-enum value answers 400",
          "Validate PATCH bodies against SalesLead_Update (enums, types) and answer 400.",
-         c.status_in, {"expected": 400}),
+         c.status_in, {"expected": 400}, gate=Gate.STATUS),
     Rule("TMF630-PATCH-08", M, "update", "PATCH of an unknown id answers 404",
-         "Answer 404 for PATCH on an id that does not exist.", c.status_in, {"expected": 404}),
+         "Answer 404 for PATCH on an id that does not exist.", c.status_in, {"expected": 404}, gate=Gate.STATUS),
     Rule("TMF630-PATCH-09", M, "update", "A refused PATCH leaves the lead unchanged",
          "Validate the whole patch before applying any of it.", c.equals_resource),
     # create validation
     Rule("TMF630-VALID-01", M, "errors", "POST without the mandatory name answers 400",
-         "Validate SalesLead_Create: `name` is required.", c.status_in, {"expected": 400}),
+         "Validate SalesLead_Create: `name` is required.", c.status_in, {"expected": 400}, gate=Gate.STATUS),
     Rule("TMF630-VALID-02", M, "errors", "POST with an out-of-enum priority answers 400",
-         "Validate enum values (priority: low, medium, high).", c.status_in, {"expected": 400}),
+         "Validate enum values (priority: low, medium, high).", c.status_in, {"expected": 400}, gate=Gate.STATUS),
     Rule("TMF630-VALID-03", M, "errors", "POST with malformed JSON answers 400",
          "Answer 400 with an Error body when the request body is not valid JSON.",
-         c.status_in, {"expected": 400}),
+         c.status_in, {"expected": 400}, gate=Gate.STATUS),
     Rule("TMF630-VALID-04", M, "errors", "POST with a wrongly typed attribute answers 400",
          "Validate attribute types (e.g. estimatedRevenue.value must be a number).",
-         c.status_in, {"expected": 400}),
+         c.status_in, {"expected": 400}, gate=Gate.STATUS),
     # delete
     Rule("TMF699-DELETE-01", M, "delete", "DELETE /salesLead/{id} answers 204", "Answer 204 No Content.",
-         c.status_in, {"expected": 204}),
+         c.status_in, {"expected": 204}, gate=Gate.STATUS),
     Rule("TMF699-DELETE-02", M, "delete", "A 204 response has no body", "Send no body with 204.", c.no_body),
     Rule("TMF699-DELETE-03", M, "delete", "A deleted lead is gone (GET answers 404)",
-         "Remove the lead: later GETs must answer 404.", c.status_in, {"expected": 404}),
+         "Remove the lead: later GETs must answer 404.", c.status_in, {"expected": 404}, gate=Gate.STATUS),
     Rule("TMF699-DELETE-04", M, "delete", "DELETE of an unknown id answers 404",
-         "Answer 404 for DELETE on an id that does not exist.", c.status_in, {"expected": 404}),
+         "Answer 404 for DELETE on an id that does not exist.", c.status_in, {"expected": 404}, gate=Gate.STATUS),
     Rule("TMF699-DELETE-05", M, "delete", "A deleted lead is no longer listed",
          "Remove deleted leads from list results.", c.list_contains, {"present": False}),
     # hub and notifications: the hub is an optional feature; event delivery levels follow
     # --notifications (optional: arrival only warns, a malformed event fails; mandatory: all mandatory)
     Rule("TMF630-HUB-01", OPT, "notifications", "POST /hub registers a listener (201)",
          "Offer POST /hub (EventSubscriptionInput) answering 201, or 404/405/501 if there is no hub.",
-         c.status_in, {"expected": 201}),
+         c.status_in, {"expected": 201}, gate=Gate.STATUS),
     Rule("TMF630-HUB-02", OPT, "notifications", "The registration is an EventSubscription with id and the callback",
          "Return the created subscription: id, callback as registered, query.", c.subscription_valid),
     Rule("TMF630-HUB-03", OPT, "notifications", "DELETE /hub/{id} answers 204",
-         "Answer 204 No Content when a subscription is removed.", c.status_in, {"expected": 204}),
+         "Answer 204 No Content when a subscription is removed.", c.status_in, {"expected": 204}, gate=Gate.STATUS),
     Rule("TMF630-HUB-04", OPT, "notifications", "DELETE /hub/{unknown id} answers 404",
-         "Answer 404 for a subscription that does not exist.", c.status_in, {"expected": 404}),
+         "Answer 404 for a subscription that does not exist.", c.status_in, {"expected": 404}, gate=Gate.STATUS),
     Rule("TMF699-EVENT-01", R, "notifications", "The notification arrives within the event timeout",
          "POST each event to {callback}/listener/<eventName> promptly (mandatory with --notifications mandatory).",
-         c.event_arrived),
+         c.event_arrived, **EVENT_RULE),
     Rule("TMF699-EVENT-02", OPT, "notifications", "The notification is valid against its event schema",
          "Send eventId, eventTime (RFC 3339), eventType and event.salesLead as the event schema defines.",
-         c.schema),
+         c.schema, **EVENT_RULE),
     Rule("TMF699-EVENT-03", OPT, "notifications", "The notification has the expected eventType",
          "Use SalesLeadCreateEvent, SalesLeadAttributeValueChangeEvent, SalesLeadStateChangeEvent, "
-         "SalesLeadDeleteEvent.", c.event_type_is),
+         "SalesLeadDeleteEvent.", c.event_type_is, **EVENT_RULE),
     Rule("TMF699-EVENT-04", OPT, "notifications", "The notification carries the lead (event.salesLead.id)",
-         "Put the affected lead in event.salesLead.", c.event_about),
+         "Put the affected lead in event.salesLead.", c.event_about, **EVENT_RULE),
     Rule("TMF699-EVENT-05", OPT, "notifications", "No notification arrives after unsubscribing",
-         "Stop delivering to a subscription once DELETE /hub/{id} succeeded.", c.unexpected_event),
+         "Stop delivering to a subscription once DELETE /hub/{id} succeeded.", c.unexpected_event, **EVENT_RULE),
     Rule("TMF699-EVENT-06", OPT, "notifications", "A hub query limits the event types delivered",
-         "Honour query=eventType=... on registration, or refuse such a query with 400.", c.unexpected_event),
+         "Honour query=eventType=... on registration, or refuse such a query with 400.",
+         c.unexpected_event, **EVENT_RULE),
     # generic assertions for scenarios users write themselves (not used by the bundled suite)
     Rule("CTK-STATUS-01", M, "custom", "The response status is one of those expected",
-         "See the scenario's expectation.", c.status_in),
+         "See the scenario's expectation.", c.status_in, gate=Gate.STATUS),
     Rule("CTK-JSON-01", M, "custom", "A JSON path assertion on the body holds",
-         "See the scenario's expectation.", c.json_path),
+         "See the scenario's expectation.", c.json_path, context=Context.ANY),
     Rule("CTK-HEADER-01", M, "custom", "A response header assertion holds",
          "See the scenario's expectation.", c.header),
     # official kit (TM Forum TMF699 v4.0.0 CTK), reproduced with real assertions
@@ -198,14 +226,13 @@ RULES: tuple[Rule, ...] = (
          "Serialise these attributes as JSON strings.", c.string_attributes,
          {"attributes": ["id", "href", "creationDate", "name", "statusChangeDate"]}),
     Rule("TMF699-CTK-03", M, "official", "A single lead is not an array (official kit)",
-         "Return the resource as an object.", c.is_object),
+         "Return the resource as an object.", c.is_object, gate=Gate.SHAPE),
     Rule("TMF699-CTK-04", M, "official", "Attribute values equal those of the created lead (official kit)",
          "Return the same values on every read of a lead.", c.values_equal,
          {"attributes": SERVER_SET}),
 )
 
 BY_ID: dict[str, Rule] = {rule.id: rule for rule in RULES}
-AUTO_RULES: tuple[Rule, ...] = tuple(rule for rule in RULES if rule.auto)
 FAMILIES: tuple[str, ...] = tuple(dict.fromkeys(rule.family for rule in RULES))
 
 if len(BY_ID) != len(RULES):  # pragma: no cover - a guard against copy-paste when adding rules

@@ -1,70 +1,84 @@
-"""Execute planned scenarios: send each step, evaluate its rules, record everything.
+"""Execute a plan: scenarios concurrently (the steps of one in order), every exchange recorded,
+every created resource in a ledger and deleted, interruptions honoured.
 
-The executor keeps no global state: a ``ScenarioState`` belongs to one scenario run, and the
-only shared objects (HTTP client, schemas, target health) are safe to share across threads, so
-scenarios can later run concurrently without a redesign.
+Pure: no file or console work. The CLI, the self-check and the pytest plugin compose
+``execute`` with saving and rendering. Secrets are not masked here: checks see the real values,
+and masking happens when results are written or shown.
 """
 
 from __future__ import annotations
 
 import json
+import threading
 import time
 import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import httpx
 
-from . import SPEC_NAME, SPEC_VERSION, __version__
+from . import SPEC_NAME, __version__
 from . import _jsonpath as jsonpath
-from ._checks import CheckContext, CheckFailed, CheckInconclusive, event_arrived, status_in
-from ._config import Config
-from ._http import TargetHealth, build_url, send
+from ._checks import CheckContext, CheckFailed, CheckInconclusive, EventContext
+from ._config import render_payloads
+from ._http import TargetHealth, build_client, build_url, send
 from ._listener import Listener, ReceivedEvent
+from ._plan import Plan
 from ._results import (
     CheckResult,
     Exchange,
     HttpRequest,
     HttpResponse,
-    Level,
+    Leftover,
     RunResult,
     ScenarioResult,
     Status,
     StepResult,
 )
-from ._rules import AUTO_RULES
+from ._rules import Gate
 from ._scenarios import NO_BODY, Expectation, Scenario, Step
-from ._schemas import SchemaStore
+from ._settings import NotificationMode, Settings
 from ._templating import TemplateProblem, render
 
-# statuses after which a created resource no longer needs cleaning up
+# statuses after which a resource no longer needs cleaning up
 _GONE = {200, 202, 204, 404, 410}
+GROUP_WORKERS = 8  # requests of one concurrent `for_each` sent at the same time
 
 
-@dataclass
-class ScenarioState:
-    """Everything one scenario run knows: saved values, tracked resources, declined features."""
-
-    variables: dict[str, Any]
-    tracked: dict[str, str] = field(default_factory=dict)  # url -> description
-    broken: str | None = None
-    declined: dict[str, str] = field(default_factory=dict)  # feature -> reason
-    last_sent: float = 0.0  # monotonic time of the latest request: events must arrive after it
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-@dataclass(frozen=True)
-class NotificationSettings:
-    """How notification delivery is judged (``--notifications``) and how long to wait."""
+class CancelToken:
+    """Set by a signal handler (or Ctrl-C): the first request stops the run and cleans up; a
+    second one skips what is left of the cleanup. Results are written in both cases."""
 
-    mode: str = "optional"  # off | optional | mandatory
-    event_timeout: float = 5.0
-    quiet_period: float = 1.0
+    def __init__(self) -> None:
+        self.stop = threading.Event()
+        self.skip_cleanup = threading.Event()
+        self.reason: str | None = None
+
+    def cancel(self, reason: str) -> None:
+        if self.stop.is_set():
+            self.skip_cleanup.set()
+        else:
+            self.reason = reason
+            self.stop.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self.stop.is_set()
 
 
 class RunObserver:
-    """Receives progress events; the console implements it, the runner never prints."""
+    """Receives progress as it happens (from worker threads); the console implements it."""
+
+    def run_started(self, plan: Plan) -> None: ...
 
     def scenario_started(self, scenario: Scenario, index: int, total: int) -> None: ...
 
@@ -72,97 +86,277 @@ class RunObserver:
 
     def scenario_finished(self, result: ScenarioResult) -> None: ...
 
+    def cleanup_started(self, pending: int) -> None: ...
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+# -- the ledger of what the run created -----------------------------------------------------------
+
+
+@dataclass
+class Created:
+    """A POST that may have created a resource."""
+
+    collection: str  # the URL the POST went to
+    scenario: str
+    name: str | None  # the unique name sent, to find it again when the answer was lost
+    id: str | None = None
+    state: str = "in flight"  # in flight | created | unknown | absent | deleted | leftover
+    reason: str = ""
+
+    @property
+    def url(self) -> str | None:
+        return f"{self.collection}/{quote(self.id, safe='')}" if self.id else None
+
+
+class Ledger:
+    """Every POST that may have created something, until it is confirmed deleted (thread-safe)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.entries: list[Created] = []
+
+    def sending(self, collection: str, scenario: str, name: str | None) -> Created:
+        entry = Created(collection, scenario, name)
+        with self.lock:
+            self.entries.append(entry)
+        return entry
+
+    def answered(self, entry: Created, exchange: Exchange) -> None:
+        response = exchange.response
+        with self.lock:
+            if response is None:
+                entry.state, entry.reason = "unknown", f"the POST got no answer ({exchange.error})"
+            elif 200 <= response.status < 300:
+                rid = _created_id(response.body)
+                if rid is not None:
+                    entry.id, entry.state = rid, "created"
+                else:
+                    entry.state, entry.reason = "unknown", f"the {response.status} answer carries no id"
+            elif response.status >= 500:
+                entry.state, entry.reason = "unknown", f"the POST answered {response.status}"
+            else:
+                entry.state = "absent"  # refused: nothing was created
+
+    def deleted(self, url: str) -> None:
+        with self.lock:
+            for entry in self.entries:
+                if entry.url and _same_resource(entry.url, url):
+                    entry.state = "deleted"
+
+    def open(self, scenario: str | None = None) -> list[Created]:
+        with self.lock:
+            return [e for e in self.entries if e.state in ("in flight", "created", "unknown")
+                    and (scenario is None or e.scenario == scenario)]
+
+
+def _same_resource(a: str, b: str) -> bool:
+    return a.split("?", 1)[0].rstrip("/") == b.split("?", 1)[0].rstrip("/")
+
+
+def _created_id(body: str) -> str | None:
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError):
+        return None
+    if isinstance(data, list) and len(data) == 1:
+        data = data[0]
+    rid = data.get("id") if isinstance(data, dict) else None
+    return rid if isinstance(rid, str) and rid else None
+
+
+# -- per-scenario state ---------------------------------------------------------------------------
+
+
+@dataclass
+class ScenarioState:
+    """Everything one scenario run knows: saved values, declined features, whether it is broken."""
+
+    variables: dict[str, Any]
+    callback: str | None = None
+    broken: str | None = None
+    declined: dict[str, str] = field(default_factory=dict)  # feature -> reason
+    last_sent: float = 0.0  # monotonic time of the latest request: events must arrive after it
+    events_seen: int = 0  # events this scenario's subscriptions received
+    collected: dict[str, dict[int, Any]] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
 
 class Runner:
     def __init__(
         self,
+        plan: Plan,
+        settings: Settings,
         client: httpx.Client,
-        config: Config,
-        schemas: SchemaStore,
         base_url: str,
-        observer: RunObserver | None = None,
+        *,
         listener: Listener | None = None,
-        notifications: NotificationSettings | None = None,
+        observer: RunObserver | None = None,
+        cancel: CancelToken | None = None,
     ) -> None:
-        self.listener = listener
-        self.notifications = notifications or NotificationSettings()
+        self.plan = plan
+        self.settings = settings
         self.client = client
-        self.config = config
-        self.schemas = schemas
-        self.base_url = base_url
+        self.base_url = base_url.rstrip("/")
+        self.listener = listener
         self.observer = observer or RunObserver()
+        self.cancel = cancel or CancelToken()
         self.health = TargetHealth()
+        self.ledger = Ledger()
         self.run_id = uuid.uuid4().hex[:8]
-        config.rendered_payloads({"run_id": self.run_id})  # fail fast on a broken payload template
-        self._origin = urlsplit(base_url)[:2]
-        self.profile = "full"
+        self.n = settings.notifications
+        self._origin = urlsplit(self.base_url)[:2]
+        render_payloads(settings.payloads, {"run_id": self.run_id})  # fail fast on a broken payload template
+        self._groups = ThreadPoolExecutor(max_workers=GROUP_WORKERS, thread_name_prefix="tmf699ctk-group")
 
     # -- whole run ---------------------------------------------------------------------------
 
-    def run(self, scenarios: list[Scenario], profile: str, target_info: dict[str, Any] | None = None) -> RunResult:
+    def run(self, target_info: dict[str, Any] | None = None) -> RunResult:
+        plan = self.plan
         result = RunResult(
             tool={"name": "tmf699ctk", "version": __version__},
-            spec={"name": SPEC_NAME, "version": SPEC_VERSION, "schemas": self.schemas.spec},
-            target={"base_url": self.base_url, **(target_info or {})},
-            profile=profile,
+            spec={"name": SPEC_NAME, "version": plan.api_version, "schemas": plan.schemas.spec},
+            target={"base_url": self.base_url, "run_id": self.run_id, **(target_info or {})},
+            profile=plan.profile.value,
             started_at=_now(),
-            metadata=dict(self.config.report),
+            metadata=dict(self.settings.report),
+            scope=dict(plan.scope),
         )
-        result.target["run_id"] = self.run_id
-        self.profile = profile
         started = time.perf_counter()
+        self.observer.run_started(plan)
+        outcomes: dict[int, ScenarioResult] = {}
         try:
-            for index, scenario in enumerate(scenarios):
-                self.observer.scenario_started(scenario, index, len(scenarios))
-                outcome = self.run_scenario(scenario, index)
-                result.scenarios.append(outcome)
-                self.observer.scenario_finished(outcome)
-        except KeyboardInterrupt:
-            result.aborted = "interrupted by the user (Ctrl-C); the results are partial"
+            self._schedule(outcomes)
+        finally:
+            self._groups.shutdown(wait=False, cancel_futures=True)
+        result.scenarios = [outcomes[i] for i in sorted(outcomes)]
+        self._final_sweep(result)
+        if self.cancel.cancelled:
+            result.aborted = True
+            result.abort_reason = self.cancel.reason
         result.unreachable = self.health.unreachable
         if self.listener is not None:
-            result.notifications = {
-                "mode": self.notifications.mode, "callback_url": self.listener.callback_url,
-                "listen": self.listener.listen, "received": len(self.listener.events),
-                "unclaimed": [{"path": e.path, "eventType": e.event_type(), "lead": e.lead_id(),
-                               "received_at": e.wall_time} for e in self.listener.events if not e.claimed],
-            }
+            result.notifications = self._notification_facts()
         result.ended_at = _now()
         result.duration_ms = round((time.perf_counter() - started) * 1000, 1)
+        result.scope["started_at"], result.scope["ended_at"] = result.started_at, result.ended_at
         result.finish()
         return result
 
+    def _schedule(self, outcomes: dict[int, ScenarioResult]) -> None:
+        """Independent scenarios run at once (up to ``workers``); an exclusive one runs alone."""
+        scenarios = list(enumerate(self.plan.scenarios))
+        workers = max(1, self.settings.run.workers)
+        running: dict[Future[None], Scenario] = {}
+        # not a `with` block: after an interruption, a request stuck on the server must not hold the run
+        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tmf699ctk-scenario")
+        try:
+            while (scenarios or running) and not self.cancel.cancelled:
+                while scenarios and len(running) < workers and not self.cancel.cancelled:
+                    index, scenario = scenarios[0]
+                    if running and (scenario.exclusive or any(s.exclusive for s in running.values())):
+                        break
+                    scenarios.pop(0)
+                    outcome = self._new_outcome(scenario)
+                    outcomes[index] = outcome
+                    self.observer.scenario_started(scenario, index, len(self.plan.scenarios))
+                    running[pool.submit(self._run_scenario, scenario, index, outcome)] = scenario
+                done, _ = wait(running, timeout=0.2, return_when=FIRST_COMPLETED)
+                for future in done:
+                    running.pop(future)
+                    future.result()  # _run_scenario never raises; a bug here should be loud
+        except KeyboardInterrupt:
+            self.cancel.cancel("interrupted by the user (Ctrl-C)")
+        if running:
+            self._drain(running)
+        pool.shutdown(wait=not running, cancel_futures=True)
+
+    def _drain(self, running: dict[Future[None], Scenario]) -> None:
+        """After an interruption: give in-flight requests a moment to finish, never longer than
+        half the cleanup budget (their scenarios' steps so far are kept either way)."""
+        deadline = time.monotonic() + self.settings.run.cleanup_timeout / 2
+        while running and time.monotonic() < deadline and not self.cancel.skip_cleanup.is_set():
+            try:
+                done, _ = wait(running, timeout=0.1)
+            except KeyboardInterrupt:
+                self.cancel.cancel("interrupted by the user (Ctrl-C)")
+                continue
+            for future in done:
+                running.pop(future)
+
+    def _new_outcome(self, scenario: Scenario) -> ScenarioResult:
+        return ScenarioResult(id=scenario.id, title=scenario.title, file=scenario.file, tags=list(scenario.tags),
+                              description=scenario.description, started_at=_now())
+
+    def _notification_facts(self) -> dict[str, Any]:
+        assert self.listener is not None
+        events = self.listener.events
+        return {
+            "mode": self.n.mode.value, "callback_url": self.listener.callback_url, "listen": self.listener.listen,
+            "received": len(events),
+            "unclaimed": [{"path": e.path, "eventType": e.event_type(), "lead": e.lead_id(),
+                           "received_at": e.wall_time, "reason": e.refused or "no step waited for it"}
+                          for e in events if not e.claimed],
+        }
+
     # -- one scenario --------------------------------------------------------------------------
 
-    def run_scenario(self, scenario: Scenario, index: int = 0) -> ScenarioResult:
-        # each scenario gets its own run_id, so its leads' names match no other scenario's
-        run_id = f"{self.run_id}-{index}"
-        payloads = self.config.rendered_payloads({"run_id": run_id})
-        variables = {"payloads": payloads, "run_id": run_id, "base_url": self.base_url}
-        if self.listener is not None:
-            variables["callback_url"] = self.listener.callback_url
-        state = ScenarioState(variables=variables)
-        if "notifications" in scenario.requires and self.listener is None:
-            state.broken = f"notifications are {self.notifications.mode}: no listener, so no hub or event test"
-        outcome = ScenarioResult(
-            id=scenario.id, title=scenario.title, file=scenario.file, tags=list(scenario.tags),
-            description=scenario.description, started_at=_now(),
-        )
+    def _run_scenario(self, scenario: Scenario, index: int, outcome: ScenarioResult) -> None:
         started = time.perf_counter()
         try:
-            for step in scenario.steps:
-                outcome.steps.append(self._step(scenario, step, state, kind="step"))
-        finally:
+            state = self._state(scenario, index)
+            self._run_steps(scenario, scenario.steps, state, outcome, "step")
             state.broken = None  # teardown always runs
-            for step in scenario.teardown:
-                outcome.steps.append(self._step(scenario, step, state, kind="teardown"))
-            outcome.cleanup = self._cleanup(state)
+            self._run_steps(scenario, scenario.teardown, state, outcome, "teardown")
+            if not self.cancel.cancelled:  # after an interruption the run sweeps the ledger itself
+                outcome.cleanup.extend(self._cleanup(self.ledger.open(scenario.id)))
+        except Exception as exc:  # never lose a scenario's evidence to a kit bug
+            outcome.steps.append(StepResult(name="(scenario error)", skipped_reason=f"internal error: {exc!r}"))
+        finally:
             outcome.duration_ms = round((time.perf_counter() - started) * 1000, 1)
-        return outcome
+            self.observer.scenario_finished(outcome)
+
+    def _state(self, scenario: Scenario, index: int) -> ScenarioState:
+        # each scenario renders its own payloads: its leads' names match no other scenario's
+        run_id = f"{self.run_id}-{index}"
+        payloads = render_payloads(self.settings.payloads, {"run_id": run_id})
+        variables: dict[str, Any] = {"payloads": payloads, "run_id": run_id, "base_url": self.base_url}
+        state = ScenarioState(variables=variables)
+        if self.listener is not None:
+            # one listener for the run; each scenario's subscriptions live under their own path
+            state.callback = f"{self.listener.callback_url}/s{index}"
+            variables["callback_url"] = state.callback
+        elif "notifications" in scenario.requires:
+            state.broken = f"notifications are {self.n.mode.value}: no listener, so no hub or event test"
+        return state
+
+    def _run_steps(self, scenario: Scenario, steps: tuple[Step, ...], state: ScenarioState,
+                   outcome: ScenarioResult, kind: str) -> None:
+        i = 0
+        while i < len(steps):
+            if self.cancel.cancelled:
+                return
+            step = steps[i]
+            if step.group is None:
+                outcome.steps.append(self._guarded(scenario, step, state, kind))
+                i += 1
+                continue
+            group = [s for s in steps[i:] if s.group == step.group]
+            futures = [self._groups.submit(self._guarded, scenario, s, state, kind) for s in group]
+            outcome.steps.extend(f.result() for f in futures)  # in plan order, whatever finished first
+            i += len(group)
+
+    def _guarded(self, scenario: Scenario, step: Step, state: ScenarioState, kind: str) -> StepResult:
+        """One error boundary per step: whatever happens, the step is recorded with a reason."""
+        try:
+            result = self._step(scenario, step, state, kind)
+        except Exception as exc:
+            result = StepResult(name=step.name, kind=kind)
+            message = f"internal error while executing the step: {type(exc).__name__}: {str(exc)[:300]}"
+            result.checks = [self._outcome(e, Status.ERROR, message) for e in step.expect if not e.auto]
+            with state.lock:
+                state.broken = state.broken or f"step '{step.name}' failed: {message}"
+        self.observer.step_finished(scenario, result)
+        return result
 
     def _step(self, scenario: Scenario, step: Step, state: ScenarioState, kind: str) -> StepResult:
         context = {**state.variables, **step.variables}
@@ -173,68 +367,90 @@ class Runner:
         if step.feature and step.feature in state.declined:
             return self._skip(result, step, state.declined[step.feature], not_supported=True)
         if step.wait is not None:
-            return self._wait(scenario, step, state, result, context)
-        exchange_started = time.monotonic()
+            return self._wait(step, state, result, context)
+        sent_at = time.monotonic()
         try:
-            exchange = self._send(step, context)
+            exchange = self._send(step, context, scenario)
         except TemplateProblem as exc:
-            state.broken = f"step '{name}' could not be built: {exc}"
-            return self._skip(result, step, state.broken)
+            with state.lock:
+                state.broken = f"step '{name}' could not be built: {exc}"
+            return self._skip(result, step, f"step '{name}' could not be built: {exc}")
         result.exchange = exchange
-        state.last_sent = exchange_started
-        self._track(exchange, state)
+        with state.lock:
+            state.last_sent = max(state.last_sent, sent_at)
+        if exchange.request.method == "DELETE" and exchange.response is not None \
+                and exchange.response.status in _GONE:
+            self.ledger.deleted(exchange.request.url)
         response = exchange.response
         if response is None:
             message = exchange.error or "no response"
-            result.checks = [self._outcome(e, Status.ERROR, message) for e in step.expect]
-            state.broken = f"step '{name}' got no response: {message}"
-            self.observer.step_finished(scenario, result)
+            result.checks = [self._outcome(e, Status.ERROR, message) for e in step.expect if not e.auto]
+            with state.lock:
+                state.broken = f"step '{name}' got no response: {message}"
             return result
         if step.feature and response.status in step.declines:
             path = urlsplit(exchange.request.url).path
             reason = (f"{step.feature}: not offered by the server ({exchange.request.method} {path} answered "
                       f"{response.status} {response.reason})")
-            state.declined[step.feature] = reason
+            with state.lock:
+                state.declined[step.feature] = reason
             return self._skip(result, step, reason, not_supported=True)
-        ctx = CheckContext(exchange.request, response, self.schemas, self.base_url)
-        listed = {e.rule.id for e in step.expect}
+        ctx = CheckContext(exchange.request, response, self.plan.schemas, self.base_url)
+        has_body = bool(response.body.strip())
         # gates first: if the status or body shape is wrong, body checks would only echo that
-        ordered = sorted(step.expect, key=lambda e: not e.rule.gate)
+        ordered = sorted((e for e in step.expect if has_body or not e.auto), key=lambda e: e.rule.gate == Gate.NONE)
         blocked: str | None = None
         shape_failed = False
         for expectation in ordered:
-            if blocked:
+            if blocked and not expectation.auto:
                 result.checks.append(self._outcome(expectation, Status.SKIPPED, blocked))
                 continue
-            outcome = self._evaluate(expectation, ctx, context)
-            result.checks.append(outcome)
-            if expectation.rule.gate and outcome.status in (Status.FAILED, Status.ERROR):
-                blocked = f"not evaluated: {outcome.rule_id} failed ({outcome.message[:120]})"
+            checked = self._evaluate(expectation, ctx, context)
+            result.checks.append(checked)
+            if expectation.rule.gate != Gate.NONE and checked.status in (Status.FAILED, Status.ERROR) and not blocked:
+                blocked = f"not evaluated: {checked.rule_id} failed ({checked.message[:120]})"
                 # a wrong 2xx (200 for 201) still carries the lead; an error status or shape does not
-                shape_failed = not 200 <= response.status < 300 or expectation.rule.check is not status_in
-        if response.body.strip() and self.profile != "official":  # the official kit checks no media type
-            for rule in AUTO_RULES:
-                if rule.id not in listed:
-                    auto = Expectation(rule, rule.level, dict(rule.defaults))
-                    result.checks.append(self._evaluate(auto, ctx, context))
+                shape_failed = not 200 <= response.status < 300 or expectation.rule.gate == Gate.SHAPE
         if shape_failed and step.save:
-            # a 4xx/5xx or a body of the wrong shape is no lead to build later steps on
-            state.broken = f"step '{name}' failed ({blocked}); its values were not saved"
+            with state.lock:
+                state.broken = f"step '{name}' failed ({blocked}); its values were not saved"
         else:
             self._save(step, ctx, state, result)
-        self.observer.step_finished(scenario, result)
         return result
 
-    def _wait(self, scenario: Scenario, step: Step, state: ScenarioState, result: StepResult,
-              context: dict[str, Any]) -> StepResult:
+    def _send(self, step: Step, context: dict[str, Any], scenario: Scenario) -> Exchange:
+        req = step.request
+        assert req is not None  # the scenario schema requires a request or a wait_event
+        rendered_url = render(req.url, context) if req.url is not None else None
+        url = build_url(self.base_url, render(req.path, context), rendered_url, render(req.query, context))
+        if rendered_url is not None and urlsplit(url)[:2] != self._origin:
+            # never send the user's credentials to an origin they did not configure
+            raise TemplateProblem(f"refusing to follow {url!r}: it is outside the configured base URL's origin")
+        body = render(req.json, context) if req.json is not NO_BODY else None
+        entry = None
+        if req.method == "POST":
+            name = body.get("name") if isinstance(body, dict) and isinstance(body.get("name"), str) else None
+            entry = self.ledger.sending(url.split("?", 1)[0].rstrip("/"), scenario.id, name)
+        exchange = send(
+            self.client, req.method, url, health=self.health, headers=render(req.headers, context),
+            json_body=body, raw_body=req.body, content_type=req.content_type, abort=self.cancel.stop,
+        )
+        if entry is not None:
+            self.ledger.answered(entry, exchange)
+        return exchange
+
+    # -- notifications -------------------------------------------------------------------------
+
+    def _wait(self, step: Step, state: ScenarioState, result: StepResult, context: dict[str, Any]) -> StepResult:
         """Wait for the notification the previous request should have caused (or for its absence)."""
         assert step.wait is not None and self.listener is not None
         try:
             subscription = str(render(step.wait.subscription, context))
             about = render(step.wait.about, context) if step.wait.about else None
         except TemplateProblem as exc:
-            state.broken = f"step '{result.name}' could not be built: {exc}"
-            return self._skip(result, step, state.broken)
+            with state.lock:
+                state.broken = f"step '{result.name}' could not be built: {exc}"
+            return self._skip(result, step, f"step '{result.name}' could not be built: {exc}")
         callback = urlsplit(subscription)
         since, sub_path, wanted, absent = state.last_sent, callback.path.rstrip("/"), step.wait.type, step.wait.absent
 
@@ -251,42 +467,51 @@ class Runner:
             # an event about this lead of another type: report it as the wrong eventType
             return next((e for e in candidates if e.lead_id() == about), None)
 
-        timeout = self.notifications.quiet_period if absent else self.notifications.event_timeout
-        event = self.listener.wait_for(pick, timeout)
+        timeout = self.n.quiet_period if absent else self.n.event_timeout
+        event = self.listener.wait_for(pick, timeout, stop=self.cancel.stop)
         what = f"{wanted or 'event'}{f' about lead {about}' if about else ''}"
         if event is None:
+            if self.cancel.cancelled:
+                return self._skip(result, step, "interrupted while waiting for the notification")
             if absent:
-                result.checks = [self._outcome(e, Status.PASSED, f"no {what} within {timeout:g} s")
-                                 for e in step.expect]
-            else:
-                received = len(self.listener.events)
-                message = (f"no {what} arrived at {subscription} within {timeout:g} s "
-                           f"({received} event(s) received by the listener in all)")
-                result.checks = [
-                    self._outcome(e, Status.FAILED, message) if e.rule.check is event_arrived
-                    else self._outcome(e, Status.SKIPPED, f"not evaluated: {message}")
-                    for e in step.expect
-                ]
-            result.skipped_reason = None
-            self.observer.step_finished(scenario, result)
+                seen = self._events_at(state.callback)
+                if seen == 0:
+                    message = (f"inconclusive: no {what} within {timeout:g} s, but no event at all has arrived "
+                               "for this scenario's subscriptions, so its absence proves nothing")
+                    result.checks = [self._outcome(e, Status.SKIPPED, message) for e in step.expect]
+                else:
+                    result.checks = [self._outcome(e, Status.PASSED, f"no {what} within {timeout:g} s "
+                                                   f"({seen} other event(s) did arrive)") for e in step.expect]
+                return result
+            received = len(self.listener.events)
+            message = (f"no {what} arrived at {subscription} within {timeout:g} s "
+                       f"({received} event(s) received by the listener in all)")
+            result.checks = [
+                self._outcome(e, Status.FAILED, message) if e.rule.id == "TMF699-EVENT-01"
+                else self._outcome(e, Status.SKIPPED, f"not evaluated: {message}")
+                for e in step.expect
+            ]
             return result
         latency = round((event.received_at - since) * 1000, 2)
-        body = self.config.redactor.text(event.body)
         # recorded: the server's POST to the listener and the listener's 201 (latency as its time)
         result.exchange = Exchange(
-            request=HttpRequest("POST", f"{callback.scheme}://{callback.netloc}{event.path}",
-                                self.config.redactor.headers(event.headers), body),
+            request=HttpRequest("POST", f"{callback.scheme}://{callback.netloc}{event.path}", event.headers,
+                                event.body),
             response=HttpResponse(201, "Created (kit listener)", "HTTP/1.1", [], "", len(event.body.encode()),
                                   latency),
             started_at=event.wall_time,
         )
-        # checked: the notification itself, as the message under test
-        notification = HttpResponse(201, "Created", "HTTP/1.1", result.exchange.request.headers, body,
-                                    len(event.body.encode()), latency)
-        ctx = CheckContext(result.exchange.request, notification, self.schemas, self.base_url)
+        ctx = EventContext(event.path, event.headers, event.body, latency, self.plan.schemas, self.base_url)
         result.checks = [self._evaluate(e, ctx, context) for e in step.expect]
-        self.observer.step_finished(scenario, result)
         return result
+
+    def _events_at(self, callback: str | None) -> int:
+        if self.listener is None or callback is None:
+            return 0
+        prefix = urlsplit(callback).path.rstrip("/")
+        return sum(1 for e in self.listener.events if e.refused is None and e.path.startswith(prefix))
+
+    # -- checks --------------------------------------------------------------------------------
 
     def _render_name(self, step: Step, context: dict[str, Any]) -> str:
         try:
@@ -294,23 +519,8 @@ class Runner:
         except TemplateProblem:
             return step.name
 
-    def _send(self, step: Step, context: dict[str, Any]) -> Exchange:
-        req = step.request
-        assert req is not None  # the scenario schema requires a request or a wait_event
-        rendered_url = render(req.url, context) if req.url is not None else None
-        url = build_url(self.base_url, render(req.path, context), rendered_url, render(req.query, context))
-        if rendered_url is not None and urlsplit(url)[:2] != self._origin:
-            # never send the user's credentials to an origin they did not configure
-            raise TemplateProblem(f"refusing to follow {url!r}: it is outside the configured base URL's origin")
-        return send(
-            self.client, req.method, url,
-            redactor=self.config.redactor, health=self.health,
-            headers=render(req.headers, context),
-            json_body=render(req.json, context) if req.json is not NO_BODY else None,
-            raw_body=req.body, content_type=req.content_type,
-        )
-
-    def _evaluate(self, expectation: Expectation, ctx: CheckContext, context: dict[str, Any]) -> CheckResult:
+    def _evaluate(self, expectation: Expectation, ctx: CheckContext | EventContext,
+                  context: dict[str, Any]) -> CheckResult:
         rule = expectation.rule
         try:
             args = render(expectation.args, context)
@@ -323,20 +533,18 @@ class Runner:
         except CheckInconclusive as exc:
             return self._outcome(expectation, Status.SKIPPED, f"inconclusive: {exc}")
         except Exception as exc:  # a check must never crash the run; report it as an error
-            return self._outcome(expectation, Status.ERROR, f"internal error in the check: {exc!r}")
+            return self._outcome(expectation, Status.ERROR, f"internal error in the check: {exc!r}"[:500])
         return self._outcome(expectation, Status.PASSED, note or "")
 
     def _outcome(self, expectation: Expectation, status: Status, message: str,
                  not_supported: bool = False) -> CheckResult:
         rule = expectation.rule
-        level = expectation.level
-        if self.notifications.mode == "mandatory" and rule.id.startswith("TMF699-EVENT-"):
-            level = Level.MANDATORY  # --notifications mandatory: delivery is required
-        return CheckResult(rule.id, rule.title, level, rule.family, status, message, rule.hint, not_supported)
+        return CheckResult(rule.id, rule.title, expectation.level, rule.family, status, message, rule.hint,
+                           not_supported)
 
     def _skip(self, result: StepResult, step: Step, reason: str, not_supported: bool = False) -> StepResult:
         result.skipped_reason = reason
-        result.checks = [self._outcome(e, Status.SKIPPED, reason, not_supported) for e in step.expect]
+        result.checks = [self._outcome(e, Status.SKIPPED, reason, not_supported) for e in step.expect if not e.auto]
         return result
 
     def _save(self, step: Step, ctx: CheckContext, state: ScenarioState, result: StepResult) -> None:
@@ -349,34 +557,167 @@ class Runner:
                 else:
                     value = jsonpath.get(ctx.json(), source)
             except (KeyError, CheckFailed) as exc:
-                state.broken = f"step '{result.name}' could not save {name!r}: {str(exc).strip(chr(39))}"
+                with state.lock:
+                    state.broken = f"step '{result.name}' could not save {name!r}: {str(exc).strip(chr(39))}"
                 return
-            state.variables[name] = value
+            with state.lock:
+                if step.collect:  # a for_each step: one value per iteration, in plan order
+                    slots = state.collected.setdefault(name, {})
+                    slots[step.iteration] = value
+                    state.variables[name] = [slots[i] for i in sorted(slots)]
+                else:
+                    state.variables[name] = value
             result.saved.append(name)
 
-    # -- resources the run created -------------------------------------------------------------
+    # -- cleanup -------------------------------------------------------------------------------
 
-    def _track(self, exchange: Exchange, state: ScenarioState) -> None:
-        response, request = exchange.response, exchange.request
-        if response is None:
-            return
-        url = request.url.split("?", 1)[0].rstrip("/")
-        if request.method == "POST" and 200 <= response.status < 300:
-            try:
-                body = json.loads(response.body)
-            except ValueError:
-                return
-            if isinstance(body, list) and len(body) == 1:
-                body = body[0]
-            if isinstance(body, dict) and isinstance(body.get("id"), str) and body["id"]:
-                state.tracked[f"{url}/{body['id']}"] = body["id"]
-        elif request.method == "DELETE" and response.status in _GONE:
-            state.tracked.pop(url, None)
-
-    def _cleanup(self, state: ScenarioState) -> list[Exchange]:
-        done = []
-        for url in list(state.tracked):
-            done.append(send(self.client, "DELETE", url, redactor=self.config.redactor, health=self.health))
-            state.tracked.pop(url)
+    def _cleanup(self, entries: list[Created], deadline: float | None = None) -> list[Exchange]:
+        """Delete what the entries created; look up by name what a lost answer may have created."""
+        done: list[Exchange] = []
+        for entry in entries:
+            if self.cancel.skip_cleanup.is_set():
+                entry.state, entry.reason = "leftover", "cleanup skipped by a second interruption"
+                continue
+            if deadline is not None and time.monotonic() >= deadline:
+                entry.state, entry.reason = "leftover", "the cleanup time budget ran out"
+                continue
+            timeout = self._cleanup_timeout(deadline)
+            if entry.state == "in flight":
+                entry.state, entry.reason = "unknown", "the run was interrupted while the POST was in flight"
+            if entry.state == "unknown":
+                if not entry.name:
+                    entry.state = "leftover"
+                    entry.reason += "; no unique name was sent, so it cannot be looked up"
+                    continue
+                found, lookup = self._lookup(entry, timeout)
+                done.append(lookup)
+                if found is None:
+                    entry.state = "leftover"
+                    entry.reason += f"; looking it up by name failed ({_answer(lookup)})"
+                    continue
+                if not found:
+                    entry.state = "absent"
+                    continue
+                for rid in found:
+                    extra = Created(entry.collection, entry.scenario, entry.name, rid, "created")
+                    done.extend(self._delete(extra, timeout))
+                    if extra.state != "deleted":
+                        entry.id, entry.state, entry.reason = rid, "leftover", extra.reason
+                if entry.state != "leftover":
+                    entry.state = "deleted"
+                continue
+            done.extend(self._delete(entry, timeout))
         return done
 
+    def _cleanup_timeout(self, deadline: float | None) -> float:
+        # cleanup may be slower than the test timeout allows: a lead left behind is worse
+        wanted = max(self.settings.target.timeout, 5.0)
+        return max(0.1, min(wanted, deadline - time.monotonic())) if deadline is not None else wanted
+
+    def _delete(self, entry: Created, timeout: float) -> list[Exchange]:
+        assert entry.url is not None
+        if urlsplit(entry.url)[:2] != self._origin or not entry.url.startswith(self.base_url + "/"):
+            entry.state, entry.reason = "leftover", "its URL is outside the base URL: not deleted"
+            return []
+        exchange = send(self.client, "DELETE", entry.url, health=self.health, timeout=timeout)
+        if exchange.response is not None and exchange.response.status in _GONE:
+            entry.state = "deleted"
+        else:
+            entry.state, entry.reason = "leftover", f"DELETE {_answer(exchange)}"
+        return [exchange]
+
+    def _lookup(self, entry: Created, timeout: float) -> tuple[list[str] | None, Exchange]:
+        """The ids of resources named ``entry.name`` (None when the lookup itself failed)."""
+        assert entry.name is not None
+        url = build_url(entry.collection, None, None, {"name": entry.name})
+        exchange = send(self.client, "GET", url, health=self.health, timeout=timeout)
+        if exchange.response is None or exchange.response.status not in (200, 206):
+            return None, exchange
+        try:
+            items = json.loads(exchange.response.body)
+        except (ValueError, RecursionError):
+            return None, exchange
+        if not isinstance(items, list):
+            return None, exchange
+        return [i["id"] for i in items if isinstance(i, dict) and i.get("name") == entry.name
+                and isinstance(i.get("id"), str) and i["id"]], exchange
+
+    def _final_sweep(self, result: RunResult) -> None:
+        """Whatever no scenario cleaned up (interruption, lost answers) is deleted now, within the
+        cleanup budget; what cannot be confirmed deleted is listed as a leftover."""
+        pending = self.ledger.open()
+        if pending:
+            self.observer.cleanup_started(len(pending))
+            deadline = time.monotonic() + self.settings.run.cleanup_timeout if self.cancel.cancelled else None
+            by_id = {s.id: s for s in result.scenarios}
+            with _interruptible(self.cancel):
+                self._await_in_flight(pending, deadline)
+                for scenario_id in dict.fromkeys(e.scenario for e in pending):
+                    exchanges = self._cleanup([e for e in pending if e.scenario == scenario_id], deadline)
+                    if scenario_id in by_id:
+                        by_id[scenario_id].cleanup.extend(exchanges)
+        with self.ledger.lock:
+            entries = list(self.ledger.entries)
+        result.leftovers = [Leftover(url=e.url or e.collection, id=e.id, name=e.name, reason=e.reason or e.state)
+                            for e in entries if e.state in ("leftover", "in flight", "created", "unknown")]
+
+    def _await_in_flight(self, pending: list[Created], deadline: float | None) -> None:
+        """A POST still in flight may yet answer with the id: wait for it, within the budget."""
+        limit = deadline if deadline is not None else time.monotonic() + self.settings.target.timeout
+        while any(e.state == "in flight" for e in pending) and time.monotonic() < limit \
+                and not self.cancel.skip_cleanup.is_set():
+            time.sleep(0.05)
+
+
+@contextmanager
+def _interruptible(cancel: CancelToken) -> Iterator[None]:
+    """Ctrl-C during cleanup (when no signal handler is installed) skips the rest of it."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        cancel.cancel("interrupted (Ctrl-C)")
+        cancel.skip_cleanup.set()
+
+
+def _answer(exchange: Exchange) -> str:
+    if exchange.response is not None:
+        return f"answered {exchange.response.status} {exchange.response.reason}"
+    return exchange.error or "no answer"
+
+
+# -- the pure entry point ---------------------------------------------------------------------------
+
+
+@contextmanager
+def _listener(plan: Plan, settings: Settings) -> Iterator[Listener | None]:
+    """The notification listener, for the run only, when a planned scenario needs it."""
+    n = settings.notifications
+    needed = any("notifications" in s.requires for s in plan.scenarios)
+    if n.mode == NotificationMode.OFF or not needed:
+        yield None
+        return
+    with Listener(n.listen_host, n.listen_port, n.callback_url) as listener:
+        yield listener
+
+
+def execute(
+    plan: Plan,
+    settings: Settings,
+    *,
+    observer: RunObserver | None = None,
+    cancel: CancelToken | None = None,
+    target_info: dict[str, Any] | None = None,
+    client_factory: Callable[[Settings], httpx.Client] | None = None,
+) -> RunResult:
+    """Run the plan against ``settings.target.base_url``; no file or console work.
+
+    The results are unmasked (checks need real values): mask with the settings' redactor before
+    writing or showing them (``_outputs.save_results`` does).
+    """
+    base_url = settings.target.base_url
+    if not base_url:
+        raise ValueError("execute() needs settings with a base URL")
+    make_client = client_factory or (lambda s: build_client(s.target, pool=max(10, s.run.workers * 2)))
+    with make_client(settings) as client, _listener(plan, settings) as listener:
+        runner = Runner(plan, settings, client, base_url, listener=listener, observer=observer, cancel=cancel)
+        return runner.run(target_info)

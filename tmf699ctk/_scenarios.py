@@ -21,7 +21,7 @@ from ._rules import BY_ID, Rule
 from ._templating import check_syntax
 from ._yaml import Location, YamlProblem, error_location, line_for, load_with_lines, read_text
 
-PROFILES = ("official", "full")
+PROFILES = ("official", "full")  # see _settings.Profile
 NO_BODY = object()
 
 
@@ -30,6 +30,7 @@ class Expectation:
     rule: Rule
     level: Level
     args: dict[str, Any]
+    auto: bool = False  # added by the plan (e.g. the media-type rule): only for responses with a body
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,9 @@ class Step:
     line: int
     variables: dict[str, Any] = field(default_factory=dict)
     wait: WaitSpec | None = None
+    group: tuple[int, int] | None = None  # steps of one `for_each` with `concurrent: true` share a group
+    collect: bool = False  # a `for_each` step: saved values are collected into lists, in order
+    iteration: int = 0  # which value of the `for_each` this step is
 
 
 @dataclass(frozen=True, eq=False)  # identity: two loads of one file are two scenarios
@@ -78,6 +82,8 @@ class Scenario:
     teardown: tuple[Step, ...]
     file: str
     requires: tuple[str, ...] = ()
+    path: Path | None = None  # where the file was read from
+    exclusive: bool = False  # runs alone: no other scenario runs at the same time
 
 
 _validator: Draft202012Validator | None = None
@@ -149,6 +155,7 @@ def _expectation(raw: Any, path: Location, problems: _Problems) -> Expectation |
 def _steps(raw_steps: list[dict], base: Location, problems: _Problems) -> tuple[Step, ...]:
     steps: list[Step] = []
     for index, raw in enumerate(raw_steps):
+        group = (len(steps), index) if raw.get("concurrent") else None  # unique within the file
         path = (*base, index)
         expect = tuple(
             e for i, item in enumerate(raw.get("expect", []))
@@ -163,11 +170,12 @@ def _steps(raw_steps: list[dict], base: Location, problems: _Problems) -> tuple[
         wait = WaitSpec(**raw["wait_event"]) if "wait_event" in raw else None
         loop = raw.get("for_each")
         variants = [{}] if not loop else [{name: v} for name, values in loop.items() for v in values]
-        for variables in variants:
+        for iteration, variables in enumerate(variants):
             steps.append(Step(
                 name=raw["name"], request=request, expect=expect, save=raw.get("save", {}),
                 feature=raw.get("feature"), declines=tuple(raw.get("declines", ())),
                 line=line_for(problems.lines, path), variables=variables, wait=wait,
+                group=group, collect=bool(loop), iteration=iteration,
             ))
     return tuple(steps)
 
@@ -205,6 +213,7 @@ def load_file(path: Path) -> Scenario:
         id=data["id"], title=data["title"], description=data.get("description", ""),
         tags=tuple(data.get("tags", [])), profiles=tuple(data.get("profiles", ["full"])),
         steps=steps, teardown=teardown, file=name, requires=tuple(data.get("requires", [])),
+        path=path.resolve(), exclusive=bool(data.get("exclusive", False)),
     )
 
 
@@ -243,7 +252,7 @@ def load_scenarios(paths: list[Path] | None = None) -> list[Scenario]:
     return scenarios
 
 
-def plan(
+def select(
     scenarios: list[Scenario], profile: str, *, only: list[str] | None = None, tags: list[str] | None = None
 ) -> list[Scenario]:
     """The scenarios a run executes, in file order."""

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 
-from ._http import build_client
-from ._listener import Listener
-from ._pipeline import Prepared, RunOptions, prepare
+from ._plan import Plan, build_plan
 from ._results import RunResult, Status
-from ._runner import NotificationSettings, Runner
+from ._runner import execute
+from ._settings import Settings, build_settings
 from .server import BY_NAME, FAULTS, Fault, ReferenceServer
 from .server.independent import IndependentServer
 
@@ -42,12 +41,12 @@ class Outcome:
         return f"detected by {', '.join(self.caught_by)}" if self.ok else f"MISSED (failed: {', '.join(self.failed)})"
 
 
-def _run(url: str, prepared: Prepared, profile: str) -> RunResult:
-    n = prepared.config.notifications
-    settings = NotificationSettings(n.mode, n.event_timeout, n.quiet_period)
-    with build_client(prepared.config.target) as client, Listener(n.listen_host, 0) as listener:
-        runner = Runner(client, prepared.config, prepared.schemas, url, listener=listener, notifications=settings)
-        return runner.run(prepared.scenarios, profile)
+Prepared = tuple[Settings, Plan]
+
+
+def _run(url: str, prepared: Prepared, profile: str = "full") -> RunResult:
+    settings, plan = prepared
+    return execute(plan, settings.with_base_url(url))
 
 
 def _failed(result: RunResult) -> list[str]:
@@ -55,7 +54,7 @@ def _failed(result: RunResult) -> list[str]:
 
 
 def run_fault(fault: Fault, prepared: Prepared, profile: str = "full") -> Outcome:
-    with ReferenceServer(faults=frozenset({fault.name}), schemas=prepared.schemas) as server:
+    with ReferenceServer(faults=frozenset({fault.name}), schemas=prepared[1].schemas) as server:
         result = _run(server.url, prepared, profile)
     failed = _failed(result)
     return Outcome(fault.name, fault.description, fault.rules, result.verdict, failed,
@@ -64,7 +63,7 @@ def run_fault(fault: Fault, prepared: Prepared, profile: str = "full") -> Outcom
 
 def run_clean(which: str, prepared: Prepared, profile: str = "full") -> Outcome:
     if which == CLEAN:
-        with ReferenceServer(schemas=prepared.schemas) as server:
+        with ReferenceServer(schemas=prepared[1].schemas) as server:
             result = _run(server.url, prepared, profile)
     else:
         with IndependentServer() as other:
@@ -74,11 +73,12 @@ def run_clean(which: str, prepared: Prepared, profile: str = "full") -> Outcome:
                    ok=result.verdict == "PASS" and not failed)
 
 
-def prepare_selftest() -> Prepared:
+def prepare_selftest(**cli: object) -> Prepared:
     """Shorter event waits than a real run: every server here delivers within milliseconds."""
-    prepared = prepare(RunOptions(embedded=True, event_timeout=2.0))
-    prepared.config.notifications.quiet_period = 0.5  # deliveries take milliseconds: a wide margin
-    return prepared
+    settings = build_settings({"notifications.event_timeout": 2.0, "notifications.quiet_period": 0.5, **cli},
+                              env={})
+    settings = replace(settings, run=replace(settings.run, embedded=False))
+    return settings, build_plan(settings)
 
 
 def selftest(

@@ -6,9 +6,13 @@ Exit codes: 0 every mandatory check passed; 1 a mandatory (or offered optional) 
 
 from __future__ import annotations
 
+import os
+import signal
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -17,10 +21,11 @@ from . import SPEC_NAME, SPEC_VERSION, __version__
 from ._config import template_text
 from ._console import ConsoleProgress, make_console, print_summary
 from ._exceptions import CtkError, UsageError
-from ._outputs import OutputRequest, write_outputs
-from ._pipeline import RunOptions, execute, prepare
+from ._outputs import OutputPaths, write_outputs
 from ._results import RunResult
 from ._rules import RULES
+from ._runner import CancelToken
+from ._settings import Settings, build_settings
 from ._view import sha256_file as sha256_of
 
 EXIT_PASS, EXIT_FAIL, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
@@ -55,6 +60,41 @@ def exit_code_for(result: RunResult) -> int:
     return EXIT_PASS if result.verdict == "PASS" else EXIT_FAIL
 
 
+@contextmanager
+def _signals(cancel: CancelToken) -> Iterator[None]:
+    """SIGINT and SIGTERM (a cancelled CI job) stop the run cleanly; a second one skips cleanup."""
+    def handler(signum: int, frame: object) -> None:
+        cancel.cancel("interrupted by the user (Ctrl-C)" if signum == signal.SIGINT
+                      else f"interrupted by {signal.Signals(signum).name} (e.g. a cancelled CI job)")
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def settings_from_cli(config: Path | None, **options: Any) -> Settings:
+    """The command line's values (None: not given) keyed like the settings, merged with the
+    environment and the config file."""
+    return build_settings({CLI_KEYS[k]: v for k, v in options.items()}, config_path=config)
+
+
+CLI_KEYS = {
+    "base_url": "target.base_url", "api_version": "target.api_version", "header": "target.headers",
+    "user": "target.basic_auth", "secret_header": "target.secret_headers", "timeout": "target.timeout",
+    "max_body": "target.max_body", "insecure": "target.verify_tls", "ca_bundle": "target.ca_bundle",
+    "proxy": "target.proxy", "profile": "run.profile", "embedded": "run.embedded", "fault": "run.faults",
+    "scenarios": "run.scenario_paths", "scenario": "run.only", "tag": "run.tags", "workers": "run.workers",
+    "cleanup_timeout": "run.cleanup_timeout", "clock_skew": "run.clock_skew",
+    "notifications": "notifications.mode", "listen": "notifications.listen",
+    "callback_url": "notifications.callback_url", "event_timeout": "notifications.event_timeout",
+    "quiet_period": "notifications.quiet_period", "report_dir": "output.report_dir", "html": "output.html",
+    "junit": "output.junit", "markdown": "output.markdown",
+}
+
+
 @app.command()
 def run(
     base_url: Annotated[
@@ -64,8 +104,9 @@ def run(
         ),
     ] = None,
     embedded: Annotated[
-        bool, typer.Option("--embedded", help="Start the bundled reference server on a free loopback port and test it.")
-    ] = False,
+        bool | None,
+        typer.Option("--embedded", help="Start the bundled reference server on a free loopback port and test it."),
+    ] = None,
     fault: Annotated[
         list[str] | None,
         typer.Option(
@@ -74,10 +115,18 @@ def run(
             help="With --embedded: inject faults (NAME[,NAME...]; see `serve --list-faults`).",
         ),
     ] = None,
-    config: Annotated[Path | None, typer.Option("--config", "-c", help="Config file (see `init`).")] = None,
+    config: Annotated[
+        Path | None, typer.Option("--config", "-c", help="Config file (see `init`); env TMF699CTK_CONFIG.")
+    ] = None,
+    api_version: Annotated[
+        str | None,
+        typer.Option("--api-version", metavar="VERSION",
+                     help="TMF699 version under test, 4.0.0 or 5.0.0 (default: from a base URL ending /v4 or /v5)."),
+    ] = None,
     profile: Annotated[
-        str, typer.Option("--profile", "-p", metavar="PROFILE", help="official (TM Forum kit) or full.")
-    ] = "full",
+        str | None,
+        typer.Option("--profile", "-p", metavar="PROFILE", help="official (TM Forum kit) or full (default)."),
+    ] = None,
     scenarios: Annotated[
         list[Path] | None,
         typer.Option("--scenarios", metavar="PATH", help="Scenario files or folders instead of the bundled suite."),
@@ -89,9 +138,12 @@ def run(
         list[str] | None,
         typer.Option("--tag", "-t", metavar="TAG", help="Run only scenarios with this tag (repeatable)."),
     ] = None,
+    workers: Annotated[
+        int | None, typer.Option("--workers", "-w", metavar="N", help="Scenarios run at once (default 4).")
+    ] = None,
     header: Annotated[
         list[str] | None,
-        typer.Option("--header", "-H", metavar="'NAME: VALUE'", help="Extra header 'Name: value' (repeatable)."),
+        typer.Option("--header", "-H", metavar="'NAME: VALUE'", help="Extra header 'Name: value' (repeatable).")
     ] = None,
     user: Annotated[
         str | None, typer.Option("--user", metavar="NAME:PASSWORD", help="Basic auth 'name:password'.")
@@ -100,12 +152,32 @@ def run(
         list[str] | None,
         typer.Option("--secret-header", metavar="NAME", help="Mask this header's value in every output (repeatable)."),
     ] = None,
-    insecure: Annotated[bool, typer.Option("--insecure", "-k", help="Do not verify TLS certificates.")] = False,
+    insecure: Annotated[
+        bool | None, typer.Option("--insecure", "-k", help="Do not verify TLS certificates.")
+    ] = None,
     ca_bundle: Annotated[
         str | None, typer.Option("--ca-bundle", metavar="FILE", help="Verify TLS with this CA bundle (PEM).")
     ] = None,
-    timeout: Annotated[float | None, typer.Option("--timeout", help="Seconds per request (default 10).")] = None,
+    timeout: Annotated[
+        float | None,
+        typer.Option("--timeout", metavar="SECONDS",
+                     help="Seconds for each whole exchange: connect, headers and body (default 10)."),
+    ] = None,
+    max_body: Annotated[
+        str | None,
+        typer.Option("--max-body", metavar="SIZE", help="Largest response body read, e.g. 16MiB (default)."),
+    ] = None,
     proxy: Annotated[str | None, typer.Option("--proxy", metavar="URL", help="Proxy URL for every request.")] = None,
+    cleanup_timeout: Annotated[
+        float | None,
+        typer.Option("--cleanup-timeout", metavar="SECONDS",
+                     help="After an interruption, seconds allowed for deleting what the run created (default 10)."),
+    ] = None,
+    clock_skew: Annotated[
+        float | None,
+        typer.Option("--clock-skew", metavar="SECONDS",
+                     help="How far the server's clock may be ahead before a date counts as future (default 300)."),
+    ] = None,
     report_dir: Annotated[
         Path | None, typer.Option("--report-dir", "-o", help="Output folder (default reports/<timestamp>/).")
     ] = None,
@@ -113,7 +185,7 @@ def run(
         Path | None,
         typer.Option(
             "--html",
-            help="HTML report path (default: in the report folder, named <COMPANY>-TMF699-v4.0.0-HTMLReport.html).",
+            help="HTML report path (default: in the report folder, named <COMPANY>-TMF699-v<version>-HTMLReport.html).",
         ),
     ] = None,
     junit: Annotated[Path | None, typer.Option("--junit", help="Also write JUnit XML here.")] = None,
@@ -143,49 +215,50 @@ def run(
         ),
     ] = None,
     event_timeout: Annotated[
-        float | None, typer.Option("--event-timeout", help="Seconds to wait for each event (default 5).")
+        float | None,
+        typer.Option("--event-timeout", metavar="SECONDS", help="Seconds to wait for each event (default 5).")
+    ] = None,
+    quiet_period: Annotated[
+        float | None,
+        typer.Option("--quiet-period", metavar="SECONDS",
+                     help="Seconds to watch for an event that must not come (default 1).")
     ] = None,
 ) -> None:
     """Run the conformance suite against a TMF699 server and write the reports.
 
+    Every option also reads an environment variable (TMF699CTK_<OPTION>, e.g. TMF699CTK_BASE_URL);
+    precedence: command line > environment > config file > defaults (see `tmf699ctk config`).
     Writes results.json and the HTML report into the report folder; a Markdown summary is also
     appended to $GITHUB_STEP_SUMMARY when that variable is set.
     """
-    from .server import parse_faults
+    from . import _pipeline
 
-    try:
-        faults = parse_faults(",".join(fault or []))
-    except ValueError as exc:
-        raise UsageError(str(exc)) from exc
-    options = RunOptions(
-        base_url=base_url,
-        embedded=embedded,
-        faults=faults,
-        config_path=config,
-        profile=profile,
-        scenario_paths=scenarios or [],
-        only=scenario or [],
-        tags=tag or [],
-        headers=header or [],
-        user=user,
-        secret_headers=secret_header or [],
-        insecure=insecure,
-        ca_bundle=ca_bundle,
-        timeout=timeout,
-        proxy=proxy,
-        report_dir=report_dir,
-        notifications=notifications,
-        listen=listen,
-        callback_url=callback_url,
-        event_timeout=event_timeout,
+    settings = settings_from_cli(
+        config, base_url=base_url, embedded=embedded, fault=fault, api_version=api_version, profile=profile,
+        scenarios=scenarios, scenario=scenario, tag=tag, workers=workers, header=header, user=user,
+        secret_header=secret_header, insecure=(False if insecure else None), ca_bundle=ca_bundle, timeout=timeout,
+        max_body=max_body, proxy=proxy, cleanup_timeout=cleanup_timeout, clock_skew=clock_skew,
+        report_dir=report_dir, html=html, junit=junit, markdown=markdown, notifications=notifications,
+        listen=listen, callback_url=callback_url, event_timeout=event_timeout, quiet_period=quiet_period,
     )
-    prepared = prepare(options)
+    if not settings.run.embedded and not settings.target.base_url:
+        raise UsageError("give --base-url URL (or target.base_url in the config file, or TMF699CTK_BASE_URL), "
+                         "or use --embedded")
+    if settings.run.faults:
+        from .server import parse_faults
+
+        try:
+            parse_faults(",".join(settings.run.faults))
+        except ValueError as exc:
+            raise UsageError(str(exc)) from exc
     console = make_console()
-    with ConsoleProgress(console) as progress:
-        result, folder = execute(options, prepared, progress)
-    results_path = folder / "results.json"
-    written = write_outputs(result, results_path, OutputRequest(html=html, junit=junit, markdown=markdown))
-    print_summary(console, result, [str(p) for p in (results_path, *written)])
+    cancel = CancelToken()
+    with _signals(cancel), ConsoleProgress(console, settings.redactor) as progress:
+        finished = _pipeline.run(settings, observer=progress, cancel=cancel)
+    result = finished.result
+    print_summary(console, result, [str(p) for p in (finished.outputs.results, *finished.written.paths)])
+    for problem in finished.written.problems:
+        make_console(stderr=True).print(f"error: {problem} (results.json was written)")
     raise typer.Exit(exit_code_for(result))
 
 
@@ -205,12 +278,12 @@ def report(
         raise UsageError(f"cannot read {results}: {exc.strerror or exc}") from exc
     except (ValueError, KeyError, TypeError) as exc:
         raise UsageError(f"{results} is not a tmf699ctk results file: {exc}") from exc
-    written = write_outputs(
-        run_result, results, OutputRequest(html=html, junit=junit, markdown=markdown, step_summary=False)
-    )
+    written = write_outputs(run_result, results, OutputPaths(results.parent, html, junit, markdown))
     console = make_console()
-    for path in written:
+    for path in written.paths:
         console.print(f"wrote {path}")
+    for problem in written.problems:
+        make_console(stderr=True).print(f"error: {problem}")
     raise typer.Exit(exit_code_for(run_result))
 
 
@@ -289,12 +362,16 @@ def list_(
     scenarios: Annotated[list[Path] | None, typer.Option("--scenarios", help="Scenario files or folders.")] = None,
 ) -> None:
     """Show the scenarios and the rule catalogue (rule ID, level, title)."""
-    from ._scenarios import load_scenarios, plan
+    from ._scenarios import load_scenarios, select
+    from ._settings import Profile
 
     console = make_console()
     loaded = load_scenarios(scenarios or None)
     if profile:
-        loaded = plan(loaded, profile)
+        try:
+            loaded = select(loaded, Profile(profile))
+        except ValueError as exc:
+            raise UsageError(f"--profile must be one of {', '.join(p.value for p in Profile)}") from exc
     table = Table("scenario", "profiles", "steps", "checks", "title", title="Scenarios", title_justify="left")
     for s in loaded:
         table.add_row(
@@ -351,7 +428,8 @@ def validate(
     config: Annotated[Path | None, typer.Option("--config", "-c", help="Also validate this config file.")] = None,
 ) -> None:
     """Check scenario files and a config file without sending any request."""
-    from ._config import load_config
+    from ._config import validate_payloads
+    from ._plan import api_version
     from ._scenarios import load_scenarios
     from ._schemas import SchemaStore
 
@@ -359,9 +437,31 @@ def validate(
     steps = sum(len(s.steps) + len(s.teardown) for s in loaded)
     message = f"{len(loaded)} scenarios, {steps} steps: valid"
     if config is not None:
-        load_config(config, schemas=SchemaStore.load())
+        settings = build_settings({}, config_path=config)
+        version = api_version(settings)
+        validate_payloads(settings.payloads, SchemaStore.load(f"tmf699-v{version}"), settings.config_file)
         message += f"; config {config}: valid"
     make_console().print(message)
+
+
+@app.command("config")
+def config_(
+    config: Annotated[
+        Path | None, typer.Option("--config", "-c", help="Config file (default: $TMF699CTK_CONFIG, if set).")
+    ] = None,
+) -> None:
+    """Print the effective settings of a run and where each value comes from (secrets masked).
+
+    Precedence: command line > environment (TMF699CTK_*) > config file > defaults.
+    """
+    from ._settings import effective
+
+    settings = build_settings({}, config_path=config)
+    table = Table("setting", "environment variable", "value", "source", title="Effective settings",
+                  title_justify="left")
+    for row in effective(settings):
+        table.add_row(*row)
+    make_console().print(table)
 
 
 @app.command()
@@ -372,7 +472,10 @@ def init(
     """Write a commented config file to adapt (base URL, auth, payloads, report metadata)."""
     if path.exists() and not force:
         raise UsageError(f"{path} exists; use --force to overwrite it")
-    path.write_text(template_text(), encoding="utf-8")
+    try:
+        path.write_text(template_text(), encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from exc
     make_console().print(f"wrote {path}; edit it, then: tmf699ctk run --config {path}")
 
 
@@ -386,3 +489,9 @@ def main() -> None:
     except CtkError as exc:
         sys.stderr.write(f"error: {exc}\n")
         sys.exit(exc.exit_code)
+    except Exception as exc:  # a kit bug: one line, the traceback only on request
+        if os.environ.get("TMF699CTK_DEBUG"):
+            raise
+        sys.stderr.write(f"internal error: {type(exc).__name__}: {exc} (set TMF699CTK_DEBUG=1 for details; "
+                         "please report it)\n")
+        sys.exit(EXIT_UNREACHABLE)

@@ -209,13 +209,13 @@ class Handler(BaseHTTPRequestHandler):
                 self.query, reserved, or_values=not f("or-filter-literal"), operators=not f("date-ops-ignored"))
             with self.state.store.lock:
                 everything = [self._represent(v) for v in self.state.store.leads.values()]
-            if f("list-200-only-first") and everything:
-                everything = everything[:-1]
             for path, _, _ in filters:
                 if path[0] not in self.state.schemas.registry.contents(
                         self.state.schemas.id_base + "SalesLead.schema.json")["properties"]:
                     raise QueryError(f"cannot filter on unknown attribute {path[0]!r}")
             selected = [lead for lead in everything if matches(lead, filters)]
+            if f("list-200-only-first") and selected:
+                selected = selected[:-1]
             chunk, partial = page(
                 selected,
                 None if f("ignore-offset") else params.get("offset"),

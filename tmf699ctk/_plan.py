@@ -1,0 +1,163 @@
+"""The plan: which scenarios run, each expectation's level resolved, and the run's scope.
+
+Policy lives here, not in the runner: a rule's level under the chosen notification mode, the
+rules applied automatically in a profile, and whether the run covers the whole bundled suite
+(the scope recorded as evidence, with the suite's digest).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import sys
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from . import SPEC_VERSION, __version__
+from ._config import validate_payloads
+from ._exceptions import UsageError
+from ._resources import data_dir
+from ._results import Level
+from ._rules import RULES, LevelPolicy
+from ._scenarios import Expectation, Scenario, Step, load_scenarios, select
+from ._schemas import SchemaStore
+from ._settings import NotificationMode, Profile, Settings
+
+SUPPORTED_VERSIONS = (SPEC_VERSION,)
+
+
+@dataclass(frozen=True)
+class Plan:
+    scenarios: tuple[Scenario, ...]
+    profile: Profile
+    api_version: str
+    schemas: SchemaStore
+    scope: dict[str, Any]
+
+
+def api_version(settings: Settings) -> str:
+    """The TMF699 version under test: the option, else the base URL's /vN, else 4.0.0."""
+    version = settings.target.api_version
+    if version is None and settings.target.base_url:
+        tail = settings.target.base_url.rstrip("/").rsplit("/", 1)[-1]
+        version = {"v4": "4.0.0", "v5": "5.0.0"}.get(tail)
+    version = version or SPEC_VERSION
+    if version not in SUPPORTED_VERSIONS:
+        raise UsageError(f"TMF699 v{version} is not supported by this kit; supported: {', '.join(SUPPORTED_VERSIONS)}")
+    return version
+
+
+def _resolve(step: Step, settings: Settings, profile: Profile) -> Step:
+    expectations = []
+    mandatory_events = settings.notifications.mode == NotificationMode.MANDATORY
+    for e in step.expect:
+        level = e.level
+        if e.rule.level_policy == LevelPolicy.NOTIFICATIONS and mandatory_events:
+            level = Level.MANDATORY  # --notifications mandatory: delivery is required
+        expectations.append(replace(e, level=level))
+    if step.request is not None:
+        listed = {e.rule.id for e in step.expect}
+        expectations += [Expectation(rule, rule.level, dict(rule.defaults), auto=True)
+                         for rule in RULES if profile in rule.auto_in and rule.id not in listed]
+    return replace(step, expect=tuple(expectations))
+
+
+def resolve(scenario: Scenario, settings: Settings, profile: Profile) -> Scenario:
+    return replace(
+        scenario,
+        steps=tuple(_resolve(s, settings, profile) for s in scenario.steps),
+        teardown=tuple(_resolve(s, settings, profile) for s in scenario.teardown),
+    )
+
+
+def build_plan(settings: Settings) -> Plan:
+    """Load and validate everything up front: nothing is sent if any input is wrong."""
+    version = api_version(settings)
+    schemas = SchemaStore.load(f"tmf699-v{version}")
+    validate_payloads(settings.payloads, schemas, settings.config_file)
+    profile = settings.run.profile
+    custom = list(settings.run.scenario_paths)
+    loaded = load_scenarios(custom or None)
+    selected = select(loaded, profile, only=list(settings.run.only), tags=list(settings.run.tags))
+    if not selected:
+        raise UsageError("no scenario matches the profile, --scenario and --tag selection")
+    scenarios = tuple(resolve(s, settings, profile) for s in selected)
+    return Plan(scenarios, profile, version, schemas, _scope(settings, version, profile, selected))
+
+
+# -- scope: what ran, as evidence -----------------------------------------------------------------
+
+
+def _canonical_yaml(path: Path) -> Any:
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+def _file_digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def suite_digest(scenarios: list[tuple[str, Any]], version: str) -> str:
+    """SHA-256 of what a suite is: its scenarios (parsed, so formatting does not count) and the
+    schemas it validates against, in a canonical JSON form."""
+    digest = hashlib.sha256()
+    for name, data in sorted(scenarios, key=lambda item: item[0]):
+        digest.update(name.encode() + b"\0" + json.dumps(data, sort_keys=True, ensure_ascii=False).encode() + b"\0")
+    folder = data_dir("schemas") / f"tmf699-v{version}"
+    for path in sorted(folder.glob("*.json")):
+        data = json.loads(path.read_text(encoding="utf-8"))
+        digest.update(path.name.encode() + b"\0" + json.dumps(data, sort_keys=True).encode() + b"\0")
+    return digest.hexdigest()
+
+
+def installed_suite_digest(profile: str, version: str) -> str:
+    """The digest of the bundled suite of ``profile`` in this installation."""
+    bundled = load_scenarios(None)
+    return suite_digest([(s.file, _canonical_yaml(_bundled_path(s.file))) for s in bundled
+                         if profile in s.profiles], version)
+
+
+def _bundled_path(display_name: str) -> Path:
+    return data_dir("scenarios") / Path(display_name).relative_to("scenarios")
+
+
+def _scope(settings: Settings, version: str, profile: Profile, selected: list[Scenario]) -> dict[str, Any]:
+    custom_files = []
+    ran = []
+    bundled_root = data_dir("scenarios").resolve()
+    for scenario in selected:
+        path = Path(scenario.file)
+        if not path.is_absolute() and scenario.file.startswith("scenarios/") and not settings.run.scenario_paths:
+            path = _bundled_path(scenario.file)
+        ran.append((scenario.file, _canonical_yaml(path)))
+        if not path.resolve().is_relative_to(bundled_root):
+            custom_files.append({"file": scenario.file, "sha256": _file_digest(path)})
+    digest = suite_digest(ran, version)
+    bundled = installed_suite_digest(profile.value, version)
+    reasons = []
+    if settings.run.only or settings.run.tags:
+        shown = ", ".join([*settings.run.only, *(f"tag {t}" for t in settings.run.tags)])
+        reasons.append(f"only part of the suite was selected ({shown})")
+    if custom_files:
+        reasons.append(f"{len(custom_files)} scenario file(s) are not the bundled suite's")
+    if digest != bundled and not reasons:
+        reasons.append("the scenarios that ran differ from the bundled suite of this profile")
+    return {
+        "kit_version": __version__,
+        "api_version": version,
+        "profile": profile.value,
+        "suite_sha256": digest,
+        "bundled_suite_sha256": bundled,
+        "scenarios": [s.id for s in selected],
+        "selection": {"scenarios": list(settings.run.only), "tags": list(settings.run.tags)},
+        "custom_files": custom_files,
+        "weakened": settings.weakening(),
+        "complete": digest == bundled and not reasons,
+        "partial_reasons": reasons,
+        "workers": settings.run.workers,
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+    }
