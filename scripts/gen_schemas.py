@@ -113,7 +113,9 @@ class OpenApi30:
     def _mapping(self, name: str, definition: dict[str, Any]) -> dict[str, str]:
         discriminator = definition["discriminator"]
         if discriminator.get("mapping"):
-            return {value: self.ref_name(ref, name) for value, ref in discriminator["mapping"].items()}
+            # a mapping names a schema by reference or by its bare name
+            return {value: ref if ref in self.schemas else self.ref_name(ref, name)
+                    for value, ref in discriminator["mapping"].items()}
         branches = [b for key in ("oneOf", "anyOf") for b in definition.get(key, [])]
         implicit = {self.ref_name(b["$ref"], name): None for b in branches if "$ref" in b}
         if not branches:

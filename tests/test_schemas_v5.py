@@ -21,6 +21,7 @@ from .specfiles import ROOT, examples, spec_of
 
 V5 = api_spec("5.0.0")
 LEAD_URL = "http://127.0.0.1:8080/tmf-api/salesManagement/v5/salesLead/42"
+OPPORTUNITY_URL = "http://127.0.0.1:8080/tmf-api/salesManagement/v5/salesOpportunity/7"
 CONTEXT = {"run_id": "r0000001", "lead": {"id": "42", "href": LEAD_URL}}
 CONTACT_MEDIUM_TYPES = ["EmailContactMedium", "PhoneContactMedium", "FaxContactMedium",
                         "GeographicAddressContactMedium", "SocialContactMedium"]
@@ -99,8 +100,7 @@ def test_a_full_lead_as_the_server_returns_it_is_a_valid_response(
 
 def test_a_full_opportunity_as_the_server_returns_it_is_a_valid_response(
         v5: SchemaStore, payloads: dict[str, dict[str, Any]]) -> None:
-    body = {**payloads["salesOpportunity"]["full"], **SERVER_VIEW, "href": LEAD_URL.replace("salesLead", "x")}
-    body.pop("lastUpdate")
+    body = {**payloads["salesOpportunity"]["full"], **SERVER_VIEW, "href": OPPORTUNITY_URL}
     assert v5.errors("SalesOpportunity_RES", body) == []
 
 
@@ -284,6 +284,10 @@ components:
       type: object
       properties:
         pet: {$ref: '#/components/schemas/Pet'}
+        adopted: {$ref: '#/components/schemas/Adoption'}
+    Adoption:
+      oneOf: [{$ref: '#/components/schemas/Cat'}, {$ref: '#/components/schemas/Dog'}]
+      discriminator: {propertyName: kind, mapping: {c: Cat, d: '#/components/schemas/Dog'}}
 """
 
 
@@ -317,6 +321,14 @@ def test_implicit_mapping_dispatches_on_component_names(dialect: SchemaStore) ->
         "$.pet.kind: 'Cow' is not one of ['Pet', 'Cat', 'Dog']"]
 
 
+def test_an_explicit_mapping_names_schemas_by_reference_or_by_name(dialect: SchemaStore) -> None:
+    assert dialect.errors("Owner", {"adopted": {"kind": "c", "lives": 10}}) == [
+        "$.adopted.lives: 10 is greater than the maximum of 9"]
+    assert dialect.errors("Owner", {"adopted": {"kind": "d", "barks": "no"}}) == [
+        "$.adopted.barks: 'no' is not of type 'boolean'"]
+    assert dialect.errors("Owner", {"adopted": {"kind": "Cat"}}) == ["$.adopted.kind: 'Cat' is not one of ['c', 'd']"]
+
+
 def test_oas30_keywords_become_draft_2020_12(dialect: SchemaStore, dialect_out: Path) -> None:
     assert dialect.errors("Owner", {"pet": {"kind": "Pet", "age": 0}}) == [
         "$.pet.age: 0 is less than or equal to the minimum of 0"]
@@ -329,7 +341,7 @@ def test_oas30_keywords_become_draft_2020_12(dialect: SchemaStore, dialect_out: 
 
 def test_the_index_takes_the_base_path_from_the_first_server(dialect_out: Path) -> None:
     index = json.loads((dialect_out / "index.json").read_text())
-    assert (index["basePath"], index["definitions"]) == ("/api/v1", ["Cat", "Dog", "Owner", "Pet"])
+    assert (index["basePath"], index["definitions"]) == ("/api/v1", ["Adoption", "Cat", "Dog", "Owner", "Pet"])
 
 
 def test_an_unsupported_reference_is_a_clear_generator_error(tmp_path: Path) -> None:
