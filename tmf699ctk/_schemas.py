@@ -1,4 +1,8 @@
-"""Bundled JSON Schemas: loaded once, compiled once per run, errors named by JSON path."""
+"""Bundled JSON Schemas: loaded once, compiled once per run, errors named by JSON path.
+
+Every bundled version is plain JSON Schema (the generator translates OpenAPI 3.0's dialect),
+so one validator per schema's ``$schema`` serves v4 and v5 alike.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,8 @@ from urllib.parse import urlsplit
 
 from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import ValidationError
+from jsonschema.protocols import Validator
+from jsonschema.validators import validator_for
 from referencing import Registry, Resource
 from referencing.exceptions import NoSuchResource
 
@@ -71,7 +77,7 @@ class SchemaStore:
     id_base: str
     registry: Registry
     names: frozenset[str]
-    _validators: dict[str, Draft202012Validator] = field(default_factory=dict, repr=False, compare=False)
+    _validators: dict[str, Validator] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def load(cls, spec: str = DEFAULT_SPEC, folder: Path | None = None) -> SchemaStore:
@@ -91,23 +97,24 @@ class SchemaStore:
         registry = Registry(retrieve=_no_network).with_resources(resources)  # type: ignore[call-arg]
         return cls(spec, index["idBase"], registry.crawl(), frozenset(index["definitions"]))
 
-    def validator(self, name: str) -> Draft202012Validator:
+    def validator(self, name: str) -> Validator:
         cache = self._validators
         if name not in cache:
             if name not in self.names:
                 raise SchemaError(f"unknown schema {name!r}; known: {', '.join(sorted(self.names))}")
             schema = self.registry.contents(self.id_base + name + ".schema.json")
-            cache[name] = Draft202012Validator(
-                schema, registry=self.registry, format_checker=format_checker
-            )
+            cls = validator_for(schema, default=Draft202012Validator)
+            cache[name] = cls(schema, registry=self.registry, format_checker=format_checker)
         return cache[name]
 
     def errors(self, name: str, instance: Any, limit: int = MAX_ERRORS) -> list[str]:
         """Every violation as ``$.path: message``, deepest first, at most ``limit``."""
         found = sorted(self.validator(name).iter_errors(instance), key=_error_order)
-        messages = [format_error(err) for err in found[:limit]]
-        if len(found) > limit:
-            messages.append(f"... and {len(found) - limit} more")
+        # A subtype re-checks what its discriminated parent checked: say each problem once.
+        unique = list(dict.fromkeys(format_error(err) for err in found))
+        messages = unique[:limit]
+        if len(unique) > limit:
+            messages.append(f"... and {len(unique) - limit} more")
         return messages
 
 
