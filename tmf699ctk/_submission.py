@@ -218,6 +218,12 @@ def markdown_html(text: str) -> Markup:
     return Markup(md.renderer.render(markdown_tokens(text), md.options, {}))
 
 
+def markdown_outline(text: str) -> list[str]:
+    """The level 1 and 2 headings of a Markdown text (a "# line" in a code block is none)."""
+    tokens = _markdown().parse(text)
+    return [tokens[i + 1].content for i, t in enumerate(tokens) if t.type == "heading_open" and t.tag in ("h1", "h2")]
+
+
 def demoted_markdown(text: str) -> str:
     """The vendor's Markdown with its top-level headings moved down ``HEADING_SHIFT`` levels (for the .md)."""
     lines = text.splitlines()
@@ -288,7 +294,9 @@ def render_document_markdown(facts: SubmissionFacts, inputs: SubmissionInputs, d
     lines = [f"# {TITLE}", "", "| | |", "| --- | --- |"]
     lines += [f"| **{LABELS[key]}** | {_cell(value)} |" for key, value in values.items()]
     lines += ["", f"**Conformance result: {facts.verdict}** ({facts.verdict_detail})", ""]
-    if not facts.complete:
+    if facts.complete:
+        lines += [f"Suite scope: complete (the whole {facts.profile} profile ran)", ""]
+    else:
         lines += [f"> **{PARTIAL_BANNER}**: {_cell('; '.join(facts.partial_reasons))}", ""]
     if not facts.passed:
         lines += [f"> **{NOT_VALID}**", ""]

@@ -8,7 +8,7 @@ import json
 import re
 import struct
 import xml.etree.ElementTree as ET
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -131,11 +131,16 @@ def read_diagram(path: Path) -> Diagram:
     """Read and check a PNG, JPEG or SVG diagram; ValueError says what is wrong with it."""
     try:
         size = path.stat().st_size
+        if size > MAX_DIAGRAM_BYTES:
+            raise ValueError(f"{path} is {size} bytes; a diagram may have at most {MAX_DIAGRAM_BYTES}")
+        data = path.read_bytes()
     except OSError as exc:
         raise ValueError(f"cannot read {path}: {exc.strerror or exc}") from exc
-    if size > MAX_DIAGRAM_BYTES:
-        raise ValueError(f"{path} is {size} bytes; a diagram may have at most {MAX_DIAGRAM_BYTES}")
-    data = path.read_bytes()
+    return parse_diagram(path.name, data)
+
+
+def parse_diagram(name: str, data: bytes) -> Diagram:
+    """Recognise a diagram by its content (never its extension) and measure it."""
     if data.startswith(b"\x89PNG\r\n\x1a\n"):
         kind, (width, height) = "png", _png_size(data)
     elif data.startswith(b"\xff\xd8\xff"):
@@ -143,13 +148,13 @@ def read_diagram(path: Path) -> Diagram:
     else:
         head = data[:512].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
         if not (head.startswith(b"<?xml") or head.startswith(b"<svg") or head.startswith(b"<!--")):
-            raise ValueError(f"{path} is not a PNG, JPEG or SVG image")
+            raise ValueError(f"{name} is not a PNG, JPEG or SVG image")
         try:
             width, height = _svg_size(data)
         except UnicodeDecodeError as exc:
-            raise ValueError(f"{path} is not UTF-8 SVG text") from exc
+            raise ValueError(f"{name} is not UTF-8 SVG text") from exc
         kind = "svg"
-    return Diagram(path.name, kind, data, width, height)
+    return Diagram(name, kind, data, width, height)
 
 
 def _read_config(path: Path) -> tuple[dict[str, Any], dict[Location, int]]:
@@ -254,3 +259,20 @@ def fill_template(text: str, answers: Mapping[tuple[str, str], str]) -> str:
             line = f"  {field.group(1)}: {json.dumps(answers[(section, field.group(1))], ensure_ascii=False)}\n"
         out.append(line)
     return "".join(out)
+
+
+def init_answers(ask: Callable[[str, str], str]) -> dict[tuple[str, str], str]:
+    """Ask the submission questions (``ask(question, default) -> answer``); empty answers stay unset."""
+    answers: dict[tuple[str, str], str] = {}
+    for section, key, question, _ in INIT_FIELDS:
+        default = short_name(answers.get(("report", "company"))) if key == "company_short" else ""
+        answer = ask(question, default).strip()
+        if key == "company_short" and answer:
+            answer = short_name(answer)  # the schema allows nothing else; say what it became
+        answers[(section, key)] = answer
+    return answers
+
+
+def missing_after_init(answers: Mapping[tuple[str, str], str]) -> list[str]:
+    return [f"{section}.{key}" for section, key, _, required in INIT_FIELDS
+            if required and not answers.get((section, key))]
