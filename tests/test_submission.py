@@ -316,3 +316,10 @@ def test_init_answers_fill_the_template_and_keep_its_comments(tmp_path: Path, sc
     path = tmp_path / "c.yaml"
     path.write_text(text)
     assert load_config(path, schemas=schemas).report["product"] == 'Sales "Hub": 2'
+
+
+def test_the_readme_example_config_is_complete(schemas) -> None:
+    config = ROOT / "docs" / "submission-example" / "tmf699ctk.yaml"
+    report = load_config(config, schemas=schemas).report
+    inputs = load_submission_inputs(config, report)
+    assert inputs.diagram.kind == "svg" and "TMF699 Sales Management API" in inputs.product_description
