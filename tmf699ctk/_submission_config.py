@@ -67,7 +67,8 @@ class SubmissionInputs:
 def _png_size(data: bytes) -> tuple[int, int]:
     if len(data) < 24 or data[12:16] != b"IHDR":
         raise ValueError("a PNG without its IHDR header")
-    return struct.unpack(">II", data[16:24])
+    width, height = struct.unpack(">II", data[16:24])
+    return int(width), int(height)
 
 
 def _jpeg_size(data: bytes) -> tuple[int, int]:
@@ -82,7 +83,7 @@ def _jpeg_size(data: bytes) -> tuple[int, int]:
         length = struct.unpack(">H", data[index + 2:index + 4])[0]
         if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):  # start of frame
             height, width = struct.unpack(">HH", data[index + 5:index + 9])
-            return width, height
+            return int(width), int(height)
         index += 2 + length
     raise ValueError("a JPEG without a frame header")
 

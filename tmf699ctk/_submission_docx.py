@@ -40,6 +40,7 @@ _SVG_EXT = "{96DAC541-7B7A-43D3-8B79-37D633B846F1}"  # Office 2016's SVG picture
 _SVG_NS = "http://schemas.microsoft.com/office/drawing/2016/SVG/main"
 _PASS_FILL, _FAIL_FILL, _FAIL_TEXT = "1A7F37", "B3261E", (0xB3, 0x26, 0x1E)
 CONTENT_WIDTH_CM, MAX_HEIGHT_CM = 17.0, 20.0
+MAX_DOCX_BYTES = 256 * 1024 * 1024  # unpacked; a reviewer's machine must not be filled by a crafted file
 
 
 def docx_available() -> bool:
@@ -362,6 +363,8 @@ def read_docx(data: bytes) -> dict[str, Any]:
     import hashlib
 
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        if sum(info.file_size for info in archive.infolist()) > MAX_DOCX_BYTES:
+            raise ValueError(f"it unpacks to more than {MAX_DOCX_BYTES} bytes")
         body = ET.fromstring(archive.read("word/document.xml")).find(f"{_W}body")
         rels_xml = ET.fromstring(archive.read("word/_rels/document.xml.rels"))
         media = {hashlib.sha256(archive.read(n)).hexdigest() for n in archive.namelist() if n.startswith("word/media/")}

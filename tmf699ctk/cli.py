@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 from rich.table import Table
@@ -253,7 +253,7 @@ def verify(
     raise typer.Exit(EXIT_FAIL if problems else EXIT_PASS)
 
 
-def _verify_bundle(bundle: Path) -> None:
+def _verify_bundle(bundle: Path) -> NoReturn:
     from ._submission_bundle import verify_bundle
 
     if bundle.suffix.lower() != ".zip":
