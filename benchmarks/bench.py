@@ -23,24 +23,27 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tests.browser import Browser, find_chromium  # noqa: E402
-from tmf699ctk._outputs import OutputRequest, write_outputs  # noqa: E402
-from tmf699ctk._pipeline import RunOptions, execute, prepare  # noqa: E402
+from tmf699ctk import _pipeline  # noqa: E402
+from tmf699ctk._outputs import write_outputs  # noqa: E402
+from tmf699ctk._plan import build_plan  # noqa: E402
 from tmf699ctk._schemas import SchemaStore  # noqa: E402
+from tmf699ctk._settings import build_settings  # noqa: E402
 from tmf699ctk._templating import _compiled  # noqa: E402
 from tmf699ctk.server import ReferenceServer  # noqa: E402
 
 
 def kit_run(url: str, folder: Path, notifications: str = "off", cold: bool = False) -> tuple[float, Path]:
     # notifications off by default: their quiet periods are waiting, not overhead
-    options = RunOptions(base_url=url, report_dir=folder, notifications=notifications)
-    prepared = prepare(options)
+    settings = build_settings({"target.base_url": url, "output.report_dir": folder,
+                               "notifications.mode": notifications}, env={})
+    plan = build_plan(settings)
     if cold:  # as in one CLI invocation: no template compiled yet
         _compiled.cache_clear()
     started = time.perf_counter()
-    result, out = execute(options, prepared)
+    finished = _pipeline.run(settings, plan=plan)
     elapsed = time.perf_counter() - started
-    assert result.verdict == "PASS", result.summary
-    return elapsed, out / "results.json"
+    assert finished.result.verdict == "PASS", finished.result.summary
+    return elapsed, finished.outputs.results
 
 
 def bare_loop(url_map: list[tuple[str, str, list, str | None]]) -> float:
@@ -68,7 +71,7 @@ def render(results: Path, browser: Browser | None) -> dict[str, float]:
 
     started = time.perf_counter()
     run = RunResult.read(results)
-    html = write_outputs(run, results, OutputRequest(step_summary=False))[0]
+    html = write_outputs(run, results).paths[0]
     figures = {"results_mb": results.stat().st_size / 1e6, "html_kb": html.stat().st_size / 1e3,
                "render_to_html_s": time.perf_counter() - started}
     if browser:

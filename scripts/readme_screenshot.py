@@ -12,18 +12,17 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tests.browser import Browser, find_chromium  # noqa: E402
-from tmf699ctk._outputs import OutputRequest, write_outputs  # noqa: E402
-from tmf699ctk._pipeline import RunOptions, execute, prepare  # noqa: E402
+from tmf699ctk import _pipeline  # noqa: E402
+from tmf699ctk._settings import build_settings  # noqa: E402
 
 
 def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="ctk-shot-"))
     config = work / "config.yaml"
     config.write_text("report:\n  company: ACME\n  product: ACME Sales Hub\n  release: '4.2'\n")
-    options = RunOptions(embedded=True, faults=frozenset({"delete-noop", "no-location"}), config_path=config,
-                         report_dir=work / "report")
-    result, folder = execute(options, prepare(options))
-    html = write_outputs(result, folder / "results.json", OutputRequest(step_summary=False))[0]
+    settings = build_settings({"run.embedded": True, "run.faults": ["delete-noop", "no-location"],
+                               "output.report_dir": work / "report"}, env={}, config_path=config)
+    html = _pipeline.run(settings).written.paths[0]
     chromium = find_chromium()
     if not chromium:
         raise SystemExit("chromium is needed (apt-get install chromium)")

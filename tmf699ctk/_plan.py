@@ -140,7 +140,9 @@ def _scope(settings: Settings, version: str, profile: Profile, selected: list[Sc
     reasons = []
     if settings.run.only or settings.run.tags:
         shown = ", ".join([*settings.run.only, *(f"tag {t}" for t in settings.run.tags)])
-        reasons.append(f"only part of the suite was selected ({shown})")
+        whole = sum(1 for s in load_scenarios(None) if profile.value in s.profiles)
+        reasons.append(f"only part of the suite was selected ({shown}): {len(selected)} of the {whole} "
+                       f"scenarios of the {profile.value} profile")
     if custom_files:
         reasons.append(f"{len(custom_files)} scenario file(s) are not the bundled suite's")
     if digest != bundled and not reasons:

@@ -5,11 +5,11 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import re
 import shlex
 from pathlib import Path
 
 from ._results import CheckResult, Exchange, RunResult, Status, is_blocking
+from ._submission_names import deliverable_name
 
 BODY_LIMIT = 20_000  # characters of a body shown in a page; results.json keeps everything
 _NOISE_HEADERS = {"host", "content-length", "accept-encoding", "connection", "user-agent"}
@@ -72,9 +72,7 @@ def check_outcome(check: CheckResult) -> str:
 
 def report_filename(run: RunResult) -> str:
     """``ACME-TMF699-v4.0.0-HTMLReport.html`` with a company, else ``TMF699-v4.0.0-HTMLReport.html``."""
-    version = run.spec.get("version", "")
-    company = re.sub(r"[^A-Za-z0-9]+", "", (run.metadata.get("company") or "")).upper()
-    return f"{company + '-' if company else ''}TMF699-v{version}-HTMLReport.html"
+    return deliverable_name(run.metadata, str(run.spec.get("version", "")), "HTMLReport.html")
 
 
 def declined_features(run: RunResult) -> list[tuple[str, int]]:

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.table import Table
@@ -223,6 +223,9 @@ def run(
         typer.Option("--quiet-period", metavar="SECONDS",
                      help="Seconds to watch for an event that must not come (default 1).")
     ] = None,
+    submission: Annotated[
+        bool, typer.Option("--submission", help="Also write the certification document and bundle (see `submission`).")
+    ] = False,
 ) -> None:
     """Run the conformance suite against a TMF699 server and write the reports.
 
@@ -251,6 +254,12 @@ def run(
             parse_faults(",".join(settings.run.faults))
         except ValueError as exc:
             raise UsageError(str(exc)) from exc
+    inputs = None
+    if submission:
+        from ._submission_config import load_submission_inputs
+
+        # the document's fields are checked before anything is sent: a missing one is not found after the run
+        inputs = load_submission_inputs(config, dict(settings.report))
     console = make_console()
     cancel = CancelToken()
     with _signals(cancel), ConsoleProgress(console, settings.redactor) as progress:
@@ -259,6 +268,12 @@ def run(
     print_summary(console, result, [str(p) for p in (finished.outputs.results, *finished.written.paths)])
     for problem in finished.written.problems:
         make_console(stderr=True).print(f"error: {problem} (results.json was written)")
+    if inputs is not None:
+        from ._submission_bundle import describe, write_submission
+
+        outcome = write_submission(result, finished.outputs.results, inputs, finished.outputs.folder)
+        for line in describe(outcome):
+            console.print(line)
     raise typer.Exit(exit_code_for(result))
 
 
@@ -289,13 +304,17 @@ def report(
 
 @app.command()
 def verify(
-    html: Annotated[Path, typer.Argument(help="An HTML report written by tmf699ctk.")],
-    results: Annotated[Path, typer.Argument(help="The results.json it was rendered from.")],
+    html: Annotated[Path, typer.Argument(help="An HTML report written by tmf699ctk, or a certification bundle.")],
+    results: Annotated[Path | None, typer.Argument(help="The results.json the report was rendered from.")] = None,
 ) -> None:
     """Check that a report and its results.json are authentic: the digest matches and re-rendering
-    the results gives the report byte for byte. Exit 0 when authentic, 1 when not."""
+    the results gives the report byte for byte. Given a certification bundle, also check its manifest
+    and that its documents' names, versions, date and verdict match its results.json.
+    Exit 0 when authentic, 1 when not."""
     from ._outputs import verify_report
 
+    if results is None:
+        _verify_bundle(html)
     try:
         problems = verify_report(html, results)
     except OSError as exc:
@@ -308,6 +327,53 @@ def verify(
     if not problems:
         console.print(f"authentic: {html} is the rendering of {results} (SHA-256 {sha256_of(results)})")
     raise typer.Exit(EXIT_FAIL if problems else EXIT_PASS)
+
+
+def _verify_bundle(bundle: Path) -> NoReturn:
+    from ._submission_bundle import verify_bundle
+
+    if bundle.suffix.lower() != ".zip":
+        raise UsageError(f"give the results.json that {bundle} was rendered from, or a certification bundle (.zip)")
+    problems = verify_bundle(bundle)
+    console = make_console()
+    for problem in problems:
+        console.print(f"NOT AUTHENTIC: {problem}")
+    if not problems:
+        console.print(f"authentic: {bundle}: every file matches its manifest, the report is the rendering of its "
+                      "results.json and the documents state that run's names, versions, date and verdict")
+    raise typer.Exit(EXIT_FAIL if problems else EXIT_PASS)
+
+
+@app.command()
+def submission(
+    results: Annotated[Path, typer.Argument(help="A results.json written by `run`.")],
+    config: Annotated[
+        Path | None, typer.Option("--config", "-c", help="Config file with the submission: section (see `init`).")
+    ] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Output folder (default: next to results).")] = None,
+    formats: Annotated[
+        list[str] | None,
+        typer.Option("--format", "-f", metavar="FORMAT",
+                     help="html, docx or md (repeatable; default: all, docx when the docx extra is installed)."),
+    ] = None,
+    require_pass: Annotated[
+        bool, typer.Option("--require-pass", help="Refuse the bundle (exit 1) unless the run passed and is complete.")
+    ] = False,
+) -> None:
+    """Write the TM Forum conformance certification document for a run, and the bundle to submit:
+    <COMPANY>-TMF699-v<version>-certification.zip with the documents, the HTML report, results.json
+    and a manifest (check it with `verify BUNDLE.zip`)."""
+    from ._submission_bundle import describe, read_run, write_submission
+    from ._submission_config import load_submission_inputs
+
+    run_result = read_run(results)
+    inputs = load_submission_inputs(config, run_result.metadata, report_source=str(results))
+    outcome = write_submission(run_result, results, inputs, out or results.parent, formats, require_pass)
+    console = make_console()
+    for line in describe(outcome):
+        console.print(line)
+    if outcome.refused or not outcome.facts.passed:
+        raise typer.Exit(exit_code_for(run_result) or EXIT_FAIL)
 
 
 @app.command()
@@ -468,15 +534,29 @@ def config_(
 def init(
     path: Annotated[Path, typer.Argument(help="Where to write the config file.")] = Path("tmf699ctk.yaml"),
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+    prompt: Annotated[
+        bool | None,
+        typer.Option("--prompt/--no-prompt", help="Ask for the certification fields (default: when interactive)."),
+    ] = None,
 ) -> None:
-    """Write a commented config file to adapt (base URL, auth, payloads, report metadata)."""
+    """Write a commented config file to adapt (base URL, auth, payloads, report and submission fields)."""
+    from ._submission_config import REQUIRED, fill_template, init_answers, missing_after_init
+
     if path.exists() and not force:
         raise UsageError(f"{path} exists; use --force to overwrite it")
+    text, missing = template_text(), list(REQUIRED)
+    if prompt if prompt is not None else sys.stdin.isatty():
+        answers = init_answers(lambda question, default: typer.prompt(question, default=default,
+                                                                      show_default=bool(default)))
+        text, missing = fill_template(text, answers), missing_after_init(answers)
     try:
-        path.write_text(template_text(), encoding="utf-8")
+        path.write_text(text, encoding="utf-8")
     except OSError as exc:
         raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from exc
-    make_console().print(f"wrote {path}; edit it, then: tmf699ctk run --config {path}")
+    console = make_console()
+    console.print(f"wrote {path}; edit it, then: tmf699ctk run --config {path}")
+    if missing:
+        console.print(f"for the certification document (`run --submission`), fill in: {', '.join(missing)}")
 
 
 def main() -> None:
