@@ -6,13 +6,12 @@ Which rule a check serves (ID, level, hint) is declared in ``_rules.py``.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote, urljoin, urlsplit
 
-from . import _jsonpath
+from . import _jsonpath, _safejson
 from ._compare import differences, same_scalar, short
 from ._results import HttpRequest, HttpResponse
 from ._schemas import SchemaStore, parse_datetime
@@ -48,9 +47,9 @@ class _Body:
             if not body.strip():
                 raise CheckFailed(f"{what} has an empty body, expected JSON")
             try:
-                self._json = json.loads(body)
-            except RecursionError as exc:
-                raise CheckFailed(f"{what} is JSON nested too deeply to examine") from exc
+                self._json = _safejson.loads(body)
+            except _safejson.TooDeep as exc:
+                raise CheckFailed(f"{what} is {exc}") from exc
             except ValueError as exc:
                 raise CheckFailed(f"{what} is not JSON ({exc}): {short(body, 120)}") from exc
         return self._json

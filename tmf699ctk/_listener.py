@@ -9,7 +9,6 @@ anywhere else is answered 404 and kept as unclaimed evidence, with the reason.
 
 from __future__ import annotations
 
-import json
 import secrets
 import threading
 import time
@@ -19,6 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
+from . import _safejson
 from ._exceptions import ConfigError
 
 MAX_EVENT_BYTES = 1 << 20  # a hostile server must not fill the kit's memory
@@ -39,8 +39,8 @@ class ReceivedEvent:
     def json(self) -> Any:
         if self._json is None:
             try:
-                self._json = json.loads(self.body)
-            except ValueError:
+                self._json = _safejson.loads(self.body)
+            except ValueError:  # not JSON, or nested too deep: no event type or lead to match on
                 self._json = {}
         return self._json
 

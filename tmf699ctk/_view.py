@@ -8,6 +8,7 @@ import json
 import shlex
 from pathlib import Path
 
+from . import _safejson
 from ._results import CheckResult, Exchange, RunResult, Status, is_blocking
 from ._submission_names import deliverable_name
 
@@ -29,8 +30,8 @@ def pretty_body(text: str | None, limit: int = BODY_LIMIT) -> tuple[str, int]:
         return "", 0
     shown = text
     if len(text) <= limit * 4:
-        with contextlib.suppress(ValueError):
-            shown = json.dumps(json.loads(text), indent=2, ensure_ascii=False)
+        with contextlib.suppress(ValueError):  # not JSON, or nested too deep to indent: shown as sent
+            shown = json.dumps(_safejson.loads(text), indent=2, ensure_ascii=False)
     if len(shown) > limit:
         return shown[:limit], len(shown) - limit
     return shown, 0
