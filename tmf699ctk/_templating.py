@@ -3,26 +3,145 @@
 Templates see only the values handed to them (saved step values, config payloads, run
 identifiers). The jinja2 sandbox forbids access to internals (``__class__``, ``__globals__``),
 there is no loader (no ``include``/``import`` of files) and undefined names are errors.
+
+Templates are also bounded: no value or output larger than ``MAX_OUTPUT`` (``{{ 'a' * 10**9 }}``
+is refused before it is computed, not after 4 GB), and values interpolated into a request path
+are percent-encoded as one path segment each (``render_path``), so a server-provided id such as
+``../../admin`` can never become a path of its own.
 """
 
 from __future__ import annotations
 
 import re
+import threading
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
+from urllib.parse import quote
 
 from jinja2 import DictLoader, StrictUndefined, TemplateError
+from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
 _WHOLE = re.compile(r"^\s*\{\{\s*(.+?)\s*\}\}\s*$", re.S)
 
-# An empty loader: ``include``/``import``/``extends`` find nothing, so no file can be read.
-_env = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False, loader=DictLoader({}))
-_env.globals.clear()
+MAX_OUTPUT = 1 << 20  # characters (or items) one template value may hold: ids and payloads are far smaller
+_WIDE_FORMAT = re.compile(r"\d{7,}")  # a format width of a million or more ('%9999999d', '{:>9999999}')
 
 
 class TemplateProblem(Exception):
-    """A template could not be rendered (undefined name, syntax, sandbox violation)."""
+    """A template could not be rendered (undefined name, syntax, sandbox violation, size limit)."""
+
+
+class _TooLarge(SecurityError):
+    """A template operation would produce a value beyond ``MAX_OUTPUT``."""
+
+
+def _size(value: Any) -> int:
+    return len(value) if isinstance(value, str | bytes | list | tuple | dict | set) else 0
+
+
+def _refuse(what: str) -> None:
+    raise _TooLarge(f"{what} would exceed the template size limit ({MAX_OUTPUT:,} characters)")
+
+
+def _check_result(value: Any) -> Any:
+    if _size(value) > MAX_OUTPUT:
+        _refuse(f"a value of {_size(value):,} characters or items")
+    return value
+
+
+def _check_arguments(args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    """Amplifying arguments (widths, counts, repeat factors) are refused before the call runs."""
+    for value in (*args, *kwargs.values()):
+        if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_OUTPUT:
+            _refuse(f"an argument of {value:,}")
+        if isinstance(value, float) and abs(value) > MAX_OUTPUT:
+            _refuse(f"an argument of {value:g}")
+
+
+def _check_format(template: Any) -> None:
+    if isinstance(template, str) and _WIDE_FORMAT.search(template):
+        _refuse("a format width of a million or more")
+
+
+def _check_replace(text: Any, old: Any, new: Any, count: Any = -1) -> None:
+    if isinstance(text, str) and isinstance(old, str) and isinstance(new, str):
+        times = text.count(old) if old else len(text) + 1
+        if isinstance(count, int) and count >= 0:
+            times = min(times, count)
+        if len(text) + times * max(0, len(new) - len(old)) > MAX_OUTPUT:
+            _refuse("this replace")
+
+
+def _bounded_filter(name: str, function: Callable[..., Any]) -> Callable[..., Any]:
+    # @pass_context / @pass_environment filters take jinja's own object first: not a value
+    skip = 1 if hasattr(function, "jinja_pass_arg") else 0
+
+    def bounded(*args: Any, **kwargs: Any) -> Any:
+        values = args[skip:]
+        _check_arguments(tuple(values[1:]), kwargs)
+        if name == "replace" and len(values) >= 3:
+            _check_replace(*values[:4])
+        if name == "format" and values:
+            _check_format(values[0])
+        return _check_result(function(*args, **kwargs))
+
+    if skip:
+        bounded.jinja_pass_arg = function.jinja_pass_arg  # type: ignore[attr-defined]
+    return bounded
+
+
+class _BoundedSandbox(ImmutableSandboxedEnvironment):
+    """The sandbox, with every operator and call that can amplify a value checked first."""
+
+    intercepted_binops = frozenset({"*", "**", "+", "%"})
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(undefined=StrictUndefined, autoescape=False, loader=DictLoader({}), **options)
+        self.globals.clear()  # no range, lipsum, cycler, namespace: nothing to loop or build with
+        self.filters = {name: _bounded_filter(name, f) for name, f in self.filters.items()}
+
+    def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
+        if operator == "*":
+            for seq, times in ((left, right), (right, left)):
+                if _size(seq) and isinstance(times, int) and _size(seq) * max(0, times) > MAX_OUTPUT:
+                    _refuse(f"repeating {_size(seq):,} characters or items {times:,} times")
+        elif operator == "**" and isinstance(left, int) and isinstance(right, int) and abs(left) > 1 \
+                and right * abs(left).bit_length() > 8 * MAX_OUTPUT:
+            _refuse(f"{left} ** {right}")
+        elif operator == "%":
+            _check_format(left)
+            _check_arguments(right if isinstance(right, tuple) else (right,), {})
+        elif operator == "+" and _size(left) + _size(right) > MAX_OUTPUT:
+            _refuse(f"joining {_size(left):,} and {_size(right):,} characters or items")
+        return _check_result(super().call_binop(context, operator, left, right))
+
+    def call(__self, __context: Context, __obj: Any, *args: Any, **kwargs: Any) -> Any:
+        _check_arguments(args, kwargs)
+        method = getattr(__obj, "__wrapped__", __obj)  # the sandbox wraps str.format in its own function
+        name = getattr(method, "__name__", "")
+        owner = getattr(method, "__self__", None)
+        if isinstance(owner, str):
+            if name == "replace" and len(args) >= 2:
+                _check_replace(owner, *args[:3])
+            if name in ("format", "format_map"):
+                _check_format(owner)
+        return _check_result(super().call(__context, __obj, *args, **kwargs))
+
+
+def _segment(value: Any) -> str:
+    """One path segment: every character that could end or escape it is percent-encoded."""
+    text = quote(str(value), safe="")
+    collected = getattr(_interpolated, "values", None)
+    if collected is not None:
+        collected.append(str(value))
+    return text
+
+
+_interpolated = threading.local()  # the values render_path inserted, for its caller's messages
+_env = _BoundedSandbox()
+_path_env = _BoundedSandbox(finalize=_segment)
 
 
 def render(value: Any, context: dict[str, Any]) -> Any:
@@ -37,6 +156,21 @@ def render(value: Any, context: dict[str, Any]) -> Any:
     return value
 
 
+def render_path(template: str | None, context: dict[str, Any]) -> tuple[str, list[str]]:
+    """(the rendered path, the values interpolated into it): each value is percent-encoded as a
+    single path segment, so ``/salesLead/{{ lead.id }}`` stays one resource whatever the id."""
+    if template is None:
+        return "", []
+    if "{{" not in template and "{%" not in template:
+        return template, []
+    _interpolated.values = []
+    try:
+        rendered = _render_text(template, context, _compiled_path(template))
+        return rendered, list(_interpolated.values)
+    finally:
+        _interpolated.values = None
+
+
 @lru_cache(maxsize=4096)
 def _compiled(text: str) -> tuple[bool, Any]:
     """(is a whole expression, compiled callable); compiling dominates rendering, so cache it."""
@@ -46,21 +180,54 @@ def _compiled(text: str) -> tuple[bool, Any]:
     return False, _env.from_string(text)
 
 
+@lru_cache(maxsize=1024)
+def _compiled_path(text: str) -> Any:
+    return _path_env.from_string(text)
+
+
 def _render_string(text: str, context: dict[str, Any]) -> Any:
     if "{{" not in text and "{%" not in text:
         return text
     try:
         expression, compiled = _compiled(text)
-        if expression:
-            result = compiled(**context)
-            if isinstance(result, StrictUndefined):
-                str(result)  # raises UndefinedError with the missing name
-            return result
-        return compiled.render(**context)
-    except SecurityError as exc:
-        raise TemplateProblem(f"forbidden in template {text!r}: {exc}") from exc
     except TemplateError as exc:
         raise TemplateProblem(f"cannot render {text!r}: {exc.message or exc}") from exc
+    if not expression:
+        return _render_text(text, context, compiled)
+    try:
+        result = compiled(**context)
+        if isinstance(result, StrictUndefined):
+            str(result)  # raises UndefinedError with the missing name
+        return _check_result(result)
+    except Exception as exc:
+        raise _problem(text, exc) from exc
+
+
+def _render_text(text: str, context: dict[str, Any], compiled: Any) -> str:
+    """A template's text output, stopped as soon as it passes the size limit."""
+    parts: list[str] = []
+    length = 0
+    try:
+        for part in compiled.generate(**context):
+            length += len(part)
+            if length > MAX_OUTPUT:
+                _refuse("the template's output")
+            parts.append(part)
+    except Exception as exc:
+        raise _problem(text, exc) from exc
+    return "".join(parts)
+
+
+def _problem(text: str, exc: Exception) -> TemplateProblem:
+    shown = text if len(text) <= 200 else text[:197] + "..."
+    if isinstance(exc, _TooLarge):
+        return TemplateProblem(f"template {shown!r} refused: {exc}")
+    if isinstance(exc, SecurityError):
+        return TemplateProblem(f"forbidden in template {shown!r}: {exc}")
+    if isinstance(exc, TemplateError):
+        return TemplateProblem(f"cannot render {shown!r}: {exc.message or exc}")
+    # a template may fail like any expression (1/0, 'a' + 1, a huge int printed): say so, never crash
+    return TemplateProblem(f"cannot render {shown!r}: {type(exc).__name__}: {str(exc)[:200]}")
 
 
 def check_syntax(text: str) -> str | None:
@@ -73,4 +240,6 @@ def check_syntax(text: str) -> str | None:
             _env.parse(text)
     except TemplateError as exc:
         return str(exc.message or exc)
+    except Exception as exc:  # the compiler folds constants: an expression may fail right here
+        return f"{type(exc).__name__}: {str(exc)[:200]}"
     return None
