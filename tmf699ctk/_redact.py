@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import base64
+import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 MASK = "********"
 _SECRET_NAME = re.compile(r"authorization|cookie|key|token|secret|password|passwd|session|auth|credential", re.I)
@@ -21,11 +23,19 @@ class Redactor:
     def add_values(self, values: Iterable[str]) -> None:
         for value in values:
             if value and len(value) >= MIN_SECRET_LENGTH:
-                self.secret_values.add(value)
+                self._add(value)
                 # "Bearer abc" also leaks as "abc" in echoes of the token alone
                 scheme, _, credential = value.partition(" ")
                 if credential and len(credential) >= MIN_SECRET_LENGTH and scheme.isalpha():
-                    self.secret_values.add(credential)
+                    self._add(credential)
+
+    def _add(self, value: str) -> None:
+        """The value, and the forms it takes when a URL or a JSON body carries it."""
+        self.secret_values.add(value)
+        for form in (quote(value, safe=""), quote(value), json.dumps(value)[1:-1],
+                     json.dumps(value, ensure_ascii=False)[1:-1]):
+            if form != value and len(form) >= MIN_SECRET_LENGTH:
+                self.secret_values.add(form)
 
     def add_credentials(self, username: str, password: str) -> None:
         """Basic-auth credentials leak as ``user:password``, its base64 and the whole header."""
@@ -56,7 +66,7 @@ class Redactor:
         for secret in sorted(self.secret_values, key=len, reverse=True):
             if secret in text:
                 text = text.replace(secret, MASK)
-        return text
+        return writable(text)
 
     def masked(self, data: Any) -> Any:
         """A copy of a JSON-like tree with every secret masked (header values also by name)."""
@@ -73,3 +83,13 @@ class Redactor:
                     out[key] = self.masked(value)
             return out
         return data
+
+
+def writable(text: str) -> str:
+    """``text`` with lone surrogates (a server's ``"\\ud800"`` parsed from JSON) written as escapes,
+    so every file and terminal can encode it as UTF-8."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
