@@ -1,22 +1,43 @@
-"""The one place where the HTTP client is configured and exchanges are recorded."""
+"""The one place where the HTTP client is configured and exchanges are recorded.
+
+``send`` bounds every exchange: one deadline for connect, headers and the whole body, a body size
+cap, and an abort signal that ends an exchange in flight at once. The deadline and the abort
+signal reach the sockets through a wrapper around httpcore's network backend: every read and
+write of the exchange is given at most the time left, and a watchdog shuts the socket down when
+the run is interrupted.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import socket
 import ssl
 import threading
 import time
+import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
+import httpcore
 import httpx
 
 from . import __version__
 from ._exceptions import ConfigError
 from ._results import Exchange, HttpRequest, HttpResponse
-from ._settings import TargetSettings
+from ._settings import MIB, TargetSettings
+
+DEFAULT_MAX_BODY = 16 * MIB
+INTERRUPTED = "interrupted"  # how an exchange ended by the run's abort signal begins its error
+NOT_SENT = "not sent"  # how an exchange the kit refused to send begins its error
+_WATCHDOG_PERIOD = 0.05  # seconds between the watchdog's looks at the exchanges in flight
+KEPT_PREFIX = 64 * 1024  # bytes kept of a body that was not read whole
+LARGE_BODY = 1 << 20  # a body beyond this takes one of the few slots for large bodies
+INFLATE_STEP = 64 * 1024  # bytes a compressed body may inflate to per step
+_large_bodies = threading.BoundedSemaphore(2)
 
 
 def normalise_base_url(url: str) -> str:
@@ -67,20 +88,218 @@ def _query_value(value: Any) -> str:
     return str(value)
 
 
+def outside_base(url: str, base_url: str) -> str | None:
+    """Why ``url`` is not under ``base_url`` (None when it is): another origin, another path, or
+    a ``.``/``..`` segment (also percent-encoded) that a server could resolve out of the API."""
+    try:
+        parts, base = urlsplit(url), urlsplit(base_url)
+        origin = (parts.scheme.lower(), parts.hostname, parts.port or _default_port(parts.scheme))
+        wanted = (base.scheme.lower(), base.hostname, base.port or _default_port(base.scheme))
+    except ValueError as exc:
+        return f"it is not a valid URL ({exc})"
+    if origin != wanted:
+        return f"it is on another origin ({parts.scheme}://{parts.netloc}), not {base.scheme}://{base.netloc}"
+    prefix = base.path.rstrip("/")
+    if not (parts.path == prefix or parts.path.startswith(prefix + "/")):
+        return f"its path {parts.path!r} is outside the base path {prefix or '/'!r}"
+    decoded = unquote(parts.path[len(prefix):]).replace("\\", "/")
+    if any(segment in (".", "..") for segment in decoded.split("/")):
+        return f"its path {parts.path!r} holds a '.' or '..' segment (once decoded) that would leave the API"
+    return None
+
+
+def _default_port(scheme: str) -> int:
+    return 443 if scheme.lower() == "https" else 80
+
+
 @dataclass
 class TargetHealth:
     """Shared by every scenario of a run: after a connection failure nothing more is sent."""
 
     unreachable: str | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _speaks_tls: dict[tuple[str, int], bool] = field(default_factory=dict, repr=False)
 
     def mark(self, message: str) -> None:
         with self._lock:
             self.unreachable = self.unreachable or message
 
+    def speaks_tls(self, host: str, port: int, watch: _Watch) -> bool:
+        """Whether a TLS handshake succeeds on this port (probed once per run and port)."""
+        key = (host, port)
+        if key not in self._speaks_tls:
+            self._speaks_tls[key] = _tls_handshake(host, port, watch)
+        return self._speaks_tls[key]
+
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+# -- the deadline and abort signal of one exchange --------------------------------------------------
+
+
+class _Watch:
+    """One exchange's deadline and the run's abort signal, enforced on its sockets."""
+
+    def __init__(self, timeout: float, abort: threading.Event | None) -> None:
+        self.deadline = time.monotonic() + timeout
+        self.abort = abort
+        self.ended: str | None = None  # "deadline" or INTERRUPTED, once either has struck
+        self.done = False  # the exchange is over: its connection may be serving another one
+        self.streams: list[httpcore.NetworkStream] = []
+        self.lock = threading.Lock()
+
+    def left(self, error: type[Exception]) -> float:
+        """Seconds left for the next socket operation; raises ``error`` once the exchange must end."""
+        if self.abort is not None and self.abort.is_set():
+            self.ended = self.ended or INTERRUPTED
+        remaining = self.deadline - time.monotonic()
+        if remaining <= 0:
+            self.ended = self.ended or "deadline"
+        if self.ended:
+            raise error("interrupted" if self.ended == INTERRUPTED else "the exchange's deadline passed")
+        return remaining
+
+    def attach(self, stream: httpcore.NetworkStream) -> None:
+        with self.lock:
+            if stream not in self.streams:
+                self.streams.append(stream)
+
+    def due(self) -> bool:
+        return (self.abort is not None and self.abort.is_set()) or time.monotonic() >= self.deadline
+
+    def shut(self) -> None:
+        """End the exchange now: a read blocked on one of its sockets returns at once."""
+        with self.lock:
+            if self.done:
+                return
+            self.ended = self.ended or (INTERRUPTED if self.abort is not None and self.abort.is_set() else "deadline")
+            for stream in self.streams:
+                sock = stream.get_extra_info("socket")
+                if isinstance(sock, socket.socket):
+                    with contextlib.suppress(OSError):
+                        # socket.socket's own method: SSLSocket.shutdown would also drop its TLS
+                        # state under the reading thread's feet
+                        socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+
+class _Watchdog:
+    """One thread for the whole process, running only while exchanges are in flight."""
+
+    def __init__(self) -> None:
+        self._watches: set[_Watch] = set()
+        self._cond = threading.Condition()
+        self._thread: threading.Thread | None = None
+
+    def add(self, watch: _Watch) -> None:
+        with self._cond:
+            self._watches.add(watch)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._loop, name="tmf699ctk-watchdog", daemon=True)
+                self._thread.start()
+
+    def remove(self, watch: _Watch) -> None:
+        with self._cond:
+            self._watches.discard(watch)
+
+    def _loop(self) -> None:
+        while True:
+            with self._cond:
+                if not self._watches:
+                    self._thread = None
+                    return
+                due = [w for w in self._watches if w.due()]
+            for watch in due:
+                watch.shut()
+            time.sleep(_WATCHDOG_PERIOD)
+
+
+_watchdog = _Watchdog()
+_current = threading.local()  # the watch of the exchange this thread is sending, if any
+
+
+def _budget(stream: httpcore.NetworkStream | None, timeout: float | None, error: type[Exception]) -> float | None:
+    watch: _Watch | None = getattr(_current, "watch", None)
+    if watch is None:
+        return timeout
+    if stream is not None:
+        watch.attach(stream)
+    remaining = watch.left(error)
+    return remaining if timeout is None else min(timeout, remaining)
+
+
+class _WatchedStream(httpcore.NetworkStream):
+    """A connection's stream whose every operation respects the current exchange's deadline."""
+
+    def __init__(self, stream: httpcore.NetworkStream) -> None:
+        self._stream = stream
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._stream.read(max_bytes, _budget(self, timeout, httpcore.ReadTimeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._stream.write(buffer, _budget(self, timeout, httpcore.WriteTimeout))
+
+    def close(self) -> None:
+        self._stream.close()
+
+    def start_tls(self, ssl_context: ssl.SSLContext, server_hostname: str | None = None,
+                  timeout: float | None = None) -> httpcore.NetworkStream:
+        budget = _budget(self, timeout, httpcore.ConnectTimeout)
+        return _WatchedStream(self._stream.start_tls(ssl_context, server_hostname, budget))
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._stream.get_extra_info(info)
+
+
+class _WatchedBackend(httpcore.NetworkBackend):
+    def __init__(self, backend: httpcore.NetworkBackend) -> None:
+        self._backend = backend
+
+    def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
+                    socket_options: Any = None) -> httpcore.NetworkStream:
+        budget = _budget(None, timeout, httpcore.ConnectTimeout)
+        return _WatchedStream(self._backend.connect_tcp(host, port, budget, local_address, socket_options))
+
+    def connect_unix_socket(self, path: str, timeout: float | None = None,
+                            socket_options: Any = None) -> httpcore.NetworkStream:
+        budget = _budget(None, timeout, httpcore.ConnectTimeout)
+        return _WatchedStream(self._backend.connect_unix_socket(path, budget, socket_options))
+
+    def sleep(self, seconds: float) -> None:
+        self._backend.sleep(seconds)
+
+
+def watched(client: httpx.Client) -> bool:
+    """Route the client's connections through the deadline-aware backend (idempotent); False
+    when this httpx no longer exposes its connection pool (the deadline is then checked only
+    between body chunks)."""
+    transports = [client._transport, *(t for t in client._mounts.values() if t is not None)]
+    ok = True
+    for transport in transports:
+        pool = getattr(transport, "_pool", None)
+        backend = getattr(pool, "_network_backend", None)
+        if backend is None:
+            ok = False
+        elif not isinstance(backend, _WatchedBackend):
+            pool._network_backend = _WatchedBackend(backend)  # type: ignore[union-attr]
+    return ok
+
+
+@contextlib.contextmanager
+def _watching(timeout: float, abort: threading.Event | None) -> Iterator[_Watch]:
+    watch = _Watch(timeout, abort)
+    _current.watch = watch
+    _watchdog.add(watch)
+    try:
+        yield watch
+    finally:
+        _current.watch = None
+        _watchdog.remove(watch)
+
+
+# -- one exchange -------------------------------------------------------------------------------------
 
 
 def send(
@@ -94,61 +313,258 @@ def send(
     raw_body: str | None = None,
     content_type: str | None = None,
     timeout: float | None = None,
+    max_body: int = DEFAULT_MAX_BODY,
     abort: threading.Event | None = None,
 ) -> Exchange:
     """Send one request and return its record (unmasked: secrets are masked when results are
-    written or shown); never raises for transport failures.
+    written or shown); never raises.
 
-    ``abort``: when it is set (the run was interrupted) an exchange in flight ends at once and is
-    recorded as interrupted.
+    ``timeout`` (default: the client's) is one deadline for connecting, the headers and the whole
+    body. A body larger than ``max_body`` is read up to the cap and recorded ``truncated``. When
+    ``abort`` is set (the run was interrupted) an exchange in flight ends at once, recorded as
+    interrupted.
     """
+    request_headers = {str(k): str(v) for k, v in (headers or {}).items()}
     content: bytes | None = None
-    request_headers = dict(headers or {})
-    if json_body is not None:
-        content = json.dumps(json_body, ensure_ascii=False).encode("utf-8")
-        request_headers.setdefault("Content-Type", content_type or "application/json")
-    elif raw_body is not None:
-        content = raw_body.encode("utf-8")
-        request_headers.setdefault("Content-Type", content_type or "application/json")
-    request = client.build_request(method, url, headers=request_headers, content=content,
-                                   timeout=httpx.Timeout(timeout) if timeout is not None else httpx.USE_CLIENT_DEFAULT)
-    record = HttpRequest(
-        method=method,
-        url=str(request.url),
-        headers=request.headers.multi_items(),
-        body=content.decode("utf-8") if content is not None else None,
-    )
-    exchange = Exchange(request=record, started_at=_now())
-    if health.unreachable:
-        exchange.error = f"not sent: the target is unreachable ({health.unreachable})"
-        return exchange
-    started = time.perf_counter()
+    text: str | None = None
+    exchange = Exchange(request=HttpRequest(method, url, list(request_headers.items())), started_at=_now())
     try:
-        response = client.send(request)
-    except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-        exchange.error = f"cannot connect to {request.url.host}:{request.url.port}: {_reason(exc)}"
-        health.mark(exchange.error)
+        if json_body is not None:
+            text = json.dumps(json_body, ensure_ascii=False)
+        elif raw_body is not None:
+            text = raw_body
+        if text is not None:
+            exchange.request.body = text
+            content = text.encode("utf-8")
+            request_headers.setdefault("Content-Type", content_type or "application/json")
+        if not any(k.lower() == "accept-encoding" for k in request_headers):
+            # only what the kit can undo in bounded steps (httpx would also offer br/zstd when installed)
+            request_headers["Accept-Encoding"] = "gzip, deflate"
+        total = timeout if timeout is not None else (client.timeout.read or 10.0)
+        request = client.build_request(method, url, headers=request_headers, content=content,
+                                       timeout=httpx.Timeout(total))
+    except Exception as exc:  # a value the URL or body cannot carry: recorded, never raised
+        exchange.error = f"{NOT_SENT}: the request cannot be built ({type(exc).__name__}: {_reason(exc)})"
         return exchange
-    except httpx.TimeoutException as exc:
-        exchange.error = f"timed out after {time.perf_counter() - started:.1f}s ({type(exc).__name__})"
+    exchange.request = HttpRequest(method=method, url=str(request.url), headers=request.headers.multi_items(),
+                                   body=text)
+    if health.unreachable:
+        exchange.error = f"{NOT_SENT}: the target is unreachable ({health.unreachable})"
         return exchange
-    except httpx.HTTPError as exc:
-        exchange.error = f"{type(exc).__name__}: {_reason(exc)}"
+    if abort is not None and abort.is_set():
+        exchange.error = f"{INTERRUPTED}: {NOT_SENT}, the run was stopped"
         return exchange
-    elapsed = (time.perf_counter() - started) * 1000
-    body = response.content
+    watched(client)
+    started = time.perf_counter()
+    with _watching(total, abort) as watch:
+        try:
+            response = client.send(request, stream=True)
+        except Exception as exc:
+            exchange.error, unreachable = _failure(exc, request, watch, time.perf_counter() - started, health,
+                                                   before_response=True)
+            if unreachable:
+                health.mark(exchange.error)
+            return exchange
+        reader = _BodyReader(max_body, watch)
+        try:
+            reader.read(response)
+        except Exception as exc:
+            reader.truncated = True
+            cut, _ = _failure(exc, request, watch, time.perf_counter() - started, health, before_response=False)
+            received = f"the body was cut short after {reader.received:,} bytes"
+            exchange.error = f"{cut} ({received})" if cut.startswith(INTERRUPTED) else f"{received}: {cut}"
+        finally:
+            with watch.lock:
+                watch.done = True
+            with contextlib.suppress(Exception):
+                response.close()
+            text = _decode(reader.kept(), response)
+            reader.release()
     exchange.response = HttpResponse(
         status=response.status_code,
         reason=response.reason_phrase,
         http_version=response.http_version,
         headers=response.headers.multi_items(),
-        body=body.decode(response.encoding or "utf-8", errors="replace"),
-        size=len(body),
-        elapsed_ms=round(elapsed, 2),
+        body=text,
+        size=reader.received,
+        elapsed_ms=round((time.perf_counter() - started) * 1000, 2),
+        truncated=reader.truncated,
     )
     return exchange
 
 
-def _reason(exc: Exception) -> str:
+class _BodyReader:
+    """Reads a response body within the cap, decompressing in bounded steps (a gzip bomb inflates
+    64 KiB at a time, never all at once); of a body not read whole, only a prefix is kept."""
+
+    def __init__(self, max_body: int, watch: _Watch) -> None:
+        self.max_body = max_body
+        self.watch = watch
+        self.body = bytearray()
+        self.received = 0  # bytes of (decoded) body received
+        self.truncated = False
+        self._large = False  # holds one of the slots for bodies over LARGE_BODY
+
+    def read(self, response: httpx.Response) -> None:
+        declared = _content_length(response)
+        if declared is not None and declared > self.max_body and not response.headers.get("content-encoding"):
+            # no need to read what would be thrown away: a prefix shows what it was
+            self.truncated = True
+            limit = KEPT_PREFIX
+        else:
+            limit = self.max_body
+        for chunk in _decoded(response):
+            room = limit - len(self.body)
+            if len(self.body) + len(chunk) > LARGE_BODY and not self._large:
+                self._hold_large_slot()
+            self.received += min(len(chunk), room)
+            if len(chunk) > room:
+                self.body += chunk[:room]
+                self.truncated = True
+                return
+            self.body += chunk
+            if self.watch.due():  # only matters when the backend could not be wrapped
+                self.watch.shut()
+                raise httpx.ReadTimeout("the exchange's deadline passed")
+
+    def _hold_large_slot(self) -> None:
+        # a few large bodies at a time: their buffers and text are what the memory bound is made of
+        if not _large_bodies.acquire(timeout=max(0.0, self.watch.deadline - time.monotonic())):
+            raise httpx.ReadTimeout("no memory slot for a large body before the deadline")
+        self._large = True
+
+    def kept(self) -> bytearray:
+        """What is recorded: the body, or a prefix of it when it was not read whole."""
+        if self.truncated and len(self.body) > KEPT_PREFIX:
+            del self.body[KEPT_PREFIX:]
+        return self.body
+
+    def release(self) -> None:
+        self.body = bytearray()
+        if self._large:
+            self._large = False
+            _large_bodies.release()
+
+
+def _content_length(response: httpx.Response) -> int | None:
+    value = response.headers.get("content-length", "")
+    return int(value) if value.strip().isdigit() else None
+
+
+def _decoded(response: httpx.Response) -> Iterator[bytes]:
+    """The body's bytes with its Content-Encoding undone (gzip, deflate; anything else as sent)."""
+    chunks: Iterator[bytes] = response.iter_raw()
+    codings = [c.strip().lower() for c in response.headers.get("content-encoding", "").split(",") if c.strip()]
+    for coding in reversed(codings):
+        if coding in ("gzip", "x-gzip"):
+            chunks = _inflate(chunks, zlib.MAX_WBITS | 16)
+        elif coding == "deflate":
+            chunks = _inflate(chunks, zlib.MAX_WBITS, raw_fallback=True)
+        elif coding != "identity":
+            break  # not one the kit asked for: recorded as the server sent it
+    return chunks
+
+
+def _inflate(chunks: Iterator[bytes], wbits: int, raw_fallback: bool = False) -> Iterator[bytes]:
+    inflater = zlib.decompressobj(wbits)
+    first = True
+    for chunk in chunks:
+        data = chunk
+        while data:
+            try:
+                out = inflater.decompress(data, INFLATE_STEP)
+            except zlib.error as exc:
+                if first and raw_fallback:  # "deflate" is often sent without its zlib header
+                    inflater, raw_fallback = zlib.decompressobj(-zlib.MAX_WBITS), False
+                    continue
+                raise httpx.DecodingError(f"the {'gzip' if wbits & 16 else 'deflate'} body is corrupt: {exc}") \
+                    from exc
+            first = False
+            if out:
+                yield out
+            data = inflater.unconsumed_tail
+    with contextlib.suppress(zlib.error):
+        tail = inflater.flush()
+        if tail:
+            yield tail
+
+
+def _decode(body: bytes | bytearray, response: httpx.Response) -> str:
+    """The body as text, whatever charset the server names (unknown or not a text encoding: UTF-8)."""
+    try:
+        return body.decode(response.charset_encoding or "utf-8", errors="replace")
+    except (LookupError, ValueError):
+        return body.decode("utf-8", errors="replace")
+
+
+# -- what went wrong, in words ------------------------------------------------------------------------
+
+
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__
+
+
+# OpenSSL's words for "the other side does not speak TLS" (it answered plain HTTP, or nothing sensible)
+_NOT_TLS = ("WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE", "HTTP_REQUEST", "PACKET_LENGTH_TOO_LONG",
+            "UNKNOWN_PROTOCOL", "UNEXPECTED_RECORD")
+
+
+def _failure(exc: Exception, request: httpx.Request, watch: _Watch, seconds: float, health: TargetHealth,
+             before_response: bool) -> tuple[str, bool]:
+    """(what happened, whether the target is unreachable) for an exchange that raised."""
+    url = request.url
+    where = f"{url.host}:{url.port or _default_port(url.scheme)}"
+    if watch.ended == INTERRUPTED:
+        return f"{INTERRUPTED}: the run was stopped while this request was in flight ({seconds:.1f}s)", False
+    causes = list(_causes(exc))
+    if watch.ended == "deadline" or any(isinstance(c, httpx.TimeoutException | httpcore.TimeoutException)
+                                        for c in causes):
+        if any(isinstance(c, httpx.ConnectTimeout | httpcore.ConnectTimeout) for c in causes):
+            return (f"timed out after {seconds:.1f}s connecting to {where}: no answer to the connection attempt "
+                    "(the host may be down, or a firewall drops the packets)", True)
+        return f"timed out after {seconds:.1f}s (--timeout covers connect, headers and the whole body)", False
+    for cause in causes:
+        if isinstance(cause, socket.gaierror):
+            return f"cannot resolve the host name {url.host!r} (DNS failure: {_reason(cause)})", True
+        if isinstance(cause, ConnectionRefusedError):
+            return f"cannot connect to {where}: connection refused (nothing listens on that port)", True
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return (f"TLS certificate verification failed for {where} ({_reason(cause)}); if the server's "
+                    "certificate comes from a private CA, give that CA with --ca-bundle FILE", True)
+        if isinstance(cause, ssl.SSLError):
+            if any(word in str(cause).upper() for word in _NOT_TLS):
+                return (f"TLS handshake with {where} failed ({_reason(cause)}): the server does not speak TLS "
+                        "on this port; if it serves plain HTTP, use an http:// base URL", True)
+            return f"TLS handshake with {where} failed: {_reason(cause)}", True
+    if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
+        return f"cannot connect to {where}: {_reason(exc)}", True
+    if before_response and url.scheme == "http" and isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError) \
+            and health.speaks_tls(url.host, url.port or 80, watch):
+        return (f"plain HTTP was sent to {where}, which speaks TLS: use an https:// base URL "
+                f"({type(exc).__name__}: {_reason(exc)})", True)
+    return f"{type(exc).__name__}: {_reason(exc)}", False
+
+
+def _tls_handshake(host: str, port: int, watch: _Watch) -> bool:
+    """Whether a TLS handshake succeeds on this port (asked once a plain exchange got no HTTP back)."""
+    try:
+        remaining = watch.deadline - time.monotonic()
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        with socket.create_connection((host, port), timeout=max(0.5, min(2.0, remaining))) as sock, \
+                context.wrap_socket(sock, server_hostname=host):
+            return True
+    except (OSError, ValueError):
+        return False
+
+
+def _reason(exc: BaseException) -> str:
     text = str(exc) or type(exc).__name__
-    return text.split("] ", 1)[-1] if text.startswith("[") else text
+    text = text.split("] ", 1)[-1] if text.startswith("[") else text
+    return text.split(" (_ssl.c:", 1)[0]

@@ -13,8 +13,9 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-RESULTS_SCHEMA_VERSION = "2.0"
-# 1.1 added "notifications"; 2.0: "aborted" is a boolean with "abort_reason", adds "scope" and "leftovers"
+RESULTS_SCHEMA_VERSION = "2.1"
+# 1.1 added "notifications"; 2.0: "aborted" is a boolean with "abort_reason", adds "scope" and "leftovers";
+# 2.1: a response may be "truncated" (its body was not read whole)
 
 
 class Status(StrEnum):
@@ -58,6 +59,9 @@ class HttpResponse:
     body: str
     size: int
     elapsed_ms: float
+    # the body recorded is not the whole body: it reached --max-body, or (with the exchange's
+    # error saying why) the transfer was cut short by the deadline, the peer or an interruption
+    truncated: bool = False
 
     def header(self, name: str) -> str | None:
         lname = name.lower()
@@ -105,7 +109,12 @@ class Leftover:
 
     def curl(self) -> str:
         import shlex
+        from urllib.parse import unquote, urlsplit
 
+        segments = unquote(urlsplit(self.url).path).replace("\\", "/").split("/")
+        if any(s in (".", "..") for s in segments):
+            # curl would resolve the dot segments and delete something else: no ready command
+            return f"# {self.url} has a '.' or '..' segment (the server's id); delete this resource by hand"
         return f"curl -X DELETE {shlex.quote(self.url)}"
 
 

@@ -8,7 +8,6 @@ and masking happens when results are written or shown.
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 import uuid
@@ -25,8 +24,9 @@ import httpx
 from . import SPEC_NAME, __version__
 from . import _jsonpath as jsonpath
 from ._checks import CheckContext, CheckFailed, CheckInconclusive, EventContext
+from ._compare import short
 from ._config import render_payloads
-from ._http import TargetHealth, build_client, build_url, send
+from ._http import INTERRUPTED, KEPT_PREFIX, NOT_SENT, TargetHealth, build_client, build_url, outside_base, send
 from ._listener import Listener, ReceivedEvent
 from ._plan import Plan
 from ._results import (
@@ -41,17 +41,29 @@ from ._results import (
     StepResult,
 )
 from ._rules import Gate
+from ._safejson import loads as load_json
 from ._scenarios import NO_BODY, Expectation, Scenario, Step
 from ._settings import NotificationMode, Settings
-from ._templating import TemplateProblem, render
+from ._templating import TemplateProblem, render, render_path
 
 # statuses after which a resource no longer needs cleaning up
 _GONE = {200, 202, 204, 404, 410}
 GROUP_WORKERS = 8  # requests of one concurrent `for_each` sent at the same time
+# response bodies a run keeps whole in its results: this many times --max-body (the memory bound)
+EVIDENCE_BUDGET_FACTOR = 4
 
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class Refused(Exception):
+    """The kit will not send a request: its URL is not under the base URL (the message says why
+    and names the server-provided value that led there)."""
+
+    def __init__(self, message: str, exchange: Exchange) -> None:
+        super().__init__(message)
+        self.exchange = exchange
 
 
 class CancelToken:
@@ -127,11 +139,15 @@ class Ledger:
             if response is None:
                 entry.state, entry.reason = "unknown", f"the POST got no answer ({exchange.error})"
             elif 200 <= response.status < 300:
-                rid = _created_id(response.body)
+                rid = _created_id(response.body) if not response.truncated else None
                 if rid is not None:
                     entry.id, entry.state = rid, "created"
                 else:
-                    entry.state, entry.reason = "unknown", f"the {response.status} answer carries no id"
+                    entry.state = "unknown"
+                    entry.reason = f"the {response.status} answer carries no id"
+                    if response.truncated:
+                        why = exchange.error or "larger than --max-body"
+                        entry.reason = f"the {response.status} answer's body was incomplete ({why})"
             elif response.status >= 500:
                 entry.state, entry.reason = "unknown", f"the POST answered {response.status}"
             else:
@@ -155,8 +171,8 @@ def _same_resource(a: str, b: str) -> bool:
 
 def _created_id(body: str) -> str | None:
     try:
-        data = json.loads(body)
-    except (ValueError, RecursionError):
+        data = load_json(body)
+    except ValueError:
         return None
     if isinstance(data, list) and len(data) == 1:
         data = data[0]
@@ -204,8 +220,10 @@ class Runner:
         self.ledger = Ledger()
         self.run_id = uuid.uuid4().hex[:8]
         self.n = settings.notifications
-        self._origin = urlsplit(self.base_url)[:2]
         render_payloads(settings.payloads, {"run_id": self.run_id})  # fail fast on a broken payload template
+        self._evidence_budget = EVIDENCE_BUDGET_FACTOR * settings.target.max_body
+        self._retained = 0
+        self._retained_lock = threading.Lock()
         self._groups = ThreadPoolExecutor(max_workers=GROUP_WORKERS, thread_name_prefix="tmf699ctk-group")
 
     # -- whole run ---------------------------------------------------------------------------
@@ -283,6 +301,20 @@ class Runner:
             for future in done:
                 running.pop(future)
 
+    def _retain(self, exchange: Exchange | None) -> None:
+        """Keep response bodies in the results within the run's evidence budget; beyond it, a body
+        the checks have already seen is kept as a prefix and marked truncated (``size`` says how
+        much came)."""
+        response = exchange.response if exchange is not None else None
+        if response is None or len(response.body) <= KEPT_PREFIX:
+            return
+        with self._retained_lock:
+            if self._retained + len(response.body) <= self._evidence_budget:
+                self._retained += len(response.body)
+                return
+        response.body = response.body[:KEPT_PREFIX]
+        response.truncated = True
+
     def _new_outcome(self, scenario: Scenario) -> ScenarioResult:
         return ScenarioResult(id=scenario.id, title=scenario.title, file=scenario.file, tags=list(scenario.tags),
                               description=scenario.description, started_at=_now())
@@ -355,6 +387,7 @@ class Runner:
             result.checks = [self._outcome(e, Status.ERROR, message) for e in step.expect if not e.auto]
             with state.lock:
                 state.broken = state.broken or f"step '{step.name}' failed: {message}"
+        self._retain(result.exchange)
         self.observer.step_finished(scenario, result)
         return result
 
@@ -377,6 +410,13 @@ class Runner:
             with state.lock:
                 state.broken = f"step '{name}' could not be built: {exc}"
             return self._skip(result, step, f"step '{name}' could not be built: {exc}")
+        except Refused as exc:
+            # the server's data would take the request out of the API: that is the server's failure
+            result.exchange = exc.exchange
+            result.checks = [self._outcome(e, Status.FAILED, str(exc)) for e in step.expect if not e.auto]
+            with state.lock:
+                state.broken = f"step '{name}' was not sent: {exc}"
+            return result
         result.exchange = exchange
         with state.lock:
             state.last_sent = max(state.last_sent, sent_at)
@@ -384,11 +424,20 @@ class Runner:
                 and exchange.response.status in _GONE:
             self.ledger.deleted(exchange.request.url)
         response = exchange.response
-        if response is None:
+        if response is None or exchange.error:  # no answer, or one whose body was cut short
             message = exchange.error or "no response"
-            result.checks = [self._outcome(e, Status.ERROR, message) for e in step.expect if not e.auto]
+            status = Status.SKIPPED if message.startswith(INTERRUPTED) else Status.ERROR
+            result.checks = [self._outcome(e, status, message) for e in step.expect if not e.auto]
             with state.lock:
-                state.broken = f"step '{name}' got no response: {message}"
+                state.broken = f"step '{name}' got no {'' if response is None else 'complete '}response: {message}"
+            return result
+        if response.truncated:
+            cap = self.settings.target.max_body
+            message = (f"the response body is larger than --max-body ({_size(cap)}): reading stopped at "
+                       f"{response.size:,} bytes, the exchange is recorded truncated and its body not evaluated")
+            result.checks = [self._outcome(e, Status.FAILED, message) for e in step.expect if not e.auto]
+            with state.lock:
+                state.broken = f"step '{name}' failed: {message}"
             return result
         if step.feature and response.status in step.declines:
             path = urlsplit(exchange.request.url).path
@@ -423,11 +472,19 @@ class Runner:
     def _send(self, step: Step, context: dict[str, Any], scenario: Scenario) -> Exchange:
         req = step.request
         assert req is not None  # the scenario schema requires a request or a wait_event
-        rendered_url = render(req.url, context) if req.url is not None else None
-        url = build_url(self.base_url, render(req.path, context), rendered_url, render(req.query, context))
-        if rendered_url is not None and urlsplit(url)[:2] != self._origin:
-            # never send the user's credentials to an origin they did not configure
-            raise TemplateProblem(f"refusing to follow {url!r}: it is outside the configured base URL's origin")
+        rendered_url = str(render(req.url, context)) if req.url is not None else None
+        # each value interpolated into the path is one percent-encoded segment: an id never becomes a path
+        path, values = render_path(req.path, context) if rendered_url is None else ("", [])
+        url = build_url(self.base_url, path, rendered_url, render(req.query, context))
+        why = outside_base(url, self.base_url)
+        if why is not None:
+            # never send the user's credentials, or any request, outside the API they configured
+            source = (f"the URL is the value of {req.url!r}" if rendered_url is not None
+                      else f"the value(s) interpolated into the path: {', '.join(short(v) for v in values)}"
+                      if values else f"the path is {req.path!r}")
+            message = f"refused to send {req.method} {url}: {why}; {source}"
+            raise Refused(message, Exchange(HttpRequest(req.method, url, []), error=f"{NOT_SENT}: {message}",
+                                            started_at=_now()))
         body = render(req.json, context) if req.json is not NO_BODY else None
         entry = None
         if req.method == "POST":
@@ -435,7 +492,8 @@ class Runner:
             entry = self.ledger.sending(url.split("?", 1)[0].rstrip("/"), scenario.id, name)
         exchange = send(
             self.client, req.method, url, health=self.health, headers=render(req.headers, context),
-            json_body=body, raw_body=req.body, content_type=req.content_type, abort=self.cancel.stop,
+            json_body=body, raw_body=req.body, content_type=req.content_type, timeout=self.settings.target.timeout,
+            max_body=self.settings.target.max_body, abort=self.cancel.stop,
         )
         if entry is not None:
             self.ledger.answered(entry, exchange)
@@ -609,6 +667,8 @@ class Runner:
                     entry.state = "deleted"
                 continue
             done.extend(self._delete(entry, timeout))
+        for exchange in done:
+            self._retain(exchange)
         return done
 
     def _cleanup_timeout(self, deadline: float | None) -> float:
@@ -618,10 +678,12 @@ class Runner:
 
     def _delete(self, entry: Created, timeout: float) -> list[Exchange]:
         assert entry.url is not None
-        if urlsplit(entry.url)[:2] != self._origin or not entry.url.startswith(self.base_url + "/"):
-            entry.state, entry.reason = "leftover", "its URL is outside the base URL: not deleted"
+        why = outside_base(entry.url, self.base_url)
+        if why is not None:
+            entry.state, entry.reason = "leftover", f"not deleted: {why} (the server gave the id {short(entry.id)})"
             return []
-        exchange = send(self.client, "DELETE", entry.url, health=self.health, timeout=timeout)
+        exchange = send(self.client, "DELETE", entry.url, health=self.health, timeout=timeout,
+                        max_body=self.settings.target.max_body, abort=self.cancel.skip_cleanup)
         if exchange.response is not None and exchange.response.status in _GONE:
             entry.state = "deleted"
         else:
@@ -632,12 +694,14 @@ class Runner:
         """The ids of resources named ``entry.name`` (None when the lookup itself failed)."""
         assert entry.name is not None
         url = build_url(entry.collection, None, None, {"name": entry.name})
-        exchange = send(self.client, "GET", url, health=self.health, timeout=timeout)
-        if exchange.response is None or exchange.response.status not in (200, 206):
+        exchange = send(self.client, "GET", url, health=self.health, timeout=timeout,
+                        max_body=self.settings.target.max_body, abort=self.cancel.skip_cleanup)
+        if exchange.response is None or exchange.error or exchange.response.status not in (200, 206) \
+                or exchange.response.truncated:
             return None, exchange
         try:
-            items = json.loads(exchange.response.body)
-        except (ValueError, RecursionError):
+            items = load_json(exchange.response.body)
+        except ValueError:
             return None, exchange
         if not isinstance(items, list):
             return None, exchange
@@ -679,6 +743,10 @@ def _interruptible(cancel: CancelToken) -> Iterator[None]:
     except KeyboardInterrupt:
         cancel.cancel("interrupted (Ctrl-C)")
         cancel.skip_cleanup.set()
+
+
+def _size(size: int) -> str:
+    return f"{size / (1 << 20):g} MiB" if size % (1 << 20) == 0 else f"{size:,} bytes"
 
 
 def _answer(exchange: Exchange) -> str:
