@@ -48,7 +48,7 @@ class _Body:
                 raise CheckFailed(f"{what} has an empty body, expected JSON")
             try:
                 self._json = _safejson.loads(body)
-            except _safejson.TooDeep as exc:
+            except (_safejson.TooDeep, _safejson.TooMany) as exc:
                 raise CheckFailed(f"{what} is {exc}") from exc
             except ValueError as exc:
                 raise CheckFailed(f"{what} is not JSON ({exc}): {short(body, 120)}") from exc

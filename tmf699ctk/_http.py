@@ -35,9 +35,38 @@ INTERRUPTED = "interrupted"  # how an exchange ended by the run's abort signal b
 NOT_SENT = "not sent"  # how an exchange the kit refused to send begins its error
 _WATCHDOG_PERIOD = 0.05  # seconds between the watchdog's looks at the exchanges in flight
 KEPT_PREFIX = 64 * 1024  # bytes kept of a body that was not read whole
-LARGE_BODY = 1 << 20  # a body beyond this takes one of the few slots for large bodies
+LARGE_BODY = 128 * 1024  # a body beyond this needs the large-body permit (see LargeBodyPermit)
 INFLATE_STEP = 64 * 1024  # bytes a compressed body may inflate to per step
-_large_bodies = threading.BoundedSemaphore(2)
+_large_bodies = threading.Semaphore(1)
+
+
+class LargeBodyPermit:
+    """The one process-wide permit to hold a large body (over ``LARGE_BODY``) in memory.
+
+    ``send`` takes it when a body grows past the threshold; whoever passed the permit in releases
+    it once done with the body (the runner: after the step's checks). One large body at a time,
+    read, decoded and parsed, is what keeps the kit's memory bounded whatever servers send.
+    Time spent waiting for it does not count against the exchange's deadline.
+    """
+
+    def __init__(self) -> None:
+        self.held = False
+
+    def take(self, watch: _Watch) -> None:
+        if self.held:
+            return
+        waited = time.monotonic()
+        with watch.paused():
+            while not _large_bodies.acquire(timeout=_WATCHDOG_PERIOD):
+                if watch.abort is not None and watch.abort.is_set():
+                    raise httpx.ReadError("interrupted while waiting to read a large body")
+        watch.deadline += time.monotonic() - waited
+        self.held = True
+
+    def release(self) -> None:
+        if self.held:
+            self.held = False
+            _large_bodies.release()
 
 
 def normalise_base_url(url: str) -> str:
@@ -147,6 +176,7 @@ class _Watch:
         self.abort = abort
         self.ended: str | None = None  # "deadline" or INTERRUPTED, once either has struck
         self.done = False  # the exchange is over: its connection may be serving another one
+        self.waiting = False  # for the large-body permit: the kit's time, not the server's
         self.streams: list[httpcore.NetworkStream] = []
         self.lock = threading.Lock()
 
@@ -167,7 +197,17 @@ class _Watch:
                 self.streams.append(stream)
 
     def due(self) -> bool:
-        return (self.abort is not None and self.abort.is_set()) or time.monotonic() >= self.deadline
+        if self.abort is not None and self.abort.is_set():
+            return True
+        return not self.waiting and time.monotonic() >= self.deadline
+
+    @contextlib.contextmanager
+    def paused(self) -> Iterator[None]:
+        self.waiting = True
+        try:
+            yield
+        finally:
+            self.waiting = False
 
     def shut(self) -> None:
         """End the exchange now: a read blocked on one of its sockets returns at once."""
@@ -315,6 +355,7 @@ def send(
     timeout: float | None = None,
     max_body: int = DEFAULT_MAX_BODY,
     abort: threading.Event | None = None,
+    permit: LargeBodyPermit | None = None,
 ) -> Exchange:
     """Send one request and return its record (unmasked: secrets are masked when results are
     written or shown); never raises.
@@ -322,7 +363,8 @@ def send(
     ``timeout`` (default: the client's) is one deadline for connecting, the headers and the whole
     body. A body larger than ``max_body`` is read up to the cap and recorded ``truncated``. When
     ``abort`` is set (the run was interrupted) an exchange in flight ends at once, recorded as
-    interrupted.
+    interrupted. ``permit``: the caller keeps a large body's permit until it releases it (without
+    one, the permit is released when ``send`` returns).
     """
     request_headers = {str(k): str(v) for k, v in (headers or {}).items()}
     content: bytes | None = None
@@ -365,7 +407,8 @@ def send(
             if unreachable:
                 health.mark(exchange.error)
             return exchange
-        reader = _BodyReader(max_body, watch)
+        own_permit = permit is None
+        reader = _BodyReader(max_body, watch, permit or LargeBodyPermit())
         try:
             reader.read(response)
         except Exception as exc:
@@ -380,6 +423,8 @@ def send(
                 response.close()
             text = _decode(reader.kept(), response)
             reader.release()
+            if own_permit:
+                reader.permit.release()
     exchange.response = HttpResponse(
         status=response.status_code,
         reason=response.reason_phrase,
@@ -397,13 +442,13 @@ class _BodyReader:
     """Reads a response body within the cap, decompressing in bounded steps (a gzip bomb inflates
     64 KiB at a time, never all at once); of a body not read whole, only a prefix is kept."""
 
-    def __init__(self, max_body: int, watch: _Watch) -> None:
+    def __init__(self, max_body: int, watch: _Watch, permit: LargeBodyPermit) -> None:
         self.max_body = max_body
         self.watch = watch
+        self.permit = permit
         self.body = bytearray()
         self.received = 0  # bytes of (decoded) body received
         self.truncated = False
-        self._large = False  # holds one of the slots for bodies over LARGE_BODY
 
     def read(self, response: httpx.Response) -> None:
         declared = _content_length(response)
@@ -415,8 +460,8 @@ class _BodyReader:
             limit = self.max_body
         for chunk in _decoded(response):
             room = limit - len(self.body)
-            if len(self.body) + len(chunk) > LARGE_BODY and not self._large:
-                self._hold_large_slot()
+            if len(self.body) + len(chunk) > LARGE_BODY:
+                self.permit.take(self.watch)
             self.received += min(len(chunk), room)
             if len(chunk) > room:
                 self.body += chunk[:room]
@@ -427,12 +472,6 @@ class _BodyReader:
                 self.watch.shut()
                 raise httpx.ReadTimeout("the exchange's deadline passed")
 
-    def _hold_large_slot(self) -> None:
-        # a few large bodies at a time: their buffers and text are what the memory bound is made of
-        if not _large_bodies.acquire(timeout=max(0.0, self.watch.deadline - time.monotonic())):
-            raise httpx.ReadTimeout("no memory slot for a large body before the deadline")
-        self._large = True
-
     def kept(self) -> bytearray:
         """What is recorded: the body, or a prefix of it when it was not read whole."""
         if self.truncated and len(self.body) > KEPT_PREFIX:
@@ -441,9 +480,6 @@ class _BodyReader:
 
     def release(self) -> None:
         self.body = bytearray()
-        if self._large:
-            self._large = False
-            _large_bodies.release()
 
 
 def _content_length(response: httpx.Response) -> int | None:

@@ -10,9 +10,11 @@ import contextlib
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import TextIO
 
 from . import __version__
 from ._exceptions import OutputError, UsageError
@@ -99,12 +101,17 @@ def masked(run: RunResult, redactor: Redactor) -> RunResult:
     return RunResult.from_dict(redactor.masked(run.to_dict()))
 
 
-def _atomic_write(path: Path, text: str) -> None:
+def _atomic_write(path: Path, text: str | Callable[[TextIO], None]) -> None:
+    """Write ``text`` (or what the callable writes to the file) to ``path`` via a temporary file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(text)
+        # a lone surrogate from a server's JSON ("\ud800") is written as that escape, not a crash
+        with os.fdopen(handle, "w", encoding="utf-8", errors="backslashreplace") as out:
+            if callable(text):
+                text(out)
+            else:
+                out.write(text)
         os.replace(temporary, path)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -114,8 +121,13 @@ def _atomic_write(path: Path, text: str) -> None:
 
 def save_results(run: RunResult, path: Path) -> Path:
     """Write results.json atomically (a reader never sees half a file)."""
+    def dump(out: TextIO) -> None:
+        # streamed: the text of a large run is never held whole in memory besides the run itself
+        json.dump(run.to_dict(), out, indent=2, ensure_ascii=False)
+        out.write("\n")
+
     try:
-        _atomic_write(path, json.dumps(run.to_dict(), indent=2, ensure_ascii=False) + "\n")
+        _atomic_write(path, dump)
     except OSError as exc:
         raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from exc
     return path
@@ -145,7 +157,7 @@ def write_outputs(run: RunResult, results_path: Path, paths: OutputPaths | None 
         attempt(paths.markdown, lambda: render_markdown(run, digest))
     if paths.step_summary:
         try:
-            with open(paths.step_summary, "a", encoding="utf-8") as handle:
+            with open(paths.step_summary, "a", encoding="utf-8", errors="backslashreplace") as handle:
                 handle.write(render_markdown(run, digest) + "\n")
         except OSError as exc:
             written.problems.append(f"cannot append to ${STEP_SUMMARY_ENV} {paths.step_summary}: "

@@ -48,6 +48,7 @@ def run(settings: Settings, *, observer: RunObserver | None = None, cancel: Canc
     with embedded_target(settings, plan) as (target, info):
         result = execute(plan, target, observer=observer, cancel=cancel, target_info=info)
     shown = masked(result, settings.redactor)
+    del result  # the unmasked copy is not needed any more: large runs keep only one in memory
     save_results(shown, outputs.results)
     written = write_outputs(shown, outputs.results, outputs)
     return Finished(shown, outputs, written)

@@ -8,6 +8,7 @@ and masking happens when results are written or shown.
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 import uuid
@@ -26,7 +27,17 @@ from . import _jsonpath as jsonpath
 from ._checks import CheckContext, CheckFailed, CheckInconclusive, EventContext
 from ._compare import short
 from ._config import render_payloads
-from ._http import INTERRUPTED, KEPT_PREFIX, NOT_SENT, TargetHealth, build_client, build_url, outside_base, send
+from ._http import (
+    INTERRUPTED,
+    KEPT_PREFIX,
+    NOT_SENT,
+    LargeBodyPermit,
+    TargetHealth,
+    build_client,
+    build_url,
+    outside_base,
+    send,
+)
 from ._listener import Listener, ReceivedEvent
 from ._plan import Plan
 from ._results import (
@@ -51,6 +62,7 @@ _GONE = {200, 202, 204, 404, 410}
 GROUP_WORKERS = 8  # requests of one concurrent `for_each` sent at the same time
 # response bodies a run keeps whole in its results: this many times --max-body (the memory bound)
 EVIDENCE_BUDGET_FACTOR = 4
+KEPT_HEADERS = 100  # headers kept of a response beyond the evidence budget
 
 
 def _now() -> str:
@@ -306,13 +318,17 @@ class Runner:
         the checks have already seen is kept as a prefix and marked truncated (``size`` says how
         much came)."""
         response = exchange.response if exchange is not None else None
-        if response is None or len(response.body) <= KEPT_PREFIX:
+        if response is None:
             return
+        # memory, not characters (one emoji makes a text 4 bytes a character); a header costs far more
+        # as Python objects, copied on the way to the files, than as text: ~250 bytes each on top
+        cost = sys.getsizeof(response.body) + sum(len(k) + len(v) + 250 for k, v in response.headers)
         with self._retained_lock:
-            if self._retained + len(response.body) <= self._evidence_budget:
-                self._retained += len(response.body)
+            if self._retained + cost <= self._evidence_budget or cost <= KEPT_PREFIX:
+                self._retained += cost
                 return
         response.body = response.body[:KEPT_PREFIX]
+        response.headers = response.headers[:KEPT_HEADERS]
         response.truncated = True
 
     def _new_outcome(self, scenario: Scenario) -> ScenarioResult:
@@ -379,19 +395,23 @@ class Runner:
 
     def _guarded(self, scenario: Scenario, step: Step, state: ScenarioState, kind: str) -> StepResult:
         """One error boundary per step: whatever happens, the step is recorded with a reason."""
+        permit = LargeBodyPermit()  # held from a large body's arrival until the step is evaluated
         try:
-            result = self._step(scenario, step, state, kind)
+            result = self._step(scenario, step, state, kind, permit)
         except Exception as exc:
             result = StepResult(name=step.name, kind=kind)
             message = f"internal error while executing the step: {type(exc).__name__}: {str(exc)[:300]}"
             result.checks = [self._outcome(e, Status.ERROR, message) for e in step.expect if not e.auto]
             with state.lock:
                 state.broken = state.broken or f"step '{step.name}' failed: {message}"
+        finally:
+            permit.release()
         self._retain(result.exchange)
         self.observer.step_finished(scenario, result)
         return result
 
-    def _step(self, scenario: Scenario, step: Step, state: ScenarioState, kind: str) -> StepResult:
+    def _step(self, scenario: Scenario, step: Step, state: ScenarioState, kind: str,
+              permit: LargeBodyPermit) -> StepResult:
         context = {**state.variables, **step.variables}
         name = self._render_name(step, context)
         result = StepResult(name=name, kind=kind)
@@ -405,7 +425,7 @@ class Runner:
             return self._wait(step, state, result, context)
         sent_at = time.monotonic()
         try:
-            exchange = self._send(step, context, scenario)
+            exchange = self._send(step, context, scenario, permit)
         except TemplateProblem as exc:
             with state.lock:
                 state.broken = f"step '{name}' could not be built: {exc}"
@@ -469,7 +489,7 @@ class Runner:
             self._save(step, ctx, state, result)
         return result
 
-    def _send(self, step: Step, context: dict[str, Any], scenario: Scenario) -> Exchange:
+    def _send(self, step: Step, context: dict[str, Any], scenario: Scenario, permit: LargeBodyPermit) -> Exchange:
         req = step.request
         assert req is not None  # the scenario schema requires a request or a wait_event
         rendered_url = str(render(req.url, context)) if req.url is not None else None
@@ -493,7 +513,7 @@ class Runner:
         exchange = send(
             self.client, req.method, url, health=self.health, headers=render(req.headers, context),
             json_body=body, raw_body=req.body, content_type=req.content_type, timeout=self.settings.target.timeout,
-            max_body=self.settings.target.max_body, abort=self.cancel.stop,
+            max_body=self.settings.target.max_body, abort=self.cancel.stop, permit=permit,
         )
         if entry is not None:
             self.ledger.answered(entry, exchange)

@@ -1,8 +1,10 @@
-"""JSON from a server, parsed with a nesting limit.
+"""JSON from a server, parsed with a nesting limit and a size limit.
 
 Everything downstream of a parsed body (comparisons, messages, schema validation, templates,
 masking) walks it recursively; a body nested deeper than any TMF resource could be is refused
-here, once, with a clear reason, instead of a ``RecursionError`` somewhere later.
+here, once, with a clear reason, instead of a ``RecursionError`` somewhere later. A body of
+millions of tiny values (``[{},{},...]``: 15 MiB of text, 360 MiB once parsed) is refused before
+it is parsed: the kit's memory bound depends on it.
 """
 
 from __future__ import annotations
@@ -11,14 +13,27 @@ import json
 from typing import Any
 
 MAX_DEPTH = 100  # a TMF699 lead is about 6 levels deep; 100 leaves room and stays far from the stack limit
+# values (counted as commas and opening brackets, an upper bound): at most ~60 MiB once parsed,
+# while a list of 20 000 full leads (~400 000) still fits
+MAX_VALUES = 1_000_000
 
 
 class TooDeep(ValueError):
     """The JSON text nests arrays and objects deeper than ``MAX_DEPTH``."""
 
 
-def loads(text: str | bytes, max_depth: int = MAX_DEPTH) -> Any:
-    """``json.loads`` that raises ``TooDeep`` (a ValueError) rather than ``RecursionError``."""
+class TooMany(ValueError):
+    """The JSON text holds more than ``MAX_VALUES`` values."""
+
+
+def loads(text: str | bytes, max_depth: int = MAX_DEPTH, max_values: int = MAX_VALUES) -> Any:
+    """``json.loads`` that raises ``TooDeep`` or ``TooMany`` (ValueErrors), never ``RecursionError``
+    and never more than a bounded amount of memory."""
+    if len(text) > max_values:
+        marks = (b",", b"{", b"[") if isinstance(text, bytes) else (",", "{", "[")
+        values = sum(text.count(mark) for mark in marks)  # type: ignore[arg-type]
+        if values > max_values:
+            raise TooMany(f"JSON with too many values to examine (about {values:,}; the limit is {max_values:,})")
     try:
         data = json.loads(text)
     except RecursionError:

@@ -564,6 +564,9 @@ def main() -> None:
 
     Click reports its own usage errors with exit code 2.
     """
+    from ._memory import release_large_buffers
+
+    release_large_buffers()  # the memory bound against hostile servers counts on it
     try:
         app()
     except CtkError as exc:
