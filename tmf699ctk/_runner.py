@@ -536,7 +536,7 @@ class Runner:
         others = tuple(e for e in step.expect if e.rule.id != spec.judged_by)
         assert exchange.response is not None
         ctx = self._context(exchange, exchange.response)
-        first = StepResult(name=f"{name} [every attribute: refused]", kind=kind, exchange=exchange)
+        first = StepResult(name=f"{name} [the whole body: refused]", kind=kind, exchange=exchange)
         attempts.append(first)
         found = self._isolate(step, context, scenario, state, name, kind, body, attempts)
         if found is None:
@@ -566,20 +566,21 @@ class Runner:
         key = (attempts[-1].exchange.request.method, attempts[-1].exchange.request.url.split("?")[0],
                frozenset(body))
 
+        def ok(exchange: Exchange) -> bool:
+            return exchange.response is not None and 200 <= exchange.response.status < 300
+
         def send(included: list[str], final: bool = False) -> Exchange:
+            """A probe (its lead deleted at once), or the final attempt (kept, unless refused)."""
             trial = {k: v for k, v in body.items() if k in keep or k in included}
             left_out = [k for k in optional if k not in included]
             exchange = self._send(step, context, scenario, body=trial)
-            if not final:
-                label = ", ".join(left_out) if len(left_out) <= 6 else f"{len(left_out)} attributes"
-                attempts.append(StepResult(name=f"{name} [probe without {label}]", kind=kind, exchange=exchange))
-                if not _refused(exchange, spec.retry_on) and exchange.response is not None \
-                        and 200 <= exchange.response.status < 300:
-                    self._discard(exchange, scenario, state)  # a probe's lead must not linger
+            if final and ok(exchange):
+                return exchange  # the step's own exchange
+            attempts.append(StepResult(name=f"{name} [probe {_probe_label(keep + included, left_out)}]", kind=kind,
+                                       exchange=exchange))
+            if ok(exchange):
+                self._discard(exchange, scenario, state)  # a probe's lead must not linger
             return exchange
-
-        def ok(exchange: Exchange) -> bool:
-            return exchange.response is not None and 200 <= exchange.response.status < 300
 
         with self._rejected_lock:
             known = self._rejected.get(key)
@@ -869,6 +870,13 @@ def _interruptible(cancel: CancelToken) -> Iterator[None]:
     except KeyboardInterrupt:
         cancel.cancel("interrupted (Ctrl-C)")
         cancel.skip_cleanup.set()
+
+
+def _probe_label(kept: list[str], left_out: list[str]) -> str:
+    """Name the smaller side of a probe: what it kept, or what it left out."""
+    def names(keys: list[str]) -> str:
+        return ", ".join(keys[:4]) + (f" and {len(keys) - 4} more" if len(keys) > 4 else "")
+    return f"with only {names(kept)}" if len(kept) < len(left_out) else f"without {names(left_out)}"
 
 
 def _refused(exchange: Exchange, statuses: tuple[int, ...]) -> bool:
