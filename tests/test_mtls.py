@@ -139,8 +139,9 @@ def test_without_a_client_certificate_over_tls_1_2_the_same_is_said(tmp_path: Pa
 
     with ReferenceServer(tls=(pki["server.pem"], pki["server.key"]), tls_client_ca=pki["ca.pem"],
                          schemas=schemas) as server:
-        context = server.httpd.socket.context
-        context.maximum_version = ssl.TLSVersion.TLSv1_2
+        listening = server.httpd.socket
+        assert isinstance(listening, ssl.SSLSocket)
+        listening.context.maximum_version = ssl.TLSVersion.TLSv1_2  # applies to every connection accepted next
         result = run(settings_for(server.url, pki, tmp_path))
     assert result.unreachable is not None
     assert "the server refused the TLS handshake (TLS alert: handshake failure); if it requires a client " \

@@ -89,7 +89,7 @@ class OAuth2ClientCredentials(httpx.Auth):
         self._oauth2 = oauth2
         self._redactor = redactor
         self._origin = _origin(httpx.URL(origin)) if origin else None
-        self._transport = {"verify": verify, "proxy": proxy, "timeout": httpx.Timeout(timeout)}
+        self._verify, self._proxy, self._timeout = verify, proxy, timeout
         self._clock = clock
         self._lock = threading.Lock()
         self._token: str | None = None
@@ -174,37 +174,42 @@ class OAuth2ClientCredentials(httpx.Auth):
     def _request_token(self) -> tuple[str, float | None]:
         """One token request; the token and its lifetime in seconds (None: not announced)."""
         oauth2 = self._oauth2
-        url = str(oauth2.token_url)
-        where = f"OAuth2 token endpoint {url}"
+        where = f"OAuth2 token endpoint {oauth2.token_url}"
         answers: list[httpx.Response] = []
-        with httpx.Client(**self._transport, trust_env=False, follow_redirects=False,  # type: ignore[arg-type]
-                          headers={"User-Agent": f"tmf699ctk/{__version__}"}) as session:
+
+        def remember(response: httpx.Response) -> httpx.Response:
+            answers.append(response)
+            return response
+
+        def status() -> str:
+            return f" {answers[-1].status_code}" if answers else ""
+
+        with httpx.Client(verify=self._verify, proxy=self._proxy, timeout=self._timeout, trust_env=False,
+                          follow_redirects=False, headers={"User-Agent": f"tmf699ctk/{__version__}"}) as session:
             client = _TokenClient(session, client_id=oauth2.client_id, client_secret=oauth2.client_secret,
                                   token_endpoint_auth_method=_AUTH_METHODS[oauth2.auth_method], scope=oauth2.scope)
-            client.register_compliance_hook("access_token_response", lambda r: answers.append(r) or r)
+            client.register_compliance_hook("access_token_response", remember)
             try:
-                answer = client.fetch_token(url, grant_type="client_credentials", audience=oauth2.audience)
+                answer = client.fetch_token(oauth2.token_url, grant_type="client_credentials",
+                                            audience=oauth2.audience)
             except _OAuth2ErrorAnswer as exc:
-                status = f" {answers[-1].status_code}" if answers else ""
                 hint = (" (check the client id and secret, and --oauth2-auth-method basic or body)"
                         if exc.error == "invalid_client" else "")
-                raise _NoToken(self._safe(f"{where} answered{status} {exc.error}"
-                                          + (f": {exc.description}" if exc.description else "") + hint)) from None
+                said = f": {exc.description}" if exc.description else ""
+                raise _NoToken(self._safe(f"{where} answered{status()} {exc.error}{said}{hint}")) from None
             except httpx.HTTPStatusError as exc:
                 raise _NoToken(self._safe(f"{where} answered {exc.response.status_code} "
                                           f"{exc.response.reason_phrase} without an OAuth2 token")) from None
             except httpx.TimeoutException:
-                raise _NoToken(f"{where} did not answer within {self._transport['timeout'].read:g} s") from None
+                raise _NoToken(f"{where} did not answer within {self._timeout:g} s") from None
             except httpx.HTTPError as exc:
                 raise _NoToken(self._safe(f"{where} is unreachable: {_reason(exc)}")) from None
             except (ValueError, TypeError) as exc:
-                status = f" {answers[-1].status_code}" if answers else ""
-                raise _NoToken(self._safe(f"{where} answered{status} with a body that is not an OAuth2 token "
+                raise _NoToken(self._safe(f"{where} answered{status()} with a body that is not an OAuth2 token "
                                           f"response ({exc})")) from None
-        status = answers[-1].status_code if answers else 200
         token = answer.get("access_token")
-        if status >= 300 or not isinstance(token, str) or not token.strip():
-            raise _NoToken(f"{where} answered {status} without an access_token")
+        if (answers and answers[-1].status_code >= 300) or not isinstance(token, str) or not token.strip():
+            raise _NoToken(f"{where} answered{status()} without an access_token")
         token_type = answer.get("token_type")
         if token_type is not None and str(token_type).lower() != "bearer":
             raise _NoToken(self._safe(f"{where} issued a {token_type!r} token; the kit sends Bearer tokens "
