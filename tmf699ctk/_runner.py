@@ -244,7 +244,8 @@ class Runner:
 
     def _schedule(self, outcomes: dict[int, ScenarioResult]) -> None:
         """Independent scenarios run at once (up to ``workers``); an exclusive one runs alone."""
-        scenarios = list(enumerate(self.plan.scenarios))
+        # exclusive scenarios first, while nothing else runs; results keep the plan's order anyway
+        scenarios = sorted(enumerate(self.plan.scenarios), key=lambda item: not item[1].exclusive)
         workers = max(1, self.settings.run.workers)
         running: dict[Future[None], Scenario] = {}
         # not a `with` block: after an interruption, a request stuck on the server must not hold the run
@@ -290,13 +291,34 @@ class Runner:
     def _notification_facts(self) -> dict[str, Any]:
         assert self.listener is not None
         events = self.listener.events
+        with self.ledger.lock:
+            owner = {e.id: e.scenario for e in self.ledger.entries if e.id}
+
+        def foreign(event: ReceivedEvent) -> bool:
+            lead, subscriber = event.lead_id(), self._subscriber(event.path)
+            return event.refused is None and isinstance(lead, str) and lead in owner \
+                and subscriber is not None and owner[lead] != subscriber
+
+        # events about other scenarios' leads depend on timing (scenarios run concurrently): they
+        # are counted, not listed, so that results do not depend on the number of workers
+        own = [e for e in events if not foreign(e)]
         return {
             "mode": self.n.mode.value, "callback_url": self.listener.callback_url, "listen": self.listener.listen,
-            "received": len(events),
+            "received": len(own),
+            "about_other_scenarios": len(events) - len(own),
             "unclaimed": [{"path": e.path, "eventType": e.event_type(), "lead": e.lead_id(),
                            "received_at": e.wall_time, "reason": e.refused or "no step waited for it"}
-                          for e in events if not e.claimed],
+                          for e in own if not e.claimed],
         }
+
+    def _subscriber(self, path: str) -> str | None:
+        """The scenario whose subscription path received an event (``.../<token>/s<index>/...``)."""
+        assert self.listener is not None
+        rest = path[len(self.listener.base_path):].strip("/").split("/", 1)[0] if path.startswith(
+            self.listener.base_path) else ""
+        if rest.startswith("s") and rest[1:].isdigit() and int(rest[1:]) < len(self.plan.scenarios):
+            return self.plan.scenarios[int(rest[1:])].id
+        return None
 
     # -- one scenario --------------------------------------------------------------------------
 
