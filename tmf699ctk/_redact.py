@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,7 +19,9 @@ MIN_SECRET_LENGTH = 4  # shorter values would mask ordinary text
 @dataclass
 class Redactor:
     secret_headers: set[str] = field(default_factory=set)
-    secret_values: set[str] = field(default_factory=set)
+    secret_values: set[str] = field(default_factory=set, repr=False)  # a repr in a log must not leak them
+    # secrets also arrive during a run (OAuth2 tokens) while other threads mask
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def add_values(self, values: Iterable[str]) -> None:
         for value in values:
@@ -31,11 +34,10 @@ class Redactor:
 
     def _add(self, value: str) -> None:
         """The value, and the forms it takes when a URL or a JSON body carries it."""
-        self.secret_values.add(value)
-        for form in (quote(value, safe=""), quote(value), json.dumps(value)[1:-1],
-                     json.dumps(value, ensure_ascii=False)[1:-1]):
-            if form != value and len(form) >= MIN_SECRET_LENGTH:
-                self.secret_values.add(form)
+        forms = {value, quote(value, safe=""), quote(value), json.dumps(value)[1:-1],
+                 json.dumps(value, ensure_ascii=False)[1:-1]}
+        with self._lock:
+            self.secret_values.update(f for f in forms if f == value or len(f) >= MIN_SECRET_LENGTH)
 
     def add_credentials(self, username: str, password: str) -> None:
         """Basic-auth credentials leak as ``user:password``, its base64 and the whole header."""
@@ -62,8 +64,10 @@ class Redactor:
         return [(k, MASK if self.is_secret_header(k) else self.text(v)) for k, v in items]
 
     def text(self, text: str) -> str:
+        with self._lock:
+            secrets = list(self.secret_values)
         # longest first, so a token is masked whole before any secret it contains
-        for secret in sorted(self.secret_values, key=len, reverse=True):
+        for secret in sorted(secrets, key=len, reverse=True):
             if secret in text:
                 text = text.replace(secret, MASK)
         return writable(text)

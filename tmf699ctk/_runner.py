@@ -206,6 +206,7 @@ class ScenarioState:
     last_sent: float = 0.0  # monotonic time of the latest request: events must arrive after it
     events_seen: int = 0  # events this scenario's subscriptions received
     collected: dict[str, dict[int, Any]] = field(default_factory=dict)
+    discarded: list[Exchange] = field(default_factory=list)  # deletes of leads a reduce probe created
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
 
@@ -236,6 +237,10 @@ class Runner:
         self._evidence_budget = EVIDENCE_BUDGET_FACTOR * settings.target.max_body
         self._retained = 0
         self._retained_lock = threading.Lock()
+        self._step_local = threading.local()  # the large-body permit of the step this thread runs
+        # attributes a server rejected (see _reduce), so that other scenarios need not search again
+        self._rejected: dict[tuple[str, str, frozenset[str]], tuple[str, ...]] = {}
+        self._rejected_lock = threading.Lock()
         self._groups = ThreadPoolExecutor(max_workers=GROUP_WORKERS, thread_name_prefix="tmf699ctk-group")
 
     # -- whole run ---------------------------------------------------------------------------
@@ -274,7 +279,8 @@ class Runner:
 
     def _schedule(self, outcomes: dict[int, ScenarioResult]) -> None:
         """Independent scenarios run at once (up to ``workers``); an exclusive one runs alone."""
-        scenarios = list(enumerate(self.plan.scenarios))
+        # exclusive scenarios first, while nothing else runs; results keep the plan's order anyway
+        scenarios = sorted(enumerate(self.plan.scenarios), key=lambda item: not item[1].exclusive)
         workers = max(1, self.settings.run.workers)
         running: dict[Future[None], Scenario] = {}
         # not a `with` block: after an interruption, a request stuck on the server must not hold the run
@@ -338,13 +344,34 @@ class Runner:
     def _notification_facts(self) -> dict[str, Any]:
         assert self.listener is not None
         events = self.listener.events
+        with self.ledger.lock:
+            owner = {e.id: e.scenario for e in self.ledger.entries if e.id}
+
+        def foreign(event: ReceivedEvent) -> bool:
+            lead, subscriber = event.lead_id(), self._subscriber(event.path)
+            return event.refused is None and isinstance(lead, str) and lead in owner \
+                and subscriber is not None and owner[lead] != subscriber
+
+        # events about other scenarios' leads depend on timing (scenarios run concurrently): they
+        # are counted, not listed, so that results do not depend on the number of workers
+        own = [e for e in events if not foreign(e)]
         return {
             "mode": self.n.mode.value, "callback_url": self.listener.callback_url, "listen": self.listener.listen,
-            "received": len(events),
+            "received": len(own),
+            "about_other_scenarios": len(events) - len(own),
             "unclaimed": [{"path": e.path, "eventType": e.event_type(), "lead": e.lead_id(),
                            "received_at": e.wall_time, "reason": e.refused or "no step waited for it"}
-                          for e in events if not e.claimed],
+                          for e in own if not e.claimed],
         }
+
+    def _subscriber(self, path: str) -> str | None:
+        """The scenario whose subscription path received an event (``.../<token>/s<index>/...``)."""
+        assert self.listener is not None
+        rest = path[len(self.listener.base_path):].strip("/").split("/", 1)[0] if path.startswith(
+            self.listener.base_path) else ""
+        if rest.startswith("s") and rest[1:].isdigit() and int(rest[1:]) < len(self.plan.scenarios):
+            return self.plan.scenarios[int(rest[1:])].id
+        return None
 
     # -- one scenario --------------------------------------------------------------------------
 
@@ -357,6 +384,7 @@ class Runner:
             self._run_steps(scenario, scenario.teardown, state, outcome, "teardown")
             if not self.cancel.cancelled:  # after an interruption the run sweeps the ledger itself
                 outcome.cleanup.extend(self._cleanup(self.ledger.open(scenario.id)))
+            outcome.cleanup.extend(state.discarded)
         except Exception as exc:  # never lose a scenario's evidence to a kit bug
             outcome.steps.append(StepResult(name="(scenario error)", skipped_reason=f"internal error: {exc!r}"))
         finally:
@@ -385,19 +413,22 @@ class Runner:
                 return
             step = steps[i]
             if step.group is None:
-                outcome.steps.append(self._guarded(scenario, step, state, kind))
+                outcome.steps.extend(self._guarded(scenario, step, state, kind))
                 i += 1
                 continue
             group = [s for s in steps[i:] if s.group == step.group]
             futures = [self._groups.submit(self._guarded, scenario, s, state, kind) for s in group]
-            outcome.steps.extend(f.result() for f in futures)  # in plan order, whatever finished first
+            outcome.steps.extend(r for f in futures for r in f.result())  # in plan order, whatever finished first
             i += len(group)
 
-    def _guarded(self, scenario: Scenario, step: Step, state: ScenarioState, kind: str) -> StepResult:
-        """One error boundary per step: whatever happens, the step is recorded with a reason."""
-        permit = LargeBodyPermit()  # held from a large body's arrival until the step is evaluated
+    def _guarded(self, scenario: Scenario, step: Step, state: ScenarioState, kind: str) -> list[StepResult]:
+        """One error boundary per step: whatever happens, the step is recorded with a reason (after
+        the attempts a negotiating or reducing step made before it)."""
+        attempts: list[StepResult] = []
+        # held from a large body's arrival until the step is evaluated (see LargeBodyPermit)
+        self._step_local.permit = permit = LargeBodyPermit()
         try:
-            result = self._step(scenario, step, state, kind, permit)
+            result = self._step(scenario, step, state, kind, attempts)
         except Exception as exc:
             result = StepResult(name=step.name, kind=kind)
             message = f"internal error while executing the step: {type(exc).__name__}: {str(exc)[:300]}"
@@ -405,27 +436,37 @@ class Runner:
             with state.lock:
                 state.broken = state.broken or f"step '{step.name}' failed: {message}"
         finally:
+            self._step_local.permit = None
             permit.release()
+        for attempt in attempts:
+            self._retain(attempt.exchange)
+            self.observer.step_finished(scenario, attempt)
         self._retain(result.exchange)
         self.observer.step_finished(scenario, result)
-        return result
+        return [*attempts, result]
 
     def _step(self, scenario: Scenario, step: Step, state: ScenarioState, kind: str,
-              permit: LargeBodyPermit) -> StepResult:
+              attempts: list[StepResult]) -> StepResult:
         context = {**state.variables, **step.variables}
         name = self._render_name(step, context)
         result = StepResult(name=name, kind=kind)
+        if self.health.unreachable:  # the cause of everything that follows: said once, the same way
+            return self._skip(result, step, f"not sent: the target is unreachable ({self.health.unreachable})")
         if state.broken:
             return self._skip(result, step, state.broken)
-        if self.health.unreachable and step.request is not None:
-            return self._skip(result, step, f"not sent: the target is unreachable ({self.health.unreachable})")
         if step.feature and step.feature in state.declined:
             return self._skip(result, step, state.declined[step.feature], not_supported=True)
         if step.wait is not None:
             return self._wait(step, state, result, context)
         sent_at = time.monotonic()
+        expect, decided, refused = step.expect, [], None
         try:
-            exchange = self._send(step, context, scenario, permit)
+            if step.negotiate is not None and step.negotiate.variable not in state.variables:
+                exchange, expect, refused = self._negotiate(step, context, scenario, state, name, kind, attempts)
+            elif step.reduce is not None:
+                exchange, expect, decided = self._reduce(step, context, scenario, state, name, kind, attempts)
+            else:
+                exchange = self._send(step, context, scenario)
         except TemplateProblem as exc:
             with state.lock:
                 state.broken = f"step '{name}' could not be built: {exc}"
@@ -438,6 +479,13 @@ class Runner:
                 state.broken = f"step '{name}' was not sent: {exc}"
             return result
         result.exchange = exchange
+        if refused is not None:
+            with state.lock:
+                state.broken = refused
+            result.skipped_reason = refused
+            result.checks = [self._outcome(e, Status.SKIPPED, f"not evaluated: {refused}")
+                             for e in expect if not e.auto]
+            return result
         with state.lock:
             state.last_sent = max(state.last_sent, sent_at)
         if exchange.request.method == "DELETE" and exchange.response is not None \
@@ -447,7 +495,7 @@ class Runner:
         if response is None or exchange.error:  # no answer, or one whose body was cut short
             message = exchange.error or "no response"
             status = Status.SKIPPED if message.startswith(INTERRUPTED) else Status.ERROR
-            result.checks = [self._outcome(e, status, message) for e in step.expect if not e.auto]
+            result.checks = decided + [self._outcome(e, status, message) for e in expect if not e.auto]
             with state.lock:
                 state.broken = f"step '{name}' got no {'' if response is None else 'complete '}response: {message}"
             return result
@@ -455,7 +503,7 @@ class Runner:
             cap = self.settings.target.max_body
             message = (f"the response body is larger than --max-body ({_size(cap)}): reading stopped at "
                        f"{response.size:,} bytes, the exchange is recorded truncated and its body not evaluated")
-            result.checks = [self._outcome(e, Status.FAILED, message) for e in step.expect if not e.auto]
+            result.checks = decided + [self._outcome(e, Status.FAILED, message) for e in expect if not e.auto]
             with state.lock:
                 state.broken = f"step '{name}' failed: {message}"
             return result
@@ -466,10 +514,11 @@ class Runner:
             with state.lock:
                 state.declined[step.feature] = reason
             return self._skip(result, step, reason, not_supported=True)
-        ctx = CheckContext(exchange.request, response, self.plan.schemas, self.base_url)
+        ctx = self._context(exchange, response)
         has_body = bool(response.body.strip())
         # gates first: if the status or body shape is wrong, body checks would only echo that
-        ordered = sorted((e for e in step.expect if has_body or not e.auto), key=lambda e: e.rule.gate == Gate.NONE)
+        ordered = sorted((e for e in expect if has_body or not e.auto), key=lambda e: e.rule.gate == Gate.NONE)
+        result.checks.extend(decided)
         blocked: str | None = None
         shape_failed = False
         for expectation in ordered:
@@ -489,13 +538,20 @@ class Runner:
             self._save(step, ctx, state, result)
         return result
 
-    def _send(self, step: Step, context: dict[str, Any], scenario: Scenario, permit: LargeBodyPermit) -> Exchange:
+    def _context(self, exchange: Exchange, response: HttpResponse) -> CheckContext:
+        return CheckContext(exchange.request, response, self.plan.schemas, self.base_url,
+                            clock_skew=self.settings.run.clock_skew)
+
+    def _send(self, step: Step, context: dict[str, Any], scenario: Scenario, body: Any = NO_BODY) -> Exchange:
+        """Send the step's request (``body``: instead of the step's own JSON body)."""
         req = step.request
         assert req is not None  # the scenario schema requires a request or a wait_event
         rendered_url = str(render(req.url, context)) if req.url is not None else None
         # each value interpolated into the path is one percent-encoded segment: an id never becomes a path
         path, values = render_path(req.path, context) if rendered_url is None else ("", [])
         url = build_url(self.base_url, path, rendered_url, render(req.query, context))
+        if rendered_url is not None and not _absolute(url):
+            raise TemplateProblem(f"cannot follow {short(url, 200)}: it is not an absolute http(s) URL")
         why = outside_base(url, self.base_url)
         if why is not None:
             # never send the user's credentials, or any request, outside the API they configured
@@ -505,19 +561,179 @@ class Runner:
             message = f"refused to send {req.method} {url}: {why}; {source}"
             raise Refused(message, Exchange(HttpRequest(req.method, url, []), error=f"{NOT_SENT}: {message}",
                                             started_at=_now()))
-        body = render(req.json, context) if req.json is not NO_BODY else None
+        if body is NO_BODY:
+            body = render(req.json, context) if req.json is not NO_BODY else None
         entry = None
         if req.method == "POST":
             name = body.get("name") if isinstance(body, dict) and isinstance(body.get("name"), str) else None
             entry = self.ledger.sending(url.split("?", 1)[0].rstrip("/"), scenario.id, name)
         exchange = send(
             self.client, req.method, url, health=self.health, headers=render(req.headers, context),
-            json_body=body, raw_body=req.body, content_type=req.content_type, timeout=self.settings.target.timeout,
-            max_body=self.settings.target.max_body, abort=self.cancel.stop, permit=permit,
+            json_body=body, raw_body=req.body, content_type=render(req.content_type, context),
+            timeout=self.settings.target.timeout, max_body=self.settings.target.max_body, abort=self.cancel.stop,
+            permit=getattr(self._step_local, "permit", None),
         )
         if entry is not None:
             self.ledger.answered(entry, exchange)
         return exchange
+
+    # -- adaptive requests: negotiate a value, reduce a refused body ---------------------------------
+    # One cause is reported once: the rule judging the first attempt fails, the other steps go on
+    # with what the server accepts, so that the defects behind a refusal are still found.
+
+    def _negotiate(self, step: Step, context: dict[str, Any], scenario: Scenario, state: ScenarioState,
+                   name: str, kind: str, attempts: list[StepResult]
+                   ) -> tuple[Exchange, tuple[Expectation, ...], str | None]:
+        """Send with each value of the negotiated variable until the server accepts one (the value
+        is kept for later steps). Returns the exchange to check, the expectations left for it, and
+        why the step cannot go on when every value was refused."""
+        spec = step.negotiate
+        assert spec is not None
+        judges = tuple(e for e in step.expect if e.rule.id == spec.judged_by)
+        others = tuple(e for e in step.expect if e.rule.id != spec.judged_by)
+        first: StepResult | None = None
+        for index, value in enumerate(spec.values):
+            context[spec.variable] = value
+            exchange = self._send(step, context, scenario)
+            response = exchange.response
+            refused = response is not None and response.status in spec.retry_on
+            if not refused or index == len(spec.values) - 1:
+                break
+            attempt = StepResult(name=f"{name} [{spec.variable} {value}: refused]", kind=kind, exchange=exchange)
+            attempts.append(attempt)
+            first = first or attempt
+        if not refused:
+            if exchange.response is not None:
+                with state.lock:
+                    state.variables[spec.variable] = value
+            if first is None:  # the first value was accepted: its judge is one of the step's checks
+                return exchange, step.expect, None
+            note = f"; the server accepts {spec.variable} {value!r}: the scenario's other steps use it"
+        else:
+            note = f"; every other value ({', '.join(map(str, spec.values[1:]))}) was refused too"
+        if first is not None and first.exchange is not None and first.exchange.response is not None:
+            ctx = self._context(first.exchange, first.exchange.response)
+            first.checks = [self._noted(self._evaluate(e, ctx, context), note) for e in judges]
+        if refused:
+            answers = [a.exchange.response for a in attempts if a.exchange] + [exchange.response]
+            statuses = sorted({r.status for r in answers if r is not None})
+            return exchange, others, (f"step '{name}': the server refused every {spec.variable} "
+                                      f"({', '.join(map(str, spec.values))}) with {'/'.join(map(str, statuses))}")
+        return exchange, others, None
+
+    def _reduce(self, step: Step, context: dict[str, Any], scenario: Scenario, state: ScenarioState,
+                name: str, kind: str, attempts: list[StepResult]
+                ) -> tuple[Exchange, tuple[Expectation, ...], list[CheckResult]]:
+        """Send the step's JSON body; when it is refused, find the attributes the server rejects and
+        go on with the body it accepts. Returns the exchange to check, the expectations left for it
+        and the checks already decided."""
+        spec = step.reduce
+        assert spec is not None and step.request is not None
+        body = render(step.request.json, context)
+        if not isinstance(body, dict):
+            raise TemplateProblem(f"reduce needs a JSON object body, got {type(body).__name__}")
+        context[spec.variable] = body
+        exchange = self._send(step, context, scenario, body=body)
+        if not _refused(exchange, spec.retry_on):
+            with state.lock:
+                state.variables[spec.variable] = body
+            return exchange, step.expect, []
+        judges = tuple(e for e in step.expect if e.rule.id == spec.judged_by)
+        others = tuple(e for e in step.expect if e.rule.id != spec.judged_by)
+        assert exchange.response is not None
+        ctx = self._context(exchange, exchange.response)
+        first = StepResult(name=f"{name} [the whole body: refused]", kind=kind, exchange=exchange)
+        attempts.append(first)
+        found = self._isolate(step, context, scenario, state, name, kind, body, attempts)
+        if found is None:
+            attempts.remove(first)  # the step itself shows the refusal
+            reason = (f"inconclusive: even the body with only {', '.join(spec.keep) or 'no attribute'} is refused, "
+                      "so the refusal is not about the optional attributes")
+            return exchange, others, [self._outcome(e, Status.SKIPPED, reason) for e in judges]
+        culprits, accepted = found
+        kept = {k: v for k, v in body.items() if k not in culprits}
+        context[spec.variable] = kept
+        with state.lock:
+            state.variables[spec.variable] = kept
+        status = accepted.response.status if accepted.response else "?"
+        note = (f"; it rejects {', '.join(culprits)}: without {'them' if len(culprits) > 1 else 'it'} the body is "
+                f"accepted (HTTP {status}), and the scenario goes on without {'them' if len(culprits) > 1 else 'it'}")
+        first.checks = [self._noted(self._evaluate(e, ctx, context), note) for e in judges]
+        return accepted, others, []
+
+    def _isolate(self, step: Step, context: dict[str, Any], scenario: Scenario, state: ScenarioState, name: str,
+                 kind: str, body: dict[str, Any], attempts: list[StepResult]) -> tuple[list[str], Exchange] | None:
+        """The attributes whose presence makes the server refuse ``body`` (found by retrying with
+        halves of them, adaptive group testing), and the accepted exchange without them."""
+        spec = step.reduce
+        assert spec is not None and attempts[-1].exchange is not None
+        keep = [k for k in body if k in spec.keep]
+        optional = [k for k in body if k not in spec.keep]
+        key = (attempts[-1].exchange.request.method, attempts[-1].exchange.request.url.split("?")[0],
+               frozenset(body))
+
+        def ok(exchange: Exchange) -> bool:
+            return exchange.response is not None and 200 <= exchange.response.status < 300
+
+        def send(included: list[str], final: bool = False) -> Exchange:
+            """A probe (its lead deleted at once), or the final attempt (kept, unless refused)."""
+            trial = {k: v for k, v in body.items() if k in keep or k in included}
+            left_out = [k for k in optional if k not in included]
+            exchange = self._send(step, context, scenario, body=trial)
+            if final and ok(exchange):
+                return exchange  # the step's own exchange
+            attempts.append(StepResult(name=f"{name} [probe {_probe_label(keep + included, left_out)}]", kind=kind,
+                                       exchange=exchange))
+            if ok(exchange):
+                self._discard(exchange, scenario, state)  # a probe's lead must not linger
+            return exchange
+
+        with self._rejected_lock:
+            known = self._rejected.get(key)
+        if known is not None:
+            final = send([k for k in optional if k not in known], final=True)
+            if ok(final):
+                return list(known), final
+        if not ok(send([])):
+            return None
+
+        def culprits(keys: list[str]) -> list[str]:
+            """``keys`` together are refused: which of them are (adaptive halving)."""
+            if len(keys) == 1:
+                return keys
+            half = len(keys) // 2
+            found: list[str] = []
+            for part in (keys[:half], keys[half:]):
+                if not ok(send(part)):
+                    found += culprits(part)
+            return found
+
+        rejected = culprits(optional) or optional  # refused only together: keep none of them
+        final = send([k for k in optional if k not in rejected], final=True)
+        if not ok(final):
+            rejected = optional
+            final = send([], final=True)
+            if not ok(final):
+                return None
+        with self._rejected_lock:
+            self._rejected[key] = tuple(rejected)
+        return rejected, final
+
+    def _discard(self, exchange: Exchange, scenario: Scenario, state: ScenarioState) -> None:
+        """Delete at once what a probe created (its delete is kept with the scenario's cleanup)."""
+        rid = _created_id(exchange.response.body) if exchange.response is not None else None
+        for entry in self.ledger.open(scenario.id):
+            if entry.id is not None and entry.id == rid:
+                deleted = self._delete(entry, self._cleanup_timeout(None))
+                with state.lock:
+                    state.discarded.extend(deleted)
+                return
+
+    @staticmethod
+    def _noted(check: CheckResult, note: str) -> CheckResult:
+        if check.status == Status.FAILED:
+            check.message += note
+        return check
 
     # -- notifications -------------------------------------------------------------------------
 
@@ -581,7 +797,8 @@ class Runner:
                                   latency),
             started_at=event.wall_time,
         )
-        ctx = EventContext(event.path, event.headers, event.body, latency, self.plan.schemas, self.base_url)
+        ctx = EventContext(event.path, event.headers, event.body, latency, self.plan.schemas, self.base_url,
+                           clock_skew=self.settings.run.clock_skew)
         result.checks = [self._evaluate(e, ctx, context) for e in step.expect]
         return result
 
@@ -632,7 +849,9 @@ class Runner:
             try:
                 if isinstance(source, dict):
                     value = ctx.response.header(source["header"])
-                    if value is None:
+                    if value is None and "default" in source:
+                        value = source["default"]
+                    elif value is None:
                         raise KeyError(f"no {source['header']} header")
                 else:
                     value = jsonpath.get(ctx.json(), source)
@@ -652,43 +871,51 @@ class Runner:
     # -- cleanup -------------------------------------------------------------------------------
 
     def _cleanup(self, entries: list[Created], deadline: float | None = None) -> list[Exchange]:
-        """Delete what the entries created; look up by name what a lost answer may have created."""
-        done: list[Exchange] = []
-        for entry in entries:
-            if self.cancel.skip_cleanup.is_set():
-                entry.state, entry.reason = "leftover", "cleanup skipped by a second interruption"
-                continue
-            if deadline is not None and time.monotonic() >= deadline:
-                entry.state, entry.reason = "leftover", "the cleanup time budget ran out"
-                continue
-            timeout = self._cleanup_timeout(deadline)
-            if entry.state == "in flight":
-                entry.state, entry.reason = "unknown", "the run was interrupted while the POST was in flight"
-            if entry.state == "unknown":
-                if not entry.name:
-                    entry.state = "leftover"
-                    entry.reason += "; no unique name was sent, so it cannot be looked up"
-                    continue
-                found, lookup = self._lookup(entry, timeout)
-                done.append(lookup)
-                if found is None:
-                    entry.state = "leftover"
-                    entry.reason += f"; looking it up by name failed ({_answer(lookup)})"
-                    continue
-                if not found:
-                    entry.state = "absent"
-                    continue
-                for rid in found:
-                    extra = Created(entry.collection, entry.scenario, entry.name, rid, "created")
-                    done.extend(self._delete(extra, timeout))
-                    if extra.state != "deleted":
-                        entry.id, entry.state, entry.reason = rid, "leftover", extra.reason
-                if entry.state != "leftover":
-                    entry.state = "deleted"
-                continue
-            done.extend(self._delete(entry, timeout))
+        """Delete what the entries created (concurrently); look up by name what a lost answer may
+        have created. Exchanges are returned in the entries' order, whatever finished first."""
+        if len(entries) <= 1:
+            done = [x for entry in entries for x in self._clean(entry, deadline)]
+        else:
+            with ThreadPoolExecutor(max_workers=min(GROUP_WORKERS, len(entries)),
+                                    thread_name_prefix="tmf699ctk-cleanup") as pool:
+                batches = list(pool.map(lambda entry: self._clean(entry, deadline), entries))
+            done = [x for batch in batches for x in batch]
         for exchange in done:
             self._retain(exchange)
+        return done
+
+    def _clean(self, entry: Created, deadline: float | None) -> list[Exchange]:
+        if self.cancel.skip_cleanup.is_set():
+            entry.state, entry.reason = "leftover", "cleanup skipped by a second interruption"
+            return []
+        if deadline is not None and time.monotonic() >= deadline:
+            entry.state, entry.reason = "leftover", "the cleanup time budget ran out"
+            return []
+        timeout = self._cleanup_timeout(deadline)
+        if entry.state == "in flight":
+            entry.state, entry.reason = "unknown", "the run was interrupted while the POST was in flight"
+        if entry.state != "unknown":
+            return self._delete(entry, timeout)
+        if not entry.name:
+            entry.state = "leftover"
+            entry.reason += "; no unique name was sent, so it cannot be looked up"
+            return []
+        found, lookup = self._lookup(entry, timeout)
+        done = [lookup]
+        if found is None:
+            entry.state = "leftover"
+            entry.reason += f"; looking it up by name failed ({_answer(lookup)})"
+            return done
+        if not found:
+            entry.state = "absent"
+            return done
+        for rid in found:
+            extra = Created(entry.collection, entry.scenario, entry.name, rid, "created")
+            done.extend(self._delete(extra, timeout))
+            if extra.state != "deleted":
+                entry.id, entry.state, entry.reason = rid, "leftover", extra.reason
+        if entry.state != "leftover":
+            entry.state = "deleted"
         return done
 
     def _cleanup_timeout(self, deadline: float | None) -> float:
@@ -765,8 +992,27 @@ def _interruptible(cancel: CancelToken) -> Iterator[None]:
         cancel.skip_cleanup.set()
 
 
+def _absolute(url: str) -> bool:
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.netloc)
+
+
 def _size(size: int) -> str:
     return f"{size / (1 << 20):g} MiB" if size % (1 << 20) == 0 else f"{size:,} bytes"
+
+
+def _probe_label(kept: list[str], left_out: list[str]) -> str:
+    """Name the smaller side of a probe: what it kept, or what it left out."""
+    def names(keys: list[str]) -> str:
+        return ", ".join(keys[:4]) + (f" and {len(keys) - 4} more" if len(keys) > 4 else "")
+    return f"with only {names(kept)}" if len(kept) < len(left_out) else f"without {names(left_out)}"
+
+
+def _refused(exchange: Exchange, statuses: tuple[int, ...]) -> bool:
+    return exchange.response is not None and exchange.response.status in statuses
 
 
 def _answer(exchange: Exchange) -> str:
@@ -807,7 +1053,8 @@ def execute(
     base_url = settings.target.base_url
     if not base_url:
         raise ValueError("execute() needs settings with a base URL")
-    make_client = client_factory or (lambda s: build_client(s.target, pool=max(10, s.run.workers * 2)))
+    make_client = client_factory or (
+        lambda s: build_client(s.target, pool=max(10, s.run.workers * 2), redactor=s.redactor))
     with make_client(settings) as client, _listener(plan, settings) as listener:
         runner = Runner(plan, settings, client, base_url, listener=listener, observer=observer, cancel=cancel)
         return runner.run(target_info)
