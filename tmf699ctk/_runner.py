@@ -904,7 +904,9 @@ class Runner:
         done = [lookup]
         if found is None:
             entry.state = "leftover"
-            entry.reason += f"; looking it up by name failed ({_answer(lookup)})"
+            entry.reason += ("; cleanup skipped by a second interruption (its lookup by name was in flight)"
+                             if (lookup.error or "").startswith(INTERRUPTED)
+                             else f"; looking it up by name failed ({_answer(lookup)})")
             return done
         if not found:
             entry.state = "absent"
@@ -933,6 +935,9 @@ class Runner:
                         max_body=self.settings.target.max_body, abort=self.cancel.skip_cleanup)
         if exchange.response is not None and exchange.response.status in _GONE:
             entry.state = "deleted"
+        elif (exchange.error or "").startswith(INTERRUPTED):
+            entry.state = "leftover"
+            entry.reason = "cleanup skipped by a second interruption (its DELETE was in flight)"
         else:
             entry.state, entry.reason = "leftover", f"DELETE {_answer(exchange)}"
         return [exchange]

@@ -425,7 +425,7 @@ def submission(
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Interface to bind (loopback by default).")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port (0 picks a free one).")] = 8699,
+    port: Annotated[int, typer.Option(min=0, max=65535, help="Port (0 picks a free one).")] = 8699,
     base_path: Annotated[str, typer.Option("--base-path", help="Where the API is mounted.")] = "/tmf-api/sales/v4",
     fault: Annotated[
         list[str] | None, typer.Option("--fault", metavar="NAME", help="Inject faults NAME[,NAME...].")
@@ -440,6 +440,13 @@ def serve(
         typer.Option("--tls-client-ca", metavar="FILE",
                      help="With --tls-cert: require a client certificate signed by this CA (PEM), i.e. mutual TLS."),
     ] = None,
+    latency_ms: Annotated[
+        float, typer.Option("--latency-ms", min=0, metavar="MS", help="Wait this long before handling each request.")
+    ] = 0.0,
+    jitter_ms: Annotated[
+        float, typer.Option("--jitter-ms", min=0, metavar="MS", help="Plus a random wait of up to this long.")
+    ] = 0.0,
+    log: Annotated[bool, typer.Option("--log", help="Print one line per request to stderr.")] = False,
 ) -> None:
     """Start the reference TMF699 server on its own (Ctrl-C stops it)."""
     from .server import FAULTS, ReferenceServer, parse_faults
@@ -462,7 +469,8 @@ def serve(
         raise UsageError("--tls-client-ca needs --tls-cert and --tls-key (mutual TLS is HTTPS)")
     try:
         server = ReferenceServer(host=host, port=port, base_path=base_path, faults=faults, tls=tls,
-                                 tls_client_ca=str(tls_client_ca) if tls_client_ca else None)
+                                 tls_client_ca=str(tls_client_ca) if tls_client_ca else None,
+                                 latency_ms=latency_ms, jitter_ms=jitter_ms, log=_request_log if log else None)
     except ssl.SSLError as exc:
         raise UsageError(f"cannot load the TLS files: {exc.reason or exc}") from exc
     except OSError as exc:
@@ -477,6 +485,13 @@ def serve(
         console.print("stopped")
     finally:
         server.httpd.server_close()
+
+
+def _request_log(line: str) -> None:
+    from datetime import datetime
+
+    sys.stderr.write(f"{datetime.now().isoformat(timespec='milliseconds')} {line}\n")
+    sys.stderr.flush()
 
 
 @app.command("list")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ssl
 import threading
+from collections.abc import Callable
 from types import TracebackType
 
 from .._schemas import SchemaStore
@@ -28,13 +29,19 @@ class ReferenceServer:
         tls: tuple[str, str] | None = None,
         events_to_callback: bool = False,
         tls_client_ca: str | None = None,
+        latency_ms: float = 0.0,
+        jitter_ms: float = 0.0,
+        log: Callable[[str], None] | None = None,
     ) -> None:
         """``tls``: (certificate chain PEM, private key PEM) to serve HTTPS instead of HTTP;
         ``events_to_callback``: POST events to the callback URL itself, not {callback}/listener/<name>;
-        ``tls_client_ca``: with ``tls``, accept only clients presenting a certificate signed by this CA."""
+        ``tls_client_ca``: with ``tls``, accept only clients presenting a certificate signed by this CA;
+        ``latency_ms``/``jitter_ms``: every request waits that long (plus up to the jitter) before it
+        is handled; ``log``: receives one line per request answered."""
         if tls_client_ca and tls is None:
             raise ValueError("tls_client_ca needs tls: mutual TLS is HTTPS")
         self.state = ServerState(base_path, faults, schemas or SchemaStore.load(), events_to_callback)
+        self.state.latency_ms, self.state.jitter_ms, self.state.log = latency_ms, jitter_ms, log
         handler = type("BoundHandler", (Handler,), {"state": self.state})
         self.httpd = ReferenceHTTPServer((host, port), handler)
         if tls is not None:

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import copy
 import json
+import random
 import socket
+import sys
 import threading
+import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -49,6 +53,11 @@ class Store:
 
 
 class ServerState:
+    # `serve --latency-ms/--jitter-ms/--log`: answer as a slow server would, and say what was asked
+    latency_ms: float = 0.0
+    jitter_ms: float = 0.0
+    log: Callable[[str], None] | None = None
+
     def __init__(self, base_path: str, faults: frozenset[str], schemas: SchemaStore,
                  events_to_callback: bool = False) -> None:
         self.base_path = "/" + base_path.strip("/") if base_path.strip("/") else ""
@@ -69,6 +78,10 @@ class ServerState:
     def fault(self, name: str) -> bool:
         return name in self.faults
 
+    def delay(self) -> None:
+        if self.latency_ms or self.jitter_ms:
+            time.sleep((self.latency_ms + random.uniform(0, self.jitter_ms)) / 1000)
+
 
 class Handler(BaseHTTPRequestHandler):
     server_version = "tmf699ctk-reference/0.1"
@@ -83,8 +96,9 @@ class Handler(BaseHTTPRequestHandler):
         # for the client's delayed ACK
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
-    def log_message(self, format: str, *args: Any) -> None:  # quiet by default; tests read results
-        pass
+    def log_message(self, format: str, *args: Any) -> None:  # quiet unless `serve --log`: tests read results
+        if self.state.log is not None:
+            self.state.log(format % args)
 
     def do_GET(self) -> None:
         self._dispatch("GET")
@@ -105,6 +119,7 @@ class Handler(BaseHTTPRequestHandler):
         parts = urlsplit(self.path)
         self.query = parse_qsl(parts.query, keep_blank_values=True)
         self.body_bytes = self._read_body()
+        self.state.delay()  # before the work: a slow server still creates what a client gave up on
         base = self.state.base_path
         path = parts.path.rstrip("/")
         try:
@@ -545,3 +560,8 @@ REPRESENTATION_FAULTS: dict[str, Any] = {
 class ReferenceHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return  # the client hung up (its deadline passed, its run was interrupted): not a server bug
+        super().handle_error(request, client_address)

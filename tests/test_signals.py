@@ -1,0 +1,159 @@
+"""Interrupting a run against a slow server: SIGINT, SIGTERM (a cancelled CI job), a second SIGINT,
+and a --timeout shorter than the server's latency.
+
+The server is the reference server with a latency (``serve --latency-ms``), so requests are in
+flight when the signal arrives. Each test asserts the exit code, results.json and the HTML report
+written (``"aborted": true`` where interrupted), the in-flight scenario's steps kept, and that
+every lead still in the server's store is listed as a leftover (usually there is none).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+
+from tmf699ctk._http import INTERRUPTED
+from tmf699ctk._results import RunResult
+from tmf699ctk.server import ReferenceServer
+
+LATENCY_MS = 400
+
+
+class SlowServer(ReferenceServer):
+    """The reference server answering each request LATENCY_MS late, counting what it answered."""
+
+    def __init__(self, latency_ms: float = LATENCY_MS) -> None:
+        self.answered = 0
+        self.under_way = threading.Event()  # several requests answered: the run is in full swing
+        super().__init__(latency_ms=latency_ms, log=self._count)
+
+    def _count(self, line: str) -> None:
+        self.answered += 1
+        if self.answered >= 6:
+            self.under_way.set()
+
+
+def start_run(url: str, folder: Path, *extra: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "tmf699ctk", "run", "--base-url", url, "--notifications", "off", "-o", str(folder),
+         *extra],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "NO_COLOR": "1", "PYTHONUNBUFFERED": "1"})
+
+
+def assert_results_written(proc: subprocess.Popen[str], folder: Path, code: int) -> tuple[RunResult, str]:
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == code, out + err
+    assert "Traceback" not in out + err, err
+    assert list(folder.glob("*-HTMLReport.html")), list(folder.iterdir())
+    return RunResult.read(folder / "results.json"), out
+
+
+def assert_nothing_left_unsaid(result: RunResult, leads: dict[str, dict]) -> None:
+    """Every lead the server still holds is listed as a leftover (by id, or by the name sent)."""
+    listed_ids = {x.id for x in result.leftovers if x.id}
+    listed_names = {x.name for x in result.leftovers if x.name}
+    unsaid = [lead_id for lead_id, lead in leads.items()
+              if lead_id not in listed_ids and lead.get("name") not in listed_names]
+    assert unsaid == [], (unsaid, result.leftovers)
+
+
+def assert_in_flight_steps_kept(result: RunResult) -> None:
+    """A request in flight when the signal came is recorded as interrupted, after its scenario's
+    earlier steps."""
+    interrupted = [(scenario, index) for scenario in result.scenarios for index, step in enumerate(scenario.steps)
+                   if step.exchange is not None and (step.exchange.error or "").startswith(INTERRUPTED)]
+    assert interrupted, "no exchange was recorded as interrupted"
+    scenario, index = interrupted[0]
+    step = scenario.steps[index]
+    assert step.checks and all(c.status.value == "skipped" and INTERRUPTED in c.message for c in step.checks)
+
+
+def test_sigint_stops_cleans_up_and_writes_partial_results(tmp_path: Path) -> None:
+    with SlowServer() as server:
+        proc = start_run(server.url, tmp_path / "r")
+        assert server.under_way.wait(60), "the run never got under way"
+        proc.send_signal(signal.SIGINT)
+        result, out = assert_results_written(proc, tmp_path / "r", 3)
+        leads = dict(server.state.store.leads)
+    assert result.aborted and "interrupted by the user (Ctrl-C)" in (result.abort_reason or "")
+    assert "Run aborted: interrupted by the user" in out
+    assert_in_flight_steps_kept(result)
+    assert leads == {} and result.leftovers == []  # the cleanup deleted everything within its budget
+    assert any(s.cleanup for s in result.scenarios)  # and recorded how
+
+
+def test_sigterm_from_a_cancelled_ci_job_is_an_interruption_too(tmp_path: Path) -> None:
+    """Against `tmf699ctk serve --latency-ms --log`, as a separate process."""
+    serve = subprocess.Popen(
+        [sys.executable, "-m", "tmf699ctk", "serve", "--port", "0", "--latency-ms", str(LATENCY_MS),
+         "--jitter-ms", "50", "--log"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "NO_COLOR": "1", "PYTHONUNBUFFERED": "1"})
+    try:
+        assert serve.stdout is not None and serve.stderr is not None
+        url = serve.stdout.readline().split(" on ", 1)[1].strip()
+        proc = start_run(url, tmp_path / "r")
+        for _ in range(6):  # --log: one line per request answered
+            assert "HTTP/1.1" in serve.stderr.readline()
+        proc.send_signal(signal.SIGTERM)
+        result, out = assert_results_written(proc, tmp_path / "r", 3)
+        listed = httpx.get(url + "/salesLead", timeout=30).json()
+    finally:
+        serve.terminate()
+        serve.communicate(timeout=30)
+    assert result.aborted and "SIGTERM" in (result.abort_reason or "")
+    assert "Run aborted: interrupted by SIGTERM" in out
+    assert_in_flight_steps_kept(result)
+    assert_nothing_left_unsaid(result, {lead["id"]: lead for lead in listed})
+
+
+def test_a_second_sigint_skips_the_cleanup_but_still_writes_everything(tmp_path: Path) -> None:
+    with SlowServer() as server:
+        proc = start_run(server.url, tmp_path / "r")
+        assert server.under_way.wait(60), "the run never got under way"
+        proc.send_signal(signal.SIGINT)
+        time.sleep(0.3)  # the cleanup has begun: its requests wait on the slow server
+        proc.send_signal(signal.SIGINT)
+        result, out = assert_results_written(proc, tmp_path / "r", 3)
+        leads = dict(server.state.store.leads)
+    assert result.aborted
+    assert_nothing_left_unsaid(result, leads)
+    skipped = [x for x in result.leftovers if "skipped by a second interruption" in x.reason]
+    assert skipped, result.leftovers
+    for leftover in result.leftovers:  # each with a ready command in the terminal
+        assert leftover.curl() in out
+
+
+def test_posts_that_time_out_while_the_server_creates_the_lead_are_found_and_deleted(tmp_path: Path) -> None:
+    """--timeout 0.3 against a server answering after 1 s: every POST is lost, every lead is made."""
+    with SlowServer(latency_ms=1000) as server:
+        proc = start_run(server.url, tmp_path / "r", "--timeout", "0.3", "--profile", "official")
+        result, _ = assert_results_written(proc, tmp_path / "r", 1)
+        leads = dict(server.state.store.leads)
+    assert not result.aborted
+    posts = [s.exchange for sc in result.scenarios for s in sc.steps
+             if s.exchange is not None and s.exchange.request.method == "POST"]
+    assert posts and all("timed out after 0.3s" in (e.error or "") for e in posts)
+    lookups = [e for sc in result.scenarios for e in sc.cleanup if "?name=" in e.request.url]
+    assert len(lookups) >= len(posts)  # each lost POST was looked up by the unique name it sent
+    assert leads == {} and result.leftovers == []
+
+
+def test_the_results_file_says_aborted_in_json_too(tmp_path: Path) -> None:
+    """What a CI step reads: the raw file, not the kit's model."""
+    with SlowServer() as server:
+        proc = start_run(server.url, tmp_path / "r", "--profile", "official")
+        assert server.under_way.wait(60), "the run never got under way"
+        proc.send_signal(signal.SIGTERM)
+        assert_results_written(proc, tmp_path / "r", 3)
+    data = json.loads((tmp_path / "r" / "results.json").read_text())
+    assert data["aborted"] is True and data["verdict"] == "FAIL" and data["abort_reason"]
