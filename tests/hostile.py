@@ -53,6 +53,7 @@ class Mode:
     answer: Callable[[Request], bool]  # writes the answer; False closes the connection
     unreachable: bool = False  # the kit should call the target unreachable (exit 3), not just failing (exit 1)
     tls: bool = False  # the socket speaks TLS (the kit is pointed at it with http://)
+    prepare: Callable[[], object] | None = None  # built before the server listens (not on the kit's clock)
 
 
 # -- writing answers ------------------------------------------------------------------------------
@@ -351,7 +352,7 @@ MODES: tuple[Mode, ...] = (
     Mode("not-http", "transport", "an SSH banner instead of HTTP", _not_http),
     Mode("huge-body", "bounds", "a 100 MiB body", _huge_body),
     Mode("endless-chunked", "bounds", "a chunked body that never ends", _endless_chunked),
-    Mode("gzip-bomb", "bounds", "256 MiB of spaces gzipped to 250 KiB", _gzip_bomb),
+    Mode("gzip-bomb", "bounds", "256 MiB of spaces gzipped to 250 KiB", _gzip_bomb, prepare=gzip_bomb),
     Mode("many-small-values", "bounds", "15 MiB of empty objects in one array", _many_small_values),
     Mode("large-valid-leads", "bounds", "valid leads with a 4 MiB extra attribute each", _large_valid_leads),
     Mode("id-traversal", "api", "the created lead's id is ../../../admin/reset", _id_traversal),
@@ -453,6 +454,8 @@ class HostileServer:
         return bad
 
     def __enter__(self) -> HostileServer:
+        if self.mode.prepare is not None:
+            self.mode.prepare()
         if self.mode.tls:
             pki = certificate()
             if pki is None:

@@ -156,12 +156,24 @@ class TargetHealth:
     """Shared by every scenario of a run: after a connection failure nothing more is sent."""
 
     unreachable: str | None = None
+    proxy: str | None = None  # every connection goes to it: a connection failure is the proxy's
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _unsent: set[str] = field(default_factory=set, repr=False)  # errors of requests that never reached it
     _speaks_tls: dict[tuple[str, int], bool] = field(default_factory=dict, repr=False)
 
     def mark(self, message: str) -> None:
+        """The target cannot be reached: nothing more is sent (``message`` is a request's error)."""
         with self._lock:
             self.unreachable = self.unreachable or message
+            self._unsent.add(message)
+
+    def never_reached(self, exchange: Exchange) -> bool:
+        """Whether the request cannot have reached the server's application (not sent, refused,
+        not resolved, TLS failed): then it cannot have created anything."""
+        error = exchange.error or ""
+        with self._lock:
+            unsent = error.startswith((NOT_SENT, f"{INTERRUPTED}: {NOT_SENT}")) or error in self._unsent
+        return exchange.response is None and unsent
 
     def speaks_tls(self, host: str, port: int, watch: _Watch) -> bool:
         """Whether a TLS handshake succeeds on this port (probed once per run and port)."""
@@ -404,7 +416,7 @@ def send(
         exchange.error = f"{NOT_SENT}: the target is unreachable ({health.unreachable})"
         return exchange
     if abort is not None and abort.is_set():
-        exchange.error = f"{INTERRUPTED}: {NOT_SENT}, the run was stopped"
+        exchange.error = f"{INTERRUPTED}: {NOT_SENT}: the run was stopped"
         return exchange
     watched(client)
     started = time.perf_counter()
@@ -565,20 +577,27 @@ def _failure(exc: Exception, request: httpx.Request, watch: _Watch, seconds: flo
     """(what happened, whether the target is unreachable) for an exchange that raised."""
     url = request.url
     where = f"{url.host}:{url.port or _default_port(url.scheme)}"
+    if health.proxy:
+        proxy = urlsplit(health.proxy)
+        # connecting, resolving and refusing concern the proxy; TLS and answers, the target
+        dial = f"the proxy {proxy.hostname}:{proxy.port or _default_port(proxy.scheme)} (for {where})"
+    else:
+        dial = where
     if watch.ended == INTERRUPTED:
         return f"{INTERRUPTED}: the run was stopped while this request was in flight ({seconds:.1f}s)", False
     causes = list(_causes(exc))
     if watch.ended == "deadline" or any(isinstance(c, httpx.TimeoutException | httpcore.TimeoutException)
                                         for c in causes):
         if any(isinstance(c, httpx.ConnectTimeout | httpcore.ConnectTimeout) for c in causes):
-            return (f"timed out after {seconds:.1f}s connecting to {where}: no answer to the connection attempt "
+            return (f"timed out after {seconds:.1f}s connecting to {dial}: no answer to the connection attempt "
                     "(the host may be down, or a firewall drops the packets)", True)
         return f"timed out after {seconds:.1f}s (--timeout covers connect, headers and the whole body)", False
     for cause in causes:
         if isinstance(cause, socket.gaierror):
-            return f"cannot resolve the host name {url.host!r} (DNS failure: {_reason(cause)})", True
+            host = f"of {dial}" if health.proxy else repr(url.host)
+            return f"cannot resolve the host name {host} (DNS failure: {_reason(cause)})", True
         if isinstance(cause, ConnectionRefusedError):
-            return f"cannot connect to {where}: connection refused (nothing listens on that port)", True
+            return f"cannot connect to {dial}: connection refused (nothing listens on that port)", True
         if isinstance(cause, ssl.SSLCertVerificationError):
             return (f"TLS certificate verification failed for {where} ({_reason(cause)}); if the server's "
                     "certificate comes from a private CA, give that CA with --ca-bundle FILE", True)
@@ -591,7 +610,7 @@ def _failure(exc: Exception, request: httpx.Request, watch: _Watch, seconds: flo
                         "on this port; if it serves plain HTTP, use an http:// base URL", True)
             return f"TLS handshake with {where} failed: {_reason(cause)}", True
     if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
-        return f"cannot connect to {where}: {_reason(exc)}", True
+        return f"cannot connect to {dial}: {_reason(exc)}", True
     if before_response and url.scheme == "http" and isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError) \
             and health.speaks_tls(url.host, url.port or 80, watch):
         return (f"plain HTTP was sent to {where}, which speaks TLS: use an https:// base URL "

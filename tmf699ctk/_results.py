@@ -108,9 +108,15 @@ class Leftover:
     reason: str
 
     def curl(self) -> str:
+        """A ready command: DELETE the resource, or (its id unknown) find it by the name sent."""
         import shlex
         from urllib.parse import unquote, urlsplit
 
+        if self.id is None:
+            # the URL is the collection: never a DELETE of it, but the lookup that finds the lead
+            if not self.name:
+                return f"# {self.url}: neither its id nor a unique name is known; find it by hand"
+            return f"curl -G {shlex.quote(self.url)} --data-urlencode {shlex.quote('name=' + self.name)}"
         segments = unquote(urlsplit(self.url).path).replace("\\", "/").split("/")
         if any(s in (".", "..") for s in segments):
             # curl would resolve the dot segments and delete something else: no ready command
@@ -206,7 +212,14 @@ class RunResult:
 
     @classmethod
     def read(cls, path: Path) -> RunResult:
-        return cls.from_dict(json.loads(path.read_text(encoding="utf-8")))
+        """Read results.json; ValueError (never another exception) when it is not one."""
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            if not isinstance(data, dict):
+                raise ValueError(f"expected a JSON object, got {type(data).__name__}")
+            return cls.from_dict(data)
+        except (AttributeError, KeyError, TypeError, RecursionError) as exc:
+            raise ValueError(f"unexpected content ({type(exc).__name__}: {str(exc)[:200]})") from exc
 
 
 def _upgrade_v1(data: dict[str, Any]) -> dict[str, Any]:

@@ -145,10 +145,13 @@ class Ledger:
             self.entries.append(entry)
         return entry
 
-    def answered(self, entry: Created, exchange: Exchange) -> None:
+    def answered(self, entry: Created, exchange: Exchange, reached: bool = True) -> None:
+        """Record the POST's answer (``reached``: False when the request never got to the server)."""
         response = exchange.response
         with self.lock:
-            if response is None:
+            if response is None and not reached:
+                entry.state = "absent"  # refused, not resolved, not sent: nothing can have been created
+            elif response is None:
                 entry.state, entry.reason = "unknown", f"the POST got no answer ({exchange.error})"
             elif 200 <= response.status < 300:
                 rid = _created_id(response.body) if not response.truncated else None
@@ -229,7 +232,7 @@ class Runner:
         self.listener = listener
         self.observer = observer or RunObserver()
         self.cancel = cancel or CancelToken()
-        self.health = TargetHealth()
+        self.health = TargetHealth(proxy=settings.target.proxy)
         self.ledger = Ledger()
         self.run_id = uuid.uuid4().hex[:8]
         self.n = settings.notifications
@@ -574,7 +577,7 @@ class Runner:
             permit=getattr(self._step_local, "permit", None),
         )
         if entry is not None:
-            self.ledger.answered(entry, exchange)
+            self.ledger.answered(entry, exchange, reached=not self.health.never_reached(exchange))
         return exchange
 
     # -- adaptive requests: negotiate a value, reduce a refused body ---------------------------------

@@ -182,7 +182,10 @@ def _size(value: Any) -> int:
         units = {"gib": 1 << 30, "mib": MIB, "kib": 1 << 10, "gb": 10**9, "mb": 10**6, "kb": 10**3,
                  "g": 1 << 30, "m": MIB, "k": 1 << 10, "b": 1}
         unit = next((u for u in units if text.endswith(u)), "")
-        number = int(float(text[: len(text) - len(unit)] or "x") * units.get(unit, 1))
+        try:
+            number = int(float(text[: len(text) - len(unit)]) * units.get(unit, 1))
+        except (ValueError, OverflowError):
+            raise ValueError(f"expected a size such as 16MiB, 512KiB or a number of bytes, got {value!r}") from None
     if number < 1024:
         raise ValueError(f"must be at least 1 KiB, got {value!r}")
     return number
@@ -234,15 +237,25 @@ def _base_url(value: Any) -> str:
     from urllib.parse import urlsplit
 
     text = str(value).strip()
+    shown = _without_password(text)  # a message must not echo a password in the URL
     try:
         parts = urlsplit(text)
+        parts.port  # noqa: B018 -- raises ValueError for a port out of range
     except ValueError as exc:
-        raise ValueError(f"{text!r} is not a URL: {exc}") from None
+        raise ValueError(f"{shown!r} is not a URL: {exc}") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"must be an absolute http(s) URL, got {text!r}")
+        raise ValueError(f"must be an absolute http(s) URL, got {shown!r}")
     if parts.query or parts.fragment:
-        raise ValueError(f"must not carry a query or fragment, got {text!r}")
+        raise ValueError(f"must not carry a query or fragment, got {shown!r}")
     return text.rstrip("/")
+
+
+def _without_password(url: str) -> str:
+    scheme, sep, rest = url.partition("://")
+    userinfo, at, host = rest.partition("@")
+    if not (sep and at and ":" in userinfo):
+        return url
+    return f"{scheme}://{userinfo.split(':', 1)[0]}:********@{host}"
 
 
 def _url(value: Any) -> str:
