@@ -74,19 +74,26 @@ def prepare_outputs(output: OutputSettings, company: str | None = None, api_vers
     """Check every output location; UsageError (exit 2, nothing sent) naming the one that fails."""
     env = dict(os.environ) if env is None else env
     folder = output.report_dir or default_report_dir()
+    created = [p for p in (folder, *folder.parents) if not p.exists()]  # innermost first
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UsageError(f"cannot create report folder {folder}: {exc.strerror or exc}") from exc
-    _probe(folder / "results.json", "the results file")
-    html = output.html or folder / report_filename_for(company, api_version)
-    _probe(html, "the HTML report")
-    for path, what in ((output.junit, "--junit"), (output.markdown, "--markdown")):
-        if path is not None:
-            _probe(path, what)
-    summary = Path(env[STEP_SUMMARY_ENV]) if output.step_summary and env.get(STEP_SUMMARY_ENV) else None
-    if summary is not None:
-        _probe(summary, f"${STEP_SUMMARY_ENV}")
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UsageError(f"cannot create report folder {folder}: {exc.strerror or exc}") from exc
+        _probe(folder / "results.json", "the results file")
+        html = output.html or folder / report_filename_for(company, api_version)
+        _probe(html, "the HTML report")
+        for path, what in ((output.junit, "--junit"), (output.markdown, "--markdown")):
+            if path is not None:
+                _probe(path, what)
+        summary = Path(env[STEP_SUMMARY_ENV]) if output.step_summary and env.get(STEP_SUMMARY_ENV) else None
+        if summary is not None:
+            _probe(summary, f"${STEP_SUMMARY_ENV}")
+    except UsageError:
+        for path in created:  # a refused run leaves no empty report folder behind
+            with contextlib.suppress(OSError):
+                path.rmdir()
+        raise
     return OutputPaths(folder, output.html, output.junit, output.markdown, summary)
 
 

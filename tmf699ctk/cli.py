@@ -23,6 +23,7 @@ from ._config import template_text
 from ._console import ConsoleProgress, make_console, print_summary
 from ._exceptions import CtkError, UsageError
 from ._outputs import OutputPaths, write_outputs
+from ._redact import Redactor
 from ._results import RunResult
 from ._rules import RULES
 from ._runner import CancelToken
@@ -79,7 +80,12 @@ def _signals(cancel: CancelToken) -> Iterator[None]:
 def settings_from_cli(config: Path | None, **options: Any) -> Settings:
     """The command line's values (None: not given) keyed like the settings, merged with the
     environment and the config file."""
-    return build_settings({CLI_KEYS[k]: v for k, v in options.items()}, config_path=config)
+    settings = build_settings({CLI_KEYS[k]: v for k, v in options.items()}, config_path=config)
+    _masking.append(settings.redactor)  # main() masks what it prints of an error with it
+    return settings
+
+
+_masking: list[Redactor] = []  # the run's redactor, once its settings are built
 
 
 CLI_KEYS = {
@@ -639,14 +645,22 @@ def main() -> None:
     from ._memory import release_large_buffers
 
     release_large_buffers()  # the memory bound against hostile servers counts on it
+
+    def shown(exc: BaseException) -> str:  # an exception's text may carry a URL or value with a secret
+        text = str(exc)
+        return _masking[-1].text(text) if _masking else text
+
     try:
         app()
     except CtkError as exc:
-        sys.stderr.write(f"error: {exc}\n")
+        sys.stderr.write(f"error: {shown(exc)}\n")
         sys.exit(exc.exit_code)
+    except KeyboardInterrupt:  # before the run's own handler is installed, or after it is gone
+        sys.stderr.write("interrupted\n")
+        sys.exit(EXIT_UNREACHABLE)
     except Exception as exc:  # a kit bug: one line, the traceback only on request
         if os.environ.get("TMF699CTK_DEBUG"):
             raise
-        sys.stderr.write(f"internal error: {type(exc).__name__}: {exc} (set TMF699CTK_DEBUG=1 for details; "
+        sys.stderr.write(f"internal error: {type(exc).__name__}: {shown(exc)} (set TMF699CTK_DEBUG=1 for details; "
                          "please report it)\n")
         sys.exit(EXIT_UNREACHABLE)

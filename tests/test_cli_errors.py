@@ -1,0 +1,103 @@
+"""No traceback from the command line, ever: every mistake a user can make is exit 2 and one
+clear line (click's own usage errors included), and no error message echoes a secret."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SECRET = "sekret-value-31337"
+
+
+def ctk(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "tmf699ctk", *args], capture_output=True, text=True, cwd=cwd,
+                          env={**os.environ, "NO_COLOR": "1", **(env or {})}, timeout=120)
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> Path:
+    (tmp_path / "garbage.json").write_text("garbage")
+    (tmp_path / "partial.json").write_text('{"schema_version": "2.1"}')
+    (tmp_path / "wrong-types.json").write_text(
+        '{"schema_version": "2.1", "tool": {}, "spec": {}, "target": {}, "profile": "x", "started_at": "",'
+        ' "scenarios": "not a list"}')
+    (tmp_path / "deep.json").write_text("[" * 100_000 + "]" * 100_000)
+    (tmp_path / "binary.json").write_bytes(b"\xff\xfe\x00 not text")
+    (tmp_path / "page.html").write_text('<html><meta name="results-sha256" content="0"></html>')
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "bad-type.yaml").write_text(f"target:\n  basic_auth: {{username: u, password: [{SECRET}]}}\n")
+    return tmp_path
+
+
+MISTAKES = [
+    (("run", "--base-url", "http://127.0.0.1:1/api", "--proxy", "notaurl"), "must be a proxy URL"),
+    (("run", "--base-url", "http://host:99999/api"), "Port out of range"),
+    (("run", "--base-url", "http://[::1/api"), "is not a URL"),
+    (("run", "--base-url", f"ftp://user:{SECRET}@host/api"), "must be an absolute http(s) URL"),
+    (("run", "--embedded", "--max-body", "inf"), "expected a size such as 16MiB"),
+    (("run", "--embedded", "--max-body", "12"), "at least 1 KiB"),
+    (("run", "--embedded", "--timeout", "-1"), "must be positive"),
+    (("run", "--embedded", "-H", f"Authorization=Bearer {SECRET}"), "expected 'Name: value'"),
+    (("run", "--embedded", "--user", SECRET), "expected 'name:password'"),
+    (("run", "--embedded", "--config", "bad-type.yaml"), "not shown: it may be a secret"),
+    (("run", "--embedded", "--config", "folder"), "cannot read config folder"),
+    (("run", "--embedded", "--config", "missing.yaml"), "missing.yaml"),
+    (("run", "--embedded", "--report-dir", "/proc/no/such"), "cannot create report folder"),
+    (("run", "--embedded", "--junit", "folder"), "--junit folder cannot be written"),
+    (("run", "--embedded", "--scenarios", "garbage.json"), "garbage.json:1:"),
+    (("run", "--embedded", "--listen", "0.0.0.0:0"), "not a loopback address"),
+    (("serve", "--port", "99999"), "Invalid value for '--port'"),
+    (("serve", "--latency-ms", "-5"), "Invalid value for '--latency-ms'"),
+    (("serve", "--host", "nonexistent.invalid", "--port", "0"), "cannot serve on nonexistent.invalid:0"),
+    (("init", "no/such/folder/ctk.yaml"), "cannot write no/such/folder/ctk.yaml"),
+    (("init", "folder"), "exists; use --force"),
+    (("report", "garbage.json"), "is not a tmf699ctk results file"),
+    (("report", "partial.json"), "is not a tmf699ctk results file"),
+    (("report", "wrong-types.json"), "is not a tmf699ctk results file"),
+    (("report", "deep.json"), "is not a tmf699ctk results file"),
+    (("report", "binary.json"), "is not a tmf699ctk results file"),
+    (("report", "missing.json"), "cannot read missing.json"),
+    (("report", "folder"), "cannot read folder"),
+    (("verify", "page.html", "garbage.json"), "is not a tmf699ctk results file"),
+    (("verify", "page.html", "missing.json"), "cannot read missing.json"),
+    (("verify", "garbage.json"), "or a certification bundle (.zip)"),
+    (("verify", "missing.zip"), "missing.zip"),
+    (("submission", "wrong-types.json"), "is not a tmf699ctk results file"),
+    (("validate", "garbage.json"), "garbage.json:1:"),
+    (("validate", "folder"), "no scenario files found in folder"),
+    (("config", "--config", "garbage.json"), "garbage.json:1:"),
+    (("list", "--profile", "nope"), "--profile must be one of"),
+    (("run", "--bogus-option"), "No such option"),
+]
+
+
+@pytest.mark.parametrize(("args", "says"), MISTAKES, ids=[" ".join(a)[:60] for a, _ in MISTAKES])
+def test_a_mistake_is_exit_2_and_one_clear_line(files: Path, args: tuple[str, ...], says: str) -> None:
+    out = ctk(*args, cwd=files, env={"GITHUB_STEP_SUMMARY": ""})
+    assert out.returncode == 2, (out.stdout, out.stderr)
+    assert "Traceback" not in out.stdout + out.stderr
+    assert says in out.stderr, out.stderr
+    assert SECRET not in out.stdout + out.stderr
+    assert not (files / "reports").exists(), "nothing may be sent or written after a usage error"
+
+
+def test_an_unwritable_step_summary_is_found_before_anything_is_sent(files: Path) -> None:
+    out = ctk("run", "--embedded", "-o", "r", cwd=files, env={"GITHUB_STEP_SUMMARY": "/proc/no/such/summary.md"})
+    assert out.returncode == 2 and "$GITHUB_STEP_SUMMARY /proc/no/such/summary.md cannot be written" in out.stderr
+    assert not (files / "r" / "results.json").exists()
+
+
+def test_ctrl_c_outside_the_run_is_one_line_too(files: Path) -> None:
+    """An interrupt while the kit starts (before the run installs its handler) is not a traceback."""
+    proc = subprocess.Popen([sys.executable, "-c", "import signal, os, sys\n"
+                             "sys.argv = ['tmf699ctk', 'list']\n"
+                             "from tmf699ctk import cli\n"
+                             "cli.app = lambda: os.kill(os.getpid(), signal.SIGINT) or signal.pause()\n"
+                             "cli.main()"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=files)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 3 and err.strip() == "interrupted" and "Traceback" not in out + err
