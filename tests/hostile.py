@@ -387,13 +387,10 @@ class Recorder:
 
     def __init__(self) -> None:
         self.sock = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
         self.lines: list[str] = []
         self._thread = threading.Thread(target=self._accept, daemon=True)
         self._thread.start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.sock.getsockname()[1]}"
 
     def _accept(self) -> None:
         while True:

@@ -272,3 +272,57 @@ def test_a_hostile_server_never_costs_the_evidence(mode: Mode, tmp_path: Path) -
     assert out.code == code, (out.code, out.stdout[-3000:], out.stderr[-2000:])
     if expectation is not None:
         expectation(out)  # type: ignore[operator]
+
+
+# -- secrets: masked in every output, real for the checks --------------------------------------------
+
+
+def test_checks_see_real_values_while_every_output_is_masked(tmp_path: Path) -> None:
+    """Credentials in the base URL's userinfo, a ${ENV} secret in its path (so in every href the
+    server returns), and a server echoing every request header: the run passes (TMF630-HREF-02
+    compared the real hrefs), and no form of any secret reaches a file or the terminal."""
+    url_password = "userinfo-pass-9001"
+    folder = tmp_path / "report"
+    config = tmp_path / "ctk.yaml"
+    with HostileServer(BY_NAME["echo-secrets"], base_path=hostile_base_path()) as server:
+        port = server.origin.rsplit(":", 1)[1]
+        config.write_text(
+            "target:\n"
+            f'  base_url: "http://ctk-user:{url_password}@127.0.0.1:{port}/tmf-api/${{CTK_HOSTILE_PATH}}/sales/v4"\n'
+            '  headers:\n    X-Env-Token: "${CTK_HOSTILE_TOKEN}"\n')
+        env = {**os.environ, "NO_COLOR": "1", "CTK_HOSTILE_TOKEN": ENV_TOKEN, "CTK_HOSTILE_PATH": PATH_SECRET,
+               "GITHUB_STEP_SUMMARY": str(tmp_path / "step-summary.md")}
+        proc = subprocess.run(
+            [sys.executable, "-m", "tmf699ctk", "run", "--config", str(config), "-H", f"X-Api-Key: {HEADER_SECRET}",
+             "--notifications", "off", "-o", str(folder), "--junit", str(tmp_path / "junit.xml"),
+             "--markdown", str(tmp_path / "summary.md"), *(a for s in SCENARIOS for a in ("--scenario", s))],
+            capture_output=True, text=True, env=env, timeout=300)
+        sent = list(server.requests)
+    out = Outcome(proc.returncode, proc.stdout, proc.stderr, folder, server)
+    pair = f"ctk-user:{url_password}"
+    secrets = (url_password, pair, base64.b64encode(pair.encode()).decode(), HEADER_SECRET, ENV_TOKEN, PATH_SECRET)
+    assert out.code == 0, (out.stdout[-2000:], out.stderr[-2000:])
+    href = [c for c in out.result.checks() if c.rule_id == "TMF630-HREF-02"]
+    assert href and all(c.status == Status.PASSED for c in href)
+    assert sent and all(PATH_SECRET in line for line in sent)  # the real base path went over the wire
+    outputs = [folder / "results.json", *folder.glob("*-HTMLReport.html"), tmp_path / "junit.xml",
+               tmp_path / "summary.md", tmp_path / "step-summary.md"]
+    assert len(outputs) == 5
+    for path in outputs:
+        text = path.read_text(encoding="utf-8")
+        for secret in secrets:
+            assert secret not in text, (path.name, secret)
+    for secret in secrets:
+        assert secret not in out.stdout + out.stderr, secret
+    echoed = dict(out.result.scenarios[0].steps[0].exchange.response.headers)
+    assert echoed["x-echo-authorization"] == "********"  # the echoed Basic header, masked by name and value
+    assert "/tmf-api/********/sales/v4" in out.result.target["base_url"]
+
+
+def test_a_redirect_to_another_origin_is_recorded_not_followed(tmp_path: Path) -> None:
+    """Credentials go only to the base URL's origin: a 307 elsewhere is an answer to check."""
+    out = run_against(BY_NAME["redirect-elsewhere"], tmp_path)
+    assert out.server.trap is not None and out.server.trap.lines == []
+    first = out.result.scenarios[0].steps[0].exchange
+    assert first.response is not None and first.response.status == 307
+    assert dict(first.response.headers)["location"].startswith(out.server.trap_url)

@@ -55,6 +55,8 @@ class Redactor:
             return
         if parts.password:
             self.add_values([parts.password, unquote(parts.password), f"{parts.username}:{parts.password}"])
+            # the client sends them as basic auth: its header, and echoes of it, carry their base64
+            self.add_credentials(unquote(parts.username or ""), unquote(parts.password))
 
     def is_secret_header(self, name: str) -> bool:
         return bool(_SECRET_NAME.search(name)) or name.lower() in self.secret_headers
