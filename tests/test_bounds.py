@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from tmf699ctk._compare import differences, short
-from tmf699ctk._http import INTERRUPTED, TargetHealth, outside_base, send, watched
+from tmf699ctk._http import INTERRUPTED, LargeBodyPermit, TargetHealth, outside_base, send, watched
 from tmf699ctk._redact import MASK, Redactor, writable
 from tmf699ctk._results import Leftover
 from tmf699ctk._safejson import MAX_DEPTH, TooDeep, TooMany, loads
@@ -104,6 +104,19 @@ def test_a_gzip_bomb_is_inflated_only_up_to_the_cap() -> None:
     with raw_server(answer) as url, httpx.Client() as client:
         exchange = send(client, "GET", url, health=TargetHealth(), timeout=10, max_body=1 << 20)
     assert exchange.response is not None and exchange.response.truncated and exchange.response.size == 1 << 20
+
+
+def test_a_step_holding_the_large_body_permit_can_read_another_large_body() -> None:
+    """A reducing step keeps its large body while a probe's DELETE answers with another one."""
+    body = b"[" + b"0," * 150_000 + b"0]"
+    answer = HEAD + b"Connection: close\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+    permit = LargeBodyPermit()
+    with raw_server(answer) as url, httpx.Client() as client:
+        first = send(client, "GET", url, health=TargetHealth(), timeout=10, permit=permit)
+        assert permit.held
+        second = send(client, "DELETE", url, health=TargetHealth(), timeout=10)  # would wait forever if not
+    permit.release()
+    assert first.response is not None and second.response is not None and second.response.size == len(body)
 
 
 def test_an_unknown_or_binary_charset_is_read_as_utf8() -> None:

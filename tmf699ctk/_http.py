@@ -38,7 +38,8 @@ _WATCHDOG_PERIOD = 0.05  # seconds between the watchdog's looks at the exchanges
 KEPT_PREFIX = 64 * 1024  # bytes kept of a body that was not read whole
 LARGE_BODY = 128 * 1024  # a body beyond this needs the large-body permit (see LargeBodyPermit)
 INFLATE_STEP = 64 * 1024  # bytes a compressed body may inflate to per step
-_large_bodies = threading.Semaphore(1)
+# re-entrant: a step holding it may send again (a probe's delete) and read another large body
+_large_bodies = threading.RLock()
 
 
 class LargeBodyPermit:
@@ -51,7 +52,7 @@ class LargeBodyPermit:
     """
 
     def __init__(self) -> None:
-        self.held = False
+        self.held = False  # released by the thread that took it: the step's, or send()'s own
 
     def take(self, watch: _Watch) -> None:
         if self.held:

@@ -282,8 +282,10 @@ def summarise(run: RunResult) -> dict[str, Any]:
     return {
         "requests": {
             "total": len(exchanges),
-            "sent": sum(1 for e in exchanges if e.response is not None or not (e.error or "").startswith("not sent")),
-            "failed": sum(1 for e in exchanges if e.response is None),
+            "sent": sum(1 for e in exchanges if e.response is not None
+                        or not (e.error or "").startswith(("not sent", "interrupted: not sent"))),
+            # no answer, or one cut short (its error says how)
+            "failed": sum(1 for e in exchanges if e.response is None or e.error),
         },
         "checks": {
             "total": len(checks),
