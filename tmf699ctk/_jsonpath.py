@@ -80,12 +80,11 @@ def _first_missing(document: Any, query: JSONPath) -> str:
         key = getattr(selector, "name", None)
         key = key if key is not None else getattr(selector, "index", None)
         walked = join(walked, key)
-        if isinstance(key, int) and isinstance(current, list) and -len(current) <= key < len(current):
-            current = current[key]
-        elif isinstance(key, str) and isinstance(current, dict) and key in current:
-            current = current[key]
-        else:
+        listed = isinstance(key, int) and isinstance(current, list) and -len(current) <= key < len(current)
+        named = isinstance(key, str) and isinstance(current, dict) and key in current
+        if not (listed or named):
             return walked
+        current = current[key]
     return walked
 
 

@@ -92,6 +92,7 @@ class StepResult:
     checks: list[CheckResult] = field(default_factory=list)
     skipped_reason: str | None = None
     saved: list[str] = field(default_factory=list)
+    scenario_error: str | None = None  # the scenario itself is wrong here (template, JSON path): not the server
 
 
 @dataclass
@@ -156,6 +157,10 @@ class RunResult:
 
     def exchanges(self) -> list[Exchange]:
         return [s.exchange for sc in self.scenarios for s in sc.steps if s.exchange is not None]
+
+    def scenario_errors(self) -> list[tuple[ScenarioResult, StepResult]]:
+        """Steps the scenario file got wrong (found at run time): the run says nothing about the server there."""
+        return [(sc, st) for sc in self.scenarios for st in sc.steps if st.scenario_error]
 
     def finish(self) -> None:
         """Store the derived summary and verdict (for readers of the JSON; never trusted on read)."""
@@ -299,7 +304,7 @@ def _scenario_from(d: dict[str, Any]) -> ScenarioResult:
     for s in d.get("steps", []):
         checks = [CheckResult(**{**c, "level": Level(c["level"]), "status": Status(c["status"])}) for c in s["checks"]]
         steps.append(StepResult(s["name"], s.get("kind", "step"), _exchange_from(s.get("exchange")), checks,
-                                s.get("skipped_reason"), s.get("saved", [])))
+                                s.get("skipped_reason"), s.get("saved", []), s.get("scenario_error")))
     cleanup = [e for e in (_exchange_from(x) for x in d.get("cleanup", [])) if e is not None]
     fields = {k: v for k, v in d.items() if k not in ("steps", "cleanup")}
     return ScenarioResult(steps=steps, cleanup=cleanup, **fields)

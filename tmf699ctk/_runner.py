@@ -40,10 +40,16 @@ from ._results import (
     Status,
     StepResult,
 )
+from ._rule_args import argument_problems
 from ._rules import Gate
 from ._scenarios import NO_BODY, Expectation, Scenario, Step
 from ._settings import NotificationMode, Settings
 from ._templating import TemplateProblem, render
+
+
+class _ScenarioFault(Exception):
+    """The scenario itself is wrong at this step (a template or JSON path problem the author made)."""
+
 
 # statuses after which a resource no longer needs cleaning up
 _GONE = {200, 202, 204, 404, 410}
@@ -368,6 +374,23 @@ class Runner:
             return self._skip(result, step, f"not sent: the target is unreachable ({self.health.unreachable})")
         if step.feature and step.feature in state.declined:
             return self._skip(result, step, state.declined[step.feature], not_supported=True)
+        try:
+            return self._attempt(scenario, step, state, result, context)
+        except _ScenarioFault as fault:
+            return self._scenario_error(result, step, state, str(fault))
+
+    def _scenario_error(self, result: StepResult, step: Step, state: ScenarioState, message: str) -> StepResult:
+        """The step's checks are errors of the scenario (not of the server) and the rest of it is skipped."""
+        result.scenario_error = message
+        result.checks = [self._outcome(e, Status.ERROR, f"scenario error: {message}") for e in step.expect
+                         if not e.auto]
+        with state.lock:
+            state.broken = f"not run: step '{result.name}' has a scenario error ({message})"
+        return result
+
+    def _attempt(self, scenario: Scenario, step: Step, state: ScenarioState, result: StepResult,
+                 context: dict[str, Any]) -> StepResult:
+        name = result.name
         if step.wait is not None:
             return self._wait(step, state, result, context)
         sent_at = time.monotonic()
@@ -423,18 +446,20 @@ class Runner:
     def _send(self, step: Step, context: dict[str, Any], scenario: Scenario) -> Exchange:
         req = step.request
         assert req is not None  # the scenario schema requires a request or a wait_event
-        rendered_url = render(req.url, context) if req.url is not None else None
-        url = build_url(self.base_url, render(req.path, context), rendered_url, render(req.query, context))
+        with _authored("the request cannot be built"):
+            rendered_url = render(req.url, context) if req.url is not None else None
+            url = build_url(self.base_url, render(req.path, context), rendered_url, render(req.query, context))
+            body = render(req.json, context) if req.json is not NO_BODY else None
+            headers = render(req.headers, context)
         if rendered_url is not None and urlsplit(url)[:2] != self._origin:
             # never send the user's credentials to an origin they did not configure
             raise TemplateProblem(f"refusing to follow {url!r}: it is outside the configured base URL's origin")
-        body = render(req.json, context) if req.json is not NO_BODY else None
         entry = None
         if req.method == "POST":
             name = body.get("name") if isinstance(body, dict) and isinstance(body.get("name"), str) else None
             entry = self.ledger.sending(url.split("?", 1)[0].rstrip("/"), scenario.id, name)
         exchange = send(
-            self.client, req.method, url, health=self.health, headers=render(req.headers, context),
+            self.client, req.method, url, health=self.health, headers=headers,
             json_body=body, raw_body=req.body, content_type=req.content_type, abort=self.cancel.stop,
         )
         if entry is not None:
@@ -447,8 +472,9 @@ class Runner:
         """Wait for the notification the previous request should have caused (or for its absence)."""
         assert step.wait is not None and self.listener is not None
         try:
-            subscription = str(render(step.wait.subscription, context))
-            about = render(step.wait.about, context) if step.wait.about else None
+            with _authored("the wait cannot be built"):
+                subscription = str(render(step.wait.subscription, context))
+                about = render(step.wait.about, context) if step.wait.about else None
         except TemplateProblem as exc:
             with state.lock:
                 state.broken = f"step '{result.name}' could not be built: {exc}"
@@ -525,9 +551,18 @@ class Runner:
                   context: dict[str, Any]) -> CheckResult:
         rule = expectation.rule
         try:
-            args = render(expectation.args, context)
+            with _authored(f"the arguments of {rule.id} cannot be built"):
+                args = render(expectation.args, context)
         except TemplateProblem as exc:
             return self._outcome(expectation, Status.SKIPPED, f"cannot evaluate: {exc}")
+        problems = argument_problems(rule, args)
+        if problems:
+            message = "; ".join(p.message for p in problems)
+            if any(p.syntax or expectation.args.get(p.name) == args.get(p.name) for p in problems):
+                # a literal the scenario wrote, or a JSON path/regex it built: the author's mistake
+                raise _ScenarioFault(f"rule {rule.id}: {message}")
+            # a value taken from the server's earlier answer is not of the kind the rule needs
+            return self._outcome(expectation, Status.SKIPPED, f"not evaluated: {message}")
         try:
             note = rule.check(ctx, **args)
         except CheckFailed as exc:
@@ -558,6 +593,8 @@ class Runner:
                         raise KeyError(f"no {source['header']} header")
                 else:
                     value = jsonpath.get(ctx.json(), source)
+            except jsonpath.JSONPathProblem as exc:
+                raise _ScenarioFault(f"save {name}: {exc}") from exc
             except (KeyError, CheckFailed) as exc:
                 with state.lock:
                     state.broken = f"step '{result.name}' could not save {name!r}: {str(exc).strip(chr(39))}"
@@ -669,6 +706,18 @@ class Runner:
         while any(e.state == "in flight" for e in pending) and time.monotonic() < limit \
                 and not self.cancel.skip_cleanup.is_set():
             time.sleep(0.05)
+
+
+@contextmanager
+def _authored(what: str) -> Iterator[None]:
+    """A template problem the author made (syntax, sandbox, undefined name) is a scenario fault;
+    one the data caused (an attribute the saved answer lacks) stays a TemplateProblem."""
+    try:
+        yield
+    except TemplateProblem as exc:
+        if exc.author:
+            raise _ScenarioFault(f"{what}: {exc}") from exc
+        raise
 
 
 @contextmanager

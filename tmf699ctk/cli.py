@@ -55,7 +55,11 @@ def _main(
 
 
 def exit_code_for(result: RunResult) -> int:
-    if result.aborted or result.unreachable:
+    if result.aborted:
+        return EXIT_UNREACHABLE
+    if result.scenario_errors():  # the scenario files need fixing before the run says anything
+        return EXIT_USAGE
+    if result.unreachable:
         return EXIT_UNREACHABLE
     return EXIT_PASS if result.verdict == "PASS" else EXIT_FAIL
 
