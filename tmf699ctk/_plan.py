@@ -157,6 +157,9 @@ def _scope(settings: Settings, version: str, profile: Profile, selected: list[Sc
         "selection": {"scenarios": list(settings.run.only), "tags": list(settings.run.tags)},
         "custom_files": custom_files,
         "weakened": settings.weakening(),
+        # the values behind "weakened", so `verify` can recompute it (an edit of one contradicts the other)
+        "options": {"notifications": settings.notifications.mode.value, "verify_tls": settings.target.verify_tls,
+                    "timeout": settings.target.timeout, "payload_overrides": list(settings.payload_overrides)},
         "complete": digest == bundled and not reasons,
         "partial_reasons": reasons,
         "workers": settings.run.workers,

@@ -7,6 +7,7 @@ a stored verdict or summary is never trusted (``tmf699ctk verify`` recomputes an
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
@@ -15,6 +16,16 @@ from typing import Any
 
 RESULTS_SCHEMA_VERSION = "2.0"
 # 1.1 added "notifications"; 2.0: "aborted" is a boolean with "abort_reason", adds "scope" and "leftovers"
+# (2.0 files written since also carry "content_sha256" and a step's "scenario_error")
+SEAL = "content_sha256"
+
+
+def content_digest(data: dict[str, Any]) -> str:
+    """SHA-256 of a results document without its own seal, in a canonical JSON form (key order and
+    whitespace do not count). A checksum against edits, not a signature: anyone can recompute it."""
+    body = {k: v for k, v in data.items() if k != SEAL}
+    text = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 class Status(StrEnum):
@@ -177,8 +188,14 @@ class RunResult:
         data.pop("stored", None)
         return data
 
+    def to_json(self) -> str:
+        """The results.json text: the document and its seal (``content_digest``)."""
+        data = self.to_dict()
+        data[SEAL] = content_digest(data)
+        return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
     def write(self, path: Path) -> Path:
-        path.write_text(json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        path.write_text(self.to_json(), encoding="utf-8")
         return path
 
     @classmethod
@@ -193,11 +210,12 @@ class RunResult:
             raise ValueError(f"results schema version {version!r} is not supported")
         scenarios = [_scenario_from(s) for s in data.get("scenarios", [])]
         leftovers = [Leftover(**x) for x in data.get("leftovers", [])]
-        fields = {k: v for k, v in data.items() if k not in ("scenarios", "leftovers")}
+        fields = {k: v for k, v in data.items() if k not in ("scenarios", "leftovers", SEAL)}
         run = cls(scenarios=scenarios, leftovers=leftovers, **fields)
         stored_verdict, stored_summary = run.verdict, run.summary
         run.finish()
-        run.stored = {"verdict": stored_verdict, "summary": stored_summary}
+        run.stored = {"verdict": stored_verdict, "summary": stored_summary, SEAL: data.get(SEAL),
+                      "sealed": content_digest(data)}
         return run
 
     @classmethod

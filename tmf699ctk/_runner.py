@@ -370,7 +370,7 @@ class Runner:
         result = StepResult(name=name, kind=kind)
         if state.broken:
             return self._skip(result, step, state.broken)
-        if self.health.unreachable and step.request is not None:
+        if self.health.unreachable:
             return self._skip(result, step, f"not sent: the target is unreachable ({self.health.unreachable})")
         if step.feature and step.feature in state.declined:
             return self._skip(result, step, state.declined[step.feature], not_supported=True)

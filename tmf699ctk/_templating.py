@@ -70,9 +70,9 @@ def _render_string(text: str, context: dict[str, Any]) -> Any:
     except SecurityError as exc:
         raise TemplateProblem(f"forbidden in template {text!r}: {exc}") from exc
     except UndefinedError as exc:
-        # a name nothing defines is the author's; an attribute the data lacks is the data's
-        unknown = undeclared_names(text) - set(context)
-        raise TemplateProblem(f"cannot render {text!r}: {exc.message or exc}", author=bool(unknown)) from exc
+        # every name a scenario reads is checked when it is loaded (`undefined_names`): one missing
+        # now was not saved (its step was skipped) or the saved answer lacks the attribute read
+        raise TemplateProblem(f"cannot render {text!r}: {exc.message or exc}", author=False) from exc
     except TemplateError as exc:
         raise TemplateProblem(f"cannot render {text!r}: {exc.message or exc}") from exc
     except (TypeError, ValueError, ArithmeticError, LookupError) as exc:
