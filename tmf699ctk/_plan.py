@@ -144,7 +144,10 @@ def _scope(settings: Settings, version: str, profile: Profile, selected: list[Sc
         reasons.append(f"only part of the suite was selected ({shown}): {len(selected)} of the {whole} "
                        f"scenarios of the {profile.value} profile")
     if custom_files:
-        reasons.append(f"{len(custom_files)} scenario file(s) are not the bundled suite's")
+        bundled_ids = {s.id for s in load_scenarios(None)}
+        named = [s.file + (f" (reuses the bundled ID {s.id})" if s.id in bundled_ids else "")
+                 for s in selected if s.file in {c["file"] for c in custom_files}]
+        reasons.append(f"{len(custom_files)} scenario file(s) are not the bundled suite's: {', '.join(named)}")
     if digest != bundled and not reasons:
         reasons.append("the scenarios that ran differ from the bundled suite of this profile")
     return {
