@@ -42,7 +42,40 @@ def compile_path(path: str) -> JSONPath:
         raise JSONPathProblem(_explain(path, exc)) from None
     if not isinstance(query, JSONPath):  # a union (`|`) or intersection is not RFC 9535
         raise JSONPathProblem(f"JSON path {path!r}: not an RFC 9535 query")
+    for function, pattern in _patterns(query):
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            # match()/search() would quietly select nothing: the scenario's mistake would look like the server's
+            raise JSONPathProblem(f"JSON path {path!r}: invalid regular expression {pattern!r} in {function}(): "
+                                  f"{exc}") from None
     return query
+
+
+def _patterns(query: JSONPath) -> list[tuple[str, str]]:
+    """(function, pattern) of every match()/search() with a literal pattern, nested filters included."""
+    found: list[tuple[str, str]] = []
+
+    def visit(node: Any) -> None:
+        if type(node).__name__ == "FunctionExtension" and getattr(node, "name", "") in ("match", "search"):
+            args = list(getattr(node, "args", ()))
+            if len(args) > 1 and type(args[1]).__name__ == "StringLiteral":
+                found.append((node.name, str(args[1].value)))
+        nested = getattr(node, "query", None)
+        if isinstance(nested, JSONPath):
+            walk(nested)
+        for child in node.children():
+            visit(child)
+
+    def walk(q: JSONPath) -> None:
+        for segment in q.segments:
+            for selector in segment.selectors:
+                expression = getattr(selector, "expression", None)
+                if expression is not None:
+                    visit(expression)
+
+    walk(query)
+    return found
 
 
 def syntax_error(path: str) -> str | None:

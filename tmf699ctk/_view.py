@@ -7,7 +7,6 @@ import hashlib
 import json
 import shlex
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -141,10 +140,6 @@ class ScopeView:
     facts: list[tuple[str, str]] = field(default_factory=list)  # label, value: the scope block
 
 
-def _duration(run: RunResult) -> str:
-    return human_ms(run.duration_ms)
-
-
 def scope_view(run: RunResult) -> ScopeView:
     scope = run.scope or {}
     reasons = partial_reasons(run)
@@ -163,7 +158,7 @@ def scope_view(run: RunResult) -> ScopeView:
         ("Bundled suite SHA-256", str(scope.get("bundled_suite_sha256", "not recorded"))),
         ("Started", f"{run.started_at} (UTC)"),
         ("Ended", f"{run.ended_at or 'not recorded'} (UTC)"),
-        ("Duration", _duration(run)),
+        ("Duration", human_ms(run.duration_ms)),
         ("Kit", f"tmf699ctk {scope.get('kit_version', run.tool.get('version', ''))}"),
         ("API", f"{run.spec.get('name', '')} v{scope.get('api_version', run.spec.get('version', ''))}"),
         ("Python", str(scope.get("python", "not recorded"))),
@@ -248,13 +243,6 @@ def skip_reasons(run: RunResult) -> list[tuple[str, int]]:
 def unclaimed_events(run: RunResult) -> list[dict[str, Any]]:
     """Notifications the listener received that no step waited for (with the listener's reason)."""
     return list((run.notifications or {}).get("unclaimed", []))
-
-
-def parse_time(text: str) -> datetime | None:
-    try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except (TypeError, ValueError):
-        return None
 
 
 def report_filename(run: RunResult) -> str:
