@@ -14,11 +14,12 @@ from typing import Any
 
 from jsonschema import Draft202012Validator, FormatChecker
 
+from ._plan import _bundled as bundled_scenarios
 from ._plan import installed_suite_digest
 from ._resources import package_file
 from ._results import SEAL, Level, RunResult
 from ._rules import BY_ID, LevelPolicy
-from ._scenarios import Scenario, load_scenarios
+from ._scenarios import Scenario
 from ._settings import NotificationMode, NotificationSettings, Settings, TargetSettings
 
 TIME_SLACK_MS = 2000.0  # the duration is timed by a monotonic clock, the ends by the wall clock
@@ -110,7 +111,7 @@ def _installed(profile: str, version: str) -> str:
 
 @cache
 def _bundled(profile: str) -> dict[str, Scenario]:
-    return {s.id: s for s in load_scenarios(None) if profile in s.profiles}
+    return {s.id: s for s in bundled_scenarios() if profile in s.profiles}
 
 
 def _time(text: Any) -> datetime | None:
