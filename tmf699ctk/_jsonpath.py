@@ -110,8 +110,8 @@ def _first_missing(document: Any, query: JSONPath) -> str:
     current, walked = document, "$"
     for segment in query.segments:
         selector = segment.selectors[0]
-        key = getattr(selector, "name", None)
-        key = key if key is not None else getattr(selector, "index", None)
+        name = getattr(selector, "name", None)
+        key: str | int = name if isinstance(name, str) else int(getattr(selector, "index", 0))
         walked = join(walked, key)
         listed = isinstance(key, int) and isinstance(current, list) and -len(current) <= key < len(current)
         named = isinstance(key, str) and isinstance(current, dict) and key in current

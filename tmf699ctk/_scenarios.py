@@ -204,11 +204,11 @@ def _check_arguments(rule: Rule, spec: dict[str, Any], path: Location, problems:
         if not any(True for _ in templates_in(value)):
             literal[name] = value
         elif isinstance(value, str) and not is_whole_expression(value):
-            problem = placeholder_problems(rule, name)
-            if problem:
-                problems.add((*path, name), f"rule {rule.id}: {problem}")
-    for problem in argument_problems(rule, literal):
-        problems.add((*path, problem.name), f"rule {rule.id}: {problem.message}")
+            needs = placeholder_problems(rule, name)
+            if needs:
+                problems.add((*path, name), f"rule {rule.id}: {needs}")
+    for found in argument_problems(rule, literal):
+        problems.add((*path, found.name), f"rule {rule.id}: {found.message}")
 
 
 def _expectation(raw: Any, path: Location, problems: _Problems) -> Expectation | None:
