@@ -15,12 +15,12 @@ from typing import Any
 from jsonschema import Draft202012Validator, FormatChecker
 
 from ._plan import _bundled as bundled_scenarios
-from ._plan import installed_suite_digest
+from ._plan import installed_suite_digest, resolve
 from ._resources import package_file
 from ._results import SEAL, Level, RunResult
-from ._rules import BY_ID, LevelPolicy
+from ._rules import BY_ID
 from ._scenarios import Scenario
-from ._settings import NotificationMode, NotificationSettings, Settings, TargetSettings
+from ._settings import NotificationMode, NotificationSettings, Profile, Settings, TargetSettings
 
 TIME_SLACK_MS = 2000.0  # the duration is timed by a monotonic clock, the ends by the wall clock
 
@@ -88,19 +88,17 @@ def derived_problems(run: RunResult) -> list[str]:
 # -- the scope ---------------------------------------------------------------------------------
 
 
-def _allowed_levels(scenario: Scenario, profile: str) -> dict[str, set[Level]]:
-    """For each rule a bundled scenario applies: the levels the plan can give it."""
-    allowed: dict[str, set[Level]] = {}
-    for step in (*scenario.steps, *scenario.teardown):
-        for e in step.expect:
-            levels = allowed.setdefault(e.rule.id, set())
-            levels.add(e.level)
-            if e.rule.level_policy == LevelPolicy.NOTIFICATIONS:
-                levels.add(Level.MANDATORY)  # --notifications mandatory
-        if step.request is not None:
-            for rule in BY_ID.values():
-                if profile in {p.value for p in rule.auto_in}:
-                    allowed.setdefault(rule.id, set()).add(rule.level)
+def _planned(scenario: Scenario, profile: str, mode: str | None) -> dict[str, set[tuple[str, Level]]]:
+    """For each rule a bundled scenario applies: the (title, level) pairs the plan gives it, under
+    the run's notifications mode (every mode when it is not recorded). The plan's own policy
+    decides, so verify cannot drift from it."""
+    allowed: dict[str, set[tuple[str, Level]]] = {}
+    for each in [NotificationMode(mode)] if mode in set(NotificationMode) else list(NotificationMode):
+        settings = Settings(notifications=NotificationSettings(mode=each))
+        resolved = resolve(scenario, settings, Profile(profile))
+        for step in (*resolved.steps, *resolved.teardown):
+            for e in step.expect:
+                allowed.setdefault(e.rule.id, set()).add((e.rule.title, e.level))
     return allowed
 
 
@@ -207,14 +205,16 @@ def _weakening_problems(run: RunResult) -> list[str]:
 
 
 def check_problems(run: RunResult) -> list[str]:
-    """Each check against the rule catalogue, and its level against the plan of a bundled scenario."""
+    """Each check against the rule catalogue, and its title and level against the plan of the
+    bundled scenario it comes from."""
     scope = run.scope or {}
     custom = {c.get("file") for c in scope.get("custom_files") or []}
+    mode = (scope.get("options") or {}).get("notifications")
     bundled = _bundled(run.profile)
     problems: list[str] = []
     for i, sc in enumerate(run.scenarios):
         plan = bundled.get(sc.id) if sc.file not in custom else None
-        allowed = _allowed_levels(plan, run.profile) if plan is not None and plan.file == sc.file else None
+        allowed = _planned(plan, run.profile, mode) if plan is not None and plan.file == sc.file else None
         for j, st in enumerate(sc.steps):
             for k, c in enumerate(st.checks):
                 where = f"scenarios[{i}].steps[{j}].checks[{k}]"
@@ -222,15 +222,19 @@ def check_problems(run: RunResult) -> list[str]:
                 if rule is None:
                     problems.append(f"{where}.rule_id {c.rule_id!r} is no rule of this kit")
                     continue
-                if c.title != rule.title or c.family != rule.family:
+                if c.family != rule.family or not c.title.startswith(rule.title):
                     problems.append(f"{where}: title or family of {c.rule_id} differs from the rule catalogue")
                 if allowed is not None:
-                    levels = allowed.get(c.rule_id)
-                    if levels is None:
+                    pairs = allowed.get(c.rule_id)
+                    if pairs is None:
                         problems.append(f"{where}: {sc.id} applies no rule {c.rule_id}")
-                    elif c.level not in levels:
-                        problems.append(f"{where}.level is {c.level.value!r}, but {sc.id} gives {c.rule_id} "
-                                        f"{' or '.join(sorted(lv.value for lv in levels))}")
+                    elif (c.title, c.level) not in pairs:
+                        levels = " or ".join(sorted({lv.value for _, lv in pairs}))
+                        titles = {t for t, _ in pairs}
+                        problems.append(f"{where}.level is {c.level.value!r}, but {sc.id} gives {c.rule_id} {levels}"
+                                        if c.title in titles else
+                                        f"{where}.title is {c.title!r}, but {sc.id} gives {c.rule_id} "
+                                        f"{' or '.join(map(repr, sorted(titles)))}")
                 if c.not_supported and c.status.value != "skipped":
                     problems.append(f"{where}: not_supported with status {c.status.value!r} (only a skipped "
                                     "check can be not supported)")
