@@ -64,6 +64,7 @@ class ConsoleProgress(RunObserver):
         self.running: list[str] = []
         self.requests = 0
         self.checks: dict[str, int] = {}
+        self.not_run: list[str] = []  # scenarios that sent nothing because the target was already unreachable
 
     def __enter__(self) -> ConsoleProgress:
         if self.console.is_terminal:
@@ -78,6 +79,10 @@ class ConsoleProgress(RunObserver):
     def __exit__(self, *exc: object) -> None:
         if self.progress:
             self.progress.stop()
+        if self.not_run:  # one line for them all: their one reason is told in the summary
+            self.console.print(Text.assemble((f"{LABEL['skipped']:6}", OUTCOME_STYLE["skipped"]),
+                                             f"{len(self.not_run)} more scenarios not run: the target is unreachable",
+                                             (f" ({', '.join(self.not_run)})", "dim")))
 
     def _stats(self) -> str:
         shown = ", ".join(f"{n} {word}" for word in ("passed", "failed", "warning", "error")
@@ -114,12 +119,24 @@ class ConsoleProgress(RunObserver):
             if result.id in self.running:
                 self.running.remove(result.id)
             line = scenario_line(result)
+            if _never_sent(result):
+                self.not_run.append(result.id)
+                if self.progress and self.task is not None:
+                    self.progress.advance(self.task)
+                return
             if self.progress and self.task is not None:
                 self.progress.console.print(line)
                 self.progress.advance(self.task)
                 self._refresh()
             else:
                 self.console.print(line)
+
+
+def _never_sent(result: ScenarioResult) -> bool:
+    """Every step skipped because the target was unreachable before the scenario sent anything."""
+    return bool(result.steps) and all(
+        st.exchange is None and (st.skipped_reason or "").startswith("not sent: the target is unreachable")
+        for st in result.steps)
 
 
 def scenario_line(result: ScenarioResult) -> Text:
