@@ -8,6 +8,7 @@ there is no loader (no ``include``/``import`` of files) and undefined names are 
 from __future__ import annotations
 
 import re
+from contextlib import suppress
 from functools import lru_cache
 from typing import Any
 
@@ -74,3 +75,21 @@ def check_syntax(text: str) -> str | None:
     except TemplateError as exc:
         return str(exc.message or exc)
     return None
+
+
+def names_used(value: Any) -> set[str]:
+    """Every variable a value's templates read (for dependency checks before running)."""
+    from jinja2 import meta
+
+    found: set[str] = set()
+    if isinstance(value, str):
+        if "{{" in value or "{%" in value:
+            with suppress(TemplateError):  # a syntax error is check_syntax's to report
+                found |= meta.find_undeclared_variables(_env.parse(value))
+    elif isinstance(value, dict):
+        for key, sub in value.items():
+            found |= names_used(key) | names_used(sub)
+    elif isinstance(value, list):
+        for sub in value:
+            found |= names_used(sub)
+    return found
