@@ -1,0 +1,187 @@
+"""The pytest plugin, run through pytester against real servers on 127.0.0.1."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tmf699ctk._plan import build_plan
+from tmf699ctk._settings import build_settings
+from tmf699ctk.server import ReferenceServer
+from tmf699ctk.server.independent import IndependentServer
+
+from .servers import closed_port_url
+
+pytest_plugins = ["pytester"]
+# Each pytest run is a process of its own: in-process, pytester drops the modules a run imported,
+# and httpx would then no longer recognise a re-imported httpcore's exceptions.
+
+TWO = ["--tmf699-scenario", "FULL-CREATE", "--tmf699-scenario", "FULL-DELETE", "--tmf699-notifications", "off"]
+QUIET = ["-p", "no:cacheprovider", "-rfEsw"]
+
+
+@pytest.fixture(autouse=True)
+def no_kit_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("TMF699CTK_BASE_URL", "TMF699CTK_CONFIG", "TMF699CTK_SCENARIO", "TMF699CTK_NOTIFICATIONS"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def server() -> Iterator[ReferenceServer]:
+    with ReferenceServer() as running:
+        yield running
+
+
+def checks_of(*scenarios: str) -> int:
+    """How many checks the plan holds for these scenarios: one pytest item each."""
+    plan = build_plan(build_settings({"run.only": list(scenarios), "notifications.mode": "off"}, env={}))
+    return sum(len(step.expect) for s in plan.scenarios for step in (*s.steps, *s.teardown))
+
+
+def test_the_plugin_is_inert_without_a_tmf699_option(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_vendor="""
+        import sys
+
+        def test_the_vendors_own_test():
+            # nothing of the kit beyond the option declarations is even imported
+            assert "tmf699ctk._runner" not in sys.modules and "tmf699ctk._plan" not in sys.modules
+    """)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+    assert "plugins: tmf699ctk-" in result.stdout.str()  # installed with the kit, loaded by its entry point
+    assert "tmf699::" not in result.stdout.str() and "TMF699 v4.0.0" not in result.stdout.str()
+    assert "--tmf699-base-url=VALUE" in pytester.runpytest_subprocess("--help").stdout.str()
+
+
+def test_a_conformant_server_passes_every_check_item_and_says_what_it_tested(
+        pytester: pytest.Pytester, server: ReferenceServer) -> None:
+    result = pytester.runpytest_subprocess("--tmf699-base-url", server.url, "--tmf699-scenario", "FULL-CREATE", *QUIET)
+    result.assert_outcomes(passed=checks_of("FULL-CREATE"))
+    result.stdout.fnmatch_lines([
+        f"tmf699ctk *: TMF699 v4.0.0, profile full, 1 scenarios against {server.url}",
+        "*- tmf699ctk -*", "1 scenario, 3 requests, * checks: 0 blocking, 0 warnings, 0 skipped (0 not supported)",
+        "VERDICT: PASS (of the part that ran)",
+    ])
+
+
+def test_failures_name_rule_level_message_hint_and_curl_and_warnings_and_skips_map_to_pytest(
+        pytester: pytest.Pytester) -> None:
+    junit = pytester.path / "junit.xml"
+    result = pytester.runpytest_subprocess("--tmf699-embedded", "--tmf699-fault", "delete-noop,no-location", *TWO,
+                                           *QUIET, f"--junitxml={junit}")
+    # 2 mandatory failures, 1 recommended warning (a passed item), the check the failure gated and
+    # the media-type check of the body-less 204 skipped
+    result.assert_outcomes(failed=2, skipped=2, warnings=1, passed=checks_of("FULL-CREATE", "FULL-DELETE") - 4)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines([
+        "*_ FULL-DELETE / GET /salesLead/{id} after the delete / TMF699-DELETE-03 _*",
+        "TMF699-DELETE-03 [[]mandatory[]] failed: expected HTTP 404, got 200 OK*",
+        "  rule:     A deleted lead is gone (GET answers 404)",
+        "  hint:     Remove the lead: later GETs must answer 404.",
+        "  scenario: FULL-DELETE (scenarios/full/08-delete.yaml:*)",
+        "  step:     GET /salesLead/{id} after the delete",
+        "  answer:   200 OK",
+        "  reproduce: curl -i -X GET http://127.0.0.1:*/tmf-api/sales/v4/salesLead/* -H 'accept: application/json'",
+    ])
+    result.stdout.fnmatch_lines([
+        "*RecommendedCheckWarning: TMF630-LOCATION-01 [[]recommended[]] warning: 201 Created without a Location "
+        "header (FULL-CREATE / POST /salesLead with every optional attribute); hint: Add 'Location: *",
+        "*- tmf699ctk -*", "2 scenarios, 8 requests, 28 checks: 2 blocking, 1 warning, 1 skipped (0 not supported)",
+        "VERDICT: FAIL (of the part that ran)",
+        "FAILED tmf699::FULL-DELETE::GET /salesLead/{id} after the delete::TMF699-DELETE-03*",
+        "SKIPPED [[]1[]] *08-delete.yaml:*: skipped: not evaluated: TMF699-DELETE-03 failed*",
+    ])
+    result.stdout.fnmatch_lines(["collected 29 items"])
+    assert "Traceback" not in result.stdout.str() and "pytest_plugin.py" not in result.stdout.str()
+    cases = ET.parse(junit).getroot().iter("testcase")
+    by_name = {(c.get("classname"), c.get("name")): c for c in cases}
+    failure = by_name[("tmf699.FULL-DELETE.GET /salesLead/{id} after the delete", "TMF699-DELETE-03")].find("failure")
+    assert failure is not None and failure.get("message", "").startswith("[mandatory] TMF699-DELETE-03 failed: ")
+    assert "reproduce: curl -i -X GET" in (failure.text or "")
+    assert len(by_name) == checks_of("FULL-CREATE", "FULL-DELETE")
+
+
+def test_optional_features_the_server_declines_are_skipped_as_not_supported(pytester: pytest.Pytester) -> None:
+    with IndependentServer() as independent:
+        result = pytester.runpytest_subprocess("--tmf699-base-url", independent.url, "--tmf699-scenario", "FULL-FIELDS",
+                                    *QUIET)
+    outcomes = result.parseoutcomes()
+    assert "failed" not in outcomes and outcomes["skipped"] >= 1, result.stdout.str()
+    result.stdout.fnmatch_lines(["SKIPPED [[]*[]] *04-fields.yaml:*: not supported: fields=none: not offered by "
+                                 "the server*"])
+
+
+def test_k_chooses_the_scenarios_that_are_sent(pytester: pytest.Pytester, server: ReferenceServer) -> None:
+    result = pytester.runpytest_subprocess("--tmf699-base-url", server.url, "-k", "FULL-DELETE and TMF699-DELETE", *TWO,
+                                *QUIET)
+    outcomes = result.parseoutcomes()
+    assert outcomes["passed"] == 5 and outcomes["deselected"] > 5 and "failed" not in outcomes
+    result.stdout.fnmatch_lines(["1 scenario, 5 requests, *", "VERDICT: PASS (of the part that ran)"])
+
+
+def test_levels_families_and_tags_are_keywords(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest_subprocess("--tmf699-base-url", closed_port_url(), "--collect-only", "-q",
+                                "-k", "recommended", *TWO)
+    lines = [line for line in result.stdout.lines if line.startswith("tmf699::")]
+    assert lines == ["tmf699::FULL-CREATE::POST /salesLead with every optional attribute::TMF630-LOCATION-01"]
+
+
+def test_collect_only_lists_the_checks_without_sending_anything(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest_subprocess("--tmf699-base-url", closed_port_url(), "--collect-only", *TWO)
+    assert result.ret == pytest.ExitCode.OK
+    result.stdout.fnmatch_lines(["<Tmf699Suite tmf699>", "  <ScenarioNode FULL-CREATE>",
+                                 "    <StepNode POST /salesLead with every optional attribute>",
+                                 "      <CheckItem TMF699-CREATE-01>"])
+    assert "unreachable" not in result.stdout.str() and "VERDICT" not in result.stdout.str()
+
+
+def test_an_unreachable_target_fails_its_checks_with_the_reason_and_masks_secrets(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest_subprocess("--tmf699-base-url", closed_port_url(), "--tmf699-header",
+                                "Authorization: Bearer s3cret-t0ken-42", *TWO, *QUIET)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    text = result.stdout.str()
+    assert "s3cret-t0ken-42" not in text and "-H 'authorization: ********'" in text
+    result.stdout.fnmatch_lines(["target unreachable: *", "VERDICT: FAIL*"])
+    # a recommended check that could not be evaluated warns: it never fails, as in the verdict
+    result.stdout.fnmatch_lines(["*RecommendedCheckWarning: TMF630-LOCATION-01 [[]recommended[]] error: cannot "
+                                 "connect to 127.0.0.1:*"])
+    assert "FAILED tmf699::FULL-CREATE::POST /salesLead with every optional attribute::TMF630-LOCATION-01" \
+        not in text
+
+
+def test_the_environment_and_the_config_file_apply_once_the_suite_is_enabled(
+        pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = pytester.path / "tmf699ctk.yaml"
+    config.write_text("run:\n  only: [FULL-CREATE]\nnotifications:\n  mode: 'off'\n")
+    result = pytester.runpytest_subprocess("--tmf699-config", str(config), "--tmf699-embedded", "--collect-only", "-q")
+    assert {line.split("::")[1] for line in result.stdout.lines if line.startswith("tmf699::")} == {"FULL-CREATE"}
+    monkeypatch.setenv("TMF699CTK_SCENARIO", "FULL-DELETE")  # the environment over the file
+    result = pytester.runpytest_subprocess("--tmf699-config", str(config), "--tmf699-embedded", "--collect-only", "-q")
+    assert {line.split("::")[1] for line in result.stdout.lines if line.startswith("tmf699::")} == {"FULL-DELETE"}
+    # the environment alone does not enable the suite: a vendor's CI may set it for `tmf699ctk run`
+    pytester.makepyfile(test_vendor="def test_x():\n    pass\n")
+    pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=1)
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--tmf699-profile", "bogus"], "  --tmf699-profile: must be one of official, full, got 'bogus'"),
+    (["--tmf699-workers", "2"], "*give --tmf699-base-url URL*or --tmf699-embedded*"),
+    (["--tmf699-embedded", "--tmf699-fault", "no-such-fault"], "*unknown fault(s) no-such-fault*"),
+    (["--tmf699-config", "missing.yaml"], "*missing.yaml*"),
+])
+def test_bad_options_are_pytest_usage_errors(pytester: pytest.Pytester, args: list[str], message: str) -> None:
+    result = pytester.runpytest_subprocess(*args)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([message])
+    assert "Traceback" not in result.stderr.str()
+
+
+def test_the_suite_runs_beside_the_vendors_tests(pytester: pytest.Pytester, server: ReferenceServer) -> None:
+    pytester.makepyfile(test_vendor="def test_vendor():\n    assert True\n")
+    result = pytester.runpytest_subprocess("--tmf699-base-url", server.url, "--tmf699-scenario", "FULL-DELETE",
+                                "--tmf699-notifications", "off", *QUIET)
+    result.assert_outcomes(passed=checks_of("FULL-DELETE"), skipped=1)  # + the vendor's test, - the 204 check
+    assert Path(server.url).name == "v4"
