@@ -35,6 +35,10 @@ def server() -> Iterator[ReferenceServer]:
         yield running
 
 
+def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+    return pytester.runpytest_subprocess(*args)
+
+
 def checks_of(*scenarios: str) -> int:
     """How many checks the plan holds for these scenarios: one pytest item each."""
     plan = build_plan(build_settings({"run.only": list(scenarios), "notifications.mode": "off"}, env={}))
@@ -49,16 +53,16 @@ def test_the_plugin_is_inert_without_a_tmf699_option(pytester: pytest.Pytester) 
             # nothing of the kit beyond the option declarations is even imported
             assert "tmf699ctk._runner" not in sys.modules and "tmf699ctk._plan" not in sys.modules
     """)
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result = run(pytester, "-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)
     assert "plugins: tmf699ctk-" in result.stdout.str()  # installed with the kit, loaded by its entry point
     assert "tmf699::" not in result.stdout.str() and "TMF699 v4.0.0" not in result.stdout.str()
-    assert "--tmf699-base-url=VALUE" in pytester.runpytest_subprocess("--help").stdout.str()
+    assert "--tmf699-base-url=VALUE" in run(pytester, "--help").stdout.str()
 
 
 def test_a_conformant_server_passes_every_check_item_and_says_what_it_tested(
         pytester: pytest.Pytester, server: ReferenceServer) -> None:
-    result = pytester.runpytest_subprocess("--tmf699-base-url", server.url, "--tmf699-scenario", "FULL-CREATE", *QUIET)
+    result = run(pytester, "--tmf699-base-url", server.url, "--tmf699-scenario", "FULL-CREATE", *QUIET)
     result.assert_outcomes(passed=checks_of("FULL-CREATE"))
     result.stdout.fnmatch_lines([
         f"tmf699ctk *: TMF699 v4.0.0, profile full, 1 scenarios against {server.url}",
@@ -70,8 +74,8 @@ def test_a_conformant_server_passes_every_check_item_and_says_what_it_tested(
 def test_failures_name_rule_level_message_hint_and_curl_and_warnings_and_skips_map_to_pytest(
         pytester: pytest.Pytester) -> None:
     junit = pytester.path / "junit.xml"
-    result = pytester.runpytest_subprocess("--tmf699-embedded", "--tmf699-fault", "delete-noop,no-location", *TWO,
-                                           *QUIET, f"--junitxml={junit}")
+    result = run(pytester, "--tmf699-embedded", "--tmf699-fault", "delete-noop,no-location", *TWO,
+                 *QUIET, f"--junitxml={junit}")
     # 2 mandatory failures, 1 recommended warning (a passed item), the check the failure gated and
     # the media-type check of the body-less 204 skipped
     result.assert_outcomes(failed=2, skipped=2, warnings=1, passed=checks_of("FULL-CREATE", "FULL-DELETE") - 4)
@@ -106,8 +110,8 @@ def test_failures_name_rule_level_message_hint_and_curl_and_warnings_and_skips_m
 
 def test_optional_features_the_server_declines_are_skipped_as_not_supported(pytester: pytest.Pytester) -> None:
     with IndependentServer() as independent:
-        result = pytester.runpytest_subprocess("--tmf699-base-url", independent.url, "--tmf699-scenario", "FULL-FIELDS",
-                                    *QUIET)
+        result = run(pytester, "--tmf699-base-url", independent.url, "--tmf699-scenario", "FULL-FIELDS",
+                     *QUIET)
     outcomes = result.parseoutcomes()
     assert "failed" not in outcomes and outcomes["skipped"] >= 1, result.stdout.str()
     result.stdout.fnmatch_lines(["SKIPPED [[]*[]] *04-fields.yaml:*: not supported: fields=none: not offered by "
@@ -115,22 +119,22 @@ def test_optional_features_the_server_declines_are_skipped_as_not_supported(pyte
 
 
 def test_k_chooses_the_scenarios_that_are_sent(pytester: pytest.Pytester, server: ReferenceServer) -> None:
-    result = pytester.runpytest_subprocess("--tmf699-base-url", server.url, "-k", "FULL-DELETE and TMF699-DELETE", *TWO,
-                                *QUIET)
+    result = run(pytester, "--tmf699-base-url", server.url, "-k", "FULL-DELETE and TMF699-DELETE", *TWO,
+                 *QUIET)
     outcomes = result.parseoutcomes()
     assert outcomes["passed"] == 5 and outcomes["deselected"] > 5 and "failed" not in outcomes
     result.stdout.fnmatch_lines(["1 scenario, 5 requests, *", "VERDICT: PASS (of the part that ran)"])
 
 
 def test_levels_families_and_tags_are_keywords(pytester: pytest.Pytester) -> None:
-    result = pytester.runpytest_subprocess("--tmf699-base-url", closed_port_url(), "--collect-only", "-q",
-                                "-k", "recommended", *TWO)
+    result = run(pytester, "--tmf699-base-url", closed_port_url(), "--collect-only", "-q",
+                 "-k", "recommended", *TWO)
     lines = [line for line in result.stdout.lines if line.startswith("tmf699::")]
     assert lines == ["tmf699::FULL-CREATE::POST /salesLead with every optional attribute::TMF630-LOCATION-01"]
 
 
 def test_collect_only_lists_the_checks_without_sending_anything(pytester: pytest.Pytester) -> None:
-    result = pytester.runpytest_subprocess("--tmf699-base-url", closed_port_url(), "--collect-only", *TWO)
+    result = run(pytester, "--tmf699-base-url", closed_port_url(), "--collect-only", *TWO)
     assert result.ret == pytest.ExitCode.OK
     result.stdout.fnmatch_lines(["<Tmf699Suite tmf699>", "  <ScenarioNode FULL-CREATE>",
                                  "    <StepNode POST /salesLead with every optional attribute>",
@@ -139,8 +143,8 @@ def test_collect_only_lists_the_checks_without_sending_anything(pytester: pytest
 
 
 def test_an_unreachable_target_fails_its_checks_with_the_reason_and_masks_secrets(pytester: pytest.Pytester) -> None:
-    result = pytester.runpytest_subprocess("--tmf699-base-url", closed_port_url(), "--tmf699-header",
-                                "Authorization: Bearer s3cret-t0ken-42", *TWO, *QUIET)
+    result = run(pytester, "--tmf699-base-url", closed_port_url(), "--tmf699-header",
+                 "Authorization: Bearer s3cret-t0ken-42", *TWO, *QUIET)
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     text = result.stdout.str()
     assert "s3cret-t0ken-42" not in text and "-H 'authorization: ********'" in text
@@ -156,14 +160,14 @@ def test_the_environment_and_the_config_file_apply_once_the_suite_is_enabled(
         pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     config = pytester.path / "tmf699ctk.yaml"
     config.write_text("run:\n  only: [FULL-CREATE]\nnotifications:\n  mode: 'off'\n")
-    result = pytester.runpytest_subprocess("--tmf699-config", str(config), "--tmf699-embedded", "--collect-only", "-q")
+    result = run(pytester, "--tmf699-config", str(config), "--tmf699-embedded", "--collect-only", "-q")
     assert {line.split("::")[1] for line in result.stdout.lines if line.startswith("tmf699::")} == {"FULL-CREATE"}
     monkeypatch.setenv("TMF699CTK_SCENARIO", "FULL-DELETE")  # the environment over the file
-    result = pytester.runpytest_subprocess("--tmf699-config", str(config), "--tmf699-embedded", "--collect-only", "-q")
+    result = run(pytester, "--tmf699-config", str(config), "--tmf699-embedded", "--collect-only", "-q")
     assert {line.split("::")[1] for line in result.stdout.lines if line.startswith("tmf699::")} == {"FULL-DELETE"}
     # the environment alone does not enable the suite: a vendor's CI may set it for `tmf699ctk run`
     pytester.makepyfile(test_vendor="def test_x():\n    pass\n")
-    pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=1)
+    run(pytester, "-p", "no:cacheprovider").assert_outcomes(passed=1)
 
 
 @pytest.mark.parametrize(("args", "message"), [
@@ -173,7 +177,7 @@ def test_the_environment_and_the_config_file_apply_once_the_suite_is_enabled(
     (["--tmf699-config", "missing.yaml"], "*missing.yaml*"),
 ])
 def test_bad_options_are_pytest_usage_errors(pytester: pytest.Pytester, args: list[str], message: str) -> None:
-    result = pytester.runpytest_subprocess(*args)
+    result = run(pytester, *args)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([message])
     assert "Traceback" not in result.stderr.str()
@@ -181,7 +185,7 @@ def test_bad_options_are_pytest_usage_errors(pytester: pytest.Pytester, args: li
 
 def test_the_suite_runs_beside_the_vendors_tests(pytester: pytest.Pytester, server: ReferenceServer) -> None:
     pytester.makepyfile(test_vendor="def test_vendor():\n    assert True\n")
-    result = pytester.runpytest_subprocess("--tmf699-base-url", server.url, "--tmf699-scenario", "FULL-DELETE",
-                                "--tmf699-notifications", "off", *QUIET)
+    result = run(pytester, "--tmf699-base-url", server.url, "--tmf699-scenario", "FULL-DELETE",
+                 "--tmf699-notifications", "off", *QUIET)
     result.assert_outcomes(passed=checks_of("FULL-DELETE"), skipped=1)  # + the vendor's test, - the 204 check
     assert Path(server.url).name == "v4"

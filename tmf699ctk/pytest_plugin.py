@@ -11,6 +11,7 @@ Inert unless a ``--tmf699-*`` option is given: a vendor's own test run is unaffe
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections import Counter
 from collections.abc import Iterator
@@ -97,8 +98,12 @@ def _prepare(config: pytest.Config, given: dict[str, Any], config_file: Path | N
     if getattr(config, "workerinput", None) is not None or config.getoption("numprocesses", default=None):
         raise pytest.UsageError("tmf699ctk: run the TMF699 suite without pytest-xdist (-n): it runs its scenarios "
                                 "concurrently itself (--tmf699-workers)")
+    # the environment applies as it does to `run`, except for what the plugin does not offer
+    # (a job may export TMF699CTK_FAIL_ON for its `tmf699ctk run` step)
+    skipped = {o.env for o in OPTIONS if o not in _offered()}
+    env = {name: value for name, value in os.environ.items() if name not in skipped}
     try:
-        settings = build_settings(given, config_path=config_file)
+        settings = build_settings(given, env=env, config_path=config_file)
         if not settings.run.embedded and not settings.target.base_url:
             raise UsageError("give --tmf699-base-url URL (or TMF699CTK_BASE_URL, or target.base_url in the "
                            "--tmf699-config file), or --tmf699-embedded")
