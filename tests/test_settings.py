@@ -4,6 +4,7 @@ file > defaults, and the table itself (README, `config`, the command line) kept 
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from tmf699ctk._settings import (
     OPTIONS,
     FailOn,
     NotificationMode,
+    OAuth2AuthMethod,
     Profile,
     Settings,
     build_settings,
@@ -25,6 +27,8 @@ from tmf699ctk._settings import (
 from tmf699ctk.cli import CLI_KEYS, settings_from_cli
 
 from .test_cli import ctk
+from .test_mtls import PASSPHRASE
+from .test_mtls import pki as mtls_pki  # noqa: F401  (a fixture: the certificates for --cert and --key)
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 
@@ -32,22 +36,43 @@ README = Path(__file__).resolve().parents[1] / "README.md"
 def value_of(settings: Settings, key: str) -> Any:
     if key == "notifications.listen":
         return settings.notifications.listen_host, settings.notifications.listen_port
-    section, name = key.split(".", 1)
-    return getattr(getattr(settings, section), name)
+    value: Any = settings
+    for part in key.split("."):
+        value = getattr(value, part)
+    return value
 
 
 def file_entry(key: str, value: Any) -> dict[str, Any]:
-    """The config file's spelling of one setting."""
+    """The config file's spelling of one setting (groups are nested: target: oauth2: scope:)."""
     if key == "notifications.listen":
         host, port = value.split(":")
         return {"notifications": {"listen_host": host, "listen_port": int(port)}}
-    section, name = key.split(".", 1)
-    return {section: {name: value}}
+    entry: Any = value
+    for part in reversed(key.split(".")):
+        entry = {part: entry}
+    return entry
 
 
+OAUTH2 = {"target.oauth2.token_url": "https://idp.example/token", "target.oauth2.client_id": "ctk",
+          "target.oauth2.client_secret": "client-s3cret"}
 # key: (config file value or None when the file may not set it, environment text, command-line value,
 #       the three values expected from them, extra command-line settings the option needs)
 SAMPLES: dict[str, tuple[Any, str, Any, tuple[Any, Any, Any], dict[str, Any]]] = {
+    "target.oauth2.token_url": ("https://f.example/token", "https://e.example/token", "https://c.example/token",
+                                ("https://f.example/token", "https://e.example/token", "https://c.example/token"),
+                                OAUTH2),
+    "target.oauth2.client_id": ("f-id", "e-id", "c-id", ("f-id", "e-id", "c-id"), OAUTH2),
+    "target.oauth2.client_secret": ("f-secret", "e-secret", "c-secret", ("f-secret", "e-secret", "c-secret"), OAUTH2),
+    "target.oauth2.scope": (["a", "b"], "c  d", "e", ("a b", "c d", "e"), OAUTH2),
+    "target.oauth2.audience": ("https://f.example", "https://e.example", "https://c.example",
+                               ("https://f.example", "https://e.example", "https://c.example"), OAUTH2),
+    "target.oauth2.auth_method": ("body", "BASIC", "body", (OAuth2AuthMethod.BODY, OAuth2AuthMethod.BASIC,
+                                                           OAuth2AuthMethod.BODY), OAUTH2),
+    # certificate files: made by _layers from the test PKI
+    "target.client_cert": ("CERT_FILE", "CERT_ENV", "CERT_CLI", ("CERT_FILE", "CERT_ENV", "CERT_CLI"), {}),
+    "target.client_key": ("KEY_FILE", "KEY_ENV", "KEY_CLI", ("KEY_FILE", "KEY_ENV", "KEY_CLI"), {}),
+    "target.client_key_password_env": ("PASS_FILE", "PASS_ENV", "PASS_CLI", ("PASS_FILE", "PASS_ENV", "PASS_CLI"),
+                                       {}),
     "target.base_url": ("http://file.example/v4", "http://env.example/v4/", "http://cli.example/v4",
                         ("http://file.example/v4", "http://env.example/v4", "http://cli.example/v4"), {}),
     "target.api_version": ("4.0.0", "5.0.0", "4.0.0", ("4.0.0", "5.0.0", "4.0.0"), {}),
@@ -100,30 +125,42 @@ def test_every_option_has_a_precedence_sample() -> None:
     assert not missing, f"add a sample for {missing} to SAMPLES in tests/test_settings.py"
 
 
-def _layers(tmp_path: Path, key: str) -> tuple[Any, str, Any, tuple[Any, Any, Any], dict[str, Any]]:
+def _layers(tmp_path: Path, key: str, pki: dict[str, str]
+            ) -> tuple[Any, str, Any, tuple[Any, Any, Any], dict[str, Any], dict[str, str]]:
+    """The sample of ``key``, with the files it names made, and the environment it needs."""
     file_value, env_text, cli_value, expected, extra = SAMPLES[key]
-    if key == "target.ca_bundle":  # must name files that exist
-        names = {name: str(tmp_path / name) for name in ("CA_FILE", "CA_ENV", "CA_CLI")}
-        for path in names.values():
-            Path(path).write_text("-----BEGIN CERTIFICATE-----\n")
-        file_value, env_text, cli_value = names["CA_FILE"], names["CA_ENV"], names["CA_CLI"]
-        expected = (names["CA_FILE"], names["CA_ENV"], names["CA_CLI"])
-    return file_value, env_text, cli_value, expected, extra
+    extra = {k: v for k, v in extra.items() if k != key}
+    extra_env: dict[str, str] = {}
+    copies = {"target.ca_bundle": pki["ca.pem"], "target.client_cert": pki["client-combined.pem"],
+              "target.client_key": pki["client.key"]}
+    if key in copies:  # options that must name files that exist (and hold what they must)
+        names = [str(tmp_path / f"{layer}-{Path(copies[key]).name}") for layer in ("file", "env", "cli")]
+        for name in names:
+            shutil.copy(copies[key], name)
+        file_value, env_text, cli_value = names
+        expected = tuple(names)
+    if key == "target.client_key":
+        extra["target.client_cert"] = pki["client.pem"]
+    if key == "target.client_key_password_env":  # each layer names a variable holding the passphrase
+        extra.update({"target.client_cert": pki["client.pem"], "target.client_key": pki["client-encrypted.key"]})
+        extra_env = {name: PASSPHRASE for name in expected}
+    return file_value, env_text, cli_value, expected, extra, extra_env
 
 
 @pytest.mark.parametrize("key", sorted(SAMPLES))
 def test_each_option_comes_from_the_command_line_over_the_environment_over_the_file_over_its_default(
-        tmp_path: Path, key: str) -> None:
+        tmp_path: Path, key: str, request: pytest.FixtureRequest) -> None:
     option = BY_KEY[key]
-    file_value, env_text, cli_value, (from_file, from_env, from_cli), extra = _layers(tmp_path, key)
+    pki = request.getfixturevalue("mtls_pki")
+    file_value, env_text, cli_value, (from_file, from_env, from_cli), extra, extra_env = _layers(tmp_path, key, pki)
     config = tmp_path / "c.yaml"
     config.write_text(yaml.safe_dump(file_entry(key, file_value) if file_value is not None else {}))
-    env = {option.env: env_text}
+    env = {**extra_env, option.env: env_text}
 
-    default = build_settings(dict(extra), env={}, config_path=None)
+    default = build_settings({}, env={}, config_path=None)
     assert value_of(default, key) == value_of(Settings(), key) and default.sources[key] == "default"
     if file_value is not None:
-        only_file = build_settings(dict(extra), env={}, config_path=config)
+        only_file = build_settings(dict(extra), env=extra_env, config_path=config)
         assert value_of(only_file, key) == from_file
         assert only_file.sources[key] == f"config file {config}"
     file_and_env = build_settings(dict(extra), env=env, config_path=config)
@@ -194,11 +231,14 @@ def test_every_run_option_is_one_row_of_the_table_with_the_same_shape() -> None:
 
 
 def test_every_option_the_config_file_may_set_is_in_its_schema() -> None:
-    schema = json.loads(package_file("config.schema.json").read_text())["properties"]
+    schema = json.loads(package_file("config.schema.json").read_text())
     for option in OPTIONS:
         for key in CONFIG_SPELLING.get(option.key, option.key).split(", "):
-            section, name = key.split(".", 1)
-            assert (name in schema[section]["properties"]) == option.config, key
+            *groups, name = key.split(".")
+            node = schema
+            for group in groups:
+                node = node["properties"][group]
+            assert (name in node["properties"]) == option.config, key
 
 
 def test_environment_variable_names_follow_the_option_names_and_are_unique() -> None:
