@@ -12,6 +12,7 @@ Inert unless a ``--tmf699-*`` option is given: a vendor's own test run is unaffe
 from __future__ import annotations
 
 import os
+import re
 import warnings
 from collections import Counter
 from collections.abc import Iterator
@@ -74,8 +75,8 @@ def _given(config: pytest.Config) -> dict[str, Any]:
 def _pytest_spelling(message: str) -> str:
     """Errors name the pytest options the user typed, not `run`'s."""
     for option in OPTIONS:
-        message = message.replace(f"command line {option.cli}", PREFIX + option.cli[2:])
-        message = message.replace(option.cli + " ", PREFIX + option.cli[2:] + " ")
+        message = message.replace(f"command line {option.cli}", option.cli)
+        message = re.sub(rf"(?<![\w-]){re.escape(option.cli)}(?![\w-])", PREFIX + option.cli[2:], message)
     return message
 
 
@@ -106,7 +107,7 @@ def _prepare(config: pytest.Config, given: dict[str, Any], config_file: Path | N
         settings = build_settings(given, env=env, config_path=config_file)
         if not settings.run.embedded and not settings.target.base_url:
             raise UsageError("give --tmf699-base-url URL (or TMF699CTK_BASE_URL, or target.base_url in the "
-                           "--tmf699-config file), or --tmf699-embedded")
+                             "--tmf699-config file), or --tmf699-embedded")
         if settings.run.faults:
             from .server import parse_faults
 
@@ -165,13 +166,13 @@ class _SuitePlugin:
     def pytest_collection_modifyitems(self, session: pytest.Session, items: list[pytest.Item]) -> None:
         root = Tmf699Suite.from_parent(session, name="tmf699", nodeid="tmf699")
         root.suite = self.suite
-        added = [item for index, scenario in enumerate(self.suite.plan.scenarios)
-                 for item in _items(root, index, scenario)]
+        added: list[pytest.Item | pytest.Collector] = [
+            item for index, scenario in enumerate(self.suite.plan.scenarios) for item in _items(root, index, scenario)]
         for item in added:
             session.ihook.pytest_itemcollected(item=item)
         # as if collected from a file: the terminal counts them ("collected N items")
         session.ihook.pytest_collectreport(report=pytest.CollectReport(root.nodeid, "passed", None, added))
-        items.extend(added)
+        items.extend(item for item in added if isinstance(item, pytest.Item))
 
     def pytest_report_header(self, config: pytest.Config) -> str:
         from . import __version__
@@ -314,7 +315,8 @@ class CheckItem(pytest.Item):
         self.extra_keyword_matches.update({expectation.level.value, rule.family, *scenario.tags})
 
     def reportinfo(self) -> tuple[Path, int, str]:
-        return self.path, max(self.step.line - 1, 0), f"{self.scenario.id} / {self.parent.name} / {self.name}"
+        step = self.parent.name if self.parent is not None else self.step.name
+        return self.path, max(self.step.line - 1, 0), f"{self.scenario.id} / {step} / {self.name}"
 
     def _found(self) -> tuple[StepResult | None, CheckResult | None, str]:
         """This item's step and check in the results, or why there is none."""
