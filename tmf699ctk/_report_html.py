@@ -13,6 +13,7 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, Template, select_autoescape
 
+from ._baseline_view import html_view as baseline_view
 from ._resources import package_file
 from ._results import Exchange, RunResult
 from ._view import (
@@ -150,5 +151,5 @@ def render_html(run: RunResult, digest: str) -> str:
         avg_response=human_ms(s["avg_response_ms"]), partial_banner=PARTIAL_BANNER, weakened_title=WEAKENED_TITLE,
         warnings=counted("warning", int(s["outcomes"].get("warning", 0))),
         leftovers=[{"curl": x.curl(), "reason": x.reason, "name": x.name, "url": x.url} for x in run.leftovers],
-        **build_view(run),
+        baseline=baseline_view(run), **build_view(run),
     )

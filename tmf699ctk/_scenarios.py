@@ -25,6 +25,7 @@ from ._templating import (
     check_syntax,
     has_template,
     is_whole_expression,
+    names_used,
     sandbox_refusals,
     templates_in,
     undefined_names,
@@ -103,7 +104,7 @@ class Step:
     line: int
     variables: dict[str, Any] = field(default_factory=dict)
     wait: WaitSpec | None = None
-    group: tuple[int, int] | None = None  # steps of one `for_each` with `concurrent: true` share a group
+    group: tuple[int, int] | None = None  # consecutive `concurrent: true` steps (and their iterations) share one
     collect: bool = False  # a `for_each` step: saved values are collected into lists, in order
     iteration: int = 0  # which value of the `for_each` this step is
     negotiate: NegotiateSpec | None = None
@@ -273,13 +274,35 @@ def _check_contexts(raw: dict[str, Any], expect: list[tuple[int, Expectation]], 
                                                "wait_event")
 
 
+def _blocks(raw_steps: list[dict], base: Location, problems: _Problems) -> list[tuple[int, int] | None]:
+    """Consecutive steps marked `concurrent: true` form one block, sent at the same time (with every
+    iteration of their `for_each`); a step may not use what another step of its block saves."""
+    groups: list[tuple[int, int] | None] = []
+    start: int | None = None
+    for index, raw in enumerate(raw_steps):
+        start = (start if start is not None else index) if raw.get("concurrent") else None
+        groups.append(None if start is None else (len(base), start))
+    for index, raw in enumerate(raw_steps):
+        group = groups[index]
+        if group is None:
+            continue
+        saved_by_others = {name for other, step in enumerate(raw_steps)
+                           if other != index and groups[other] == group for name in step.get("save", {})}
+        used = names_used({k: v for k, v in raw.items() if k not in ("name", "save")}) & saved_by_others
+        if used:
+            problems.add((*base, index), f"this step uses {', '.join(sorted(used))}, saved by another step of "
+                                         "its concurrent block: they run at the same time (remove `concurrent`)")
+    return groups
+
+
 def _steps(raw_steps: list[dict], base: Location, problems: _Problems, names: _Names) -> tuple[Step, ...]:
     steps: list[Step] = []
+    blocks = _blocks(raw_steps, base, problems)
     saved_later = {name: raw["name"] for raw in raw_steps
                    for name in [*raw.get("save", {}), *(raw[k]["variable"] for k in ("negotiate", "reduce")
                                                         if isinstance(raw.get(k), dict))]}
     for index, raw in enumerate(raw_steps):
-        group = (len(steps), index) if raw.get("concurrent") else None  # unique within the file
+        group = blocks[index]
         path = (*base, index)
         loop = raw.get("for_each")
         # a negotiated value, or the body a reduce settled on, is defined for this step and later ones

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from contextlib import suppress
 from functools import lru_cache
 from typing import Any
 
@@ -164,3 +165,19 @@ def templates_in(value: Any) -> Iterable[str]:
     elif isinstance(value, list | tuple):
         for sub in value:
             yield from templates_in(sub)
+def names_used(value: Any) -> set[str]:
+    """Every variable a value's templates read (for dependency checks before running)."""
+    from jinja2 import meta
+
+    found: set[str] = set()
+    if isinstance(value, str):
+        if "{{" in value or "{%" in value:
+            with suppress(TemplateError):  # a syntax error is check_syntax's to report
+                found |= meta.find_undeclared_variables(_env.parse(value))
+    elif isinstance(value, dict):
+        for key, sub in value.items():
+            found |= names_used(key) | names_used(sub)
+    elif isinstance(value, list):
+        for sub in value:
+            found |= names_used(sub)
+    return found
