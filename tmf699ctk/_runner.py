@@ -51,11 +51,17 @@ from ._results import (
     Status,
     StepResult,
 )
+from ._rule_args import argument_problems
 from ._rules import Gate
 from ._safejson import loads as load_json
 from ._scenarios import NO_BODY, Expectation, Scenario, Step
 from ._settings import NotificationMode, Settings
 from ._templating import TemplateProblem, render, render_path
+
+
+class _ScenarioFault(Exception):
+    """The scenario itself is wrong at this step (a template or JSON path problem the author made)."""
+
 
 # statuses after which a resource no longer needs cleaning up
 _GONE = {200, 202, 204, 404, 410}
@@ -209,6 +215,8 @@ class ScenarioState:
     last_sent: float = 0.0  # monotonic time of the latest request: events must arrive after it
     events_seen: int = 0  # events this scenario's subscriptions received
     collected: dict[str, dict[int, Any]] = field(default_factory=dict)
+    # `absent` waits judged once the steps are done: (the step's result, the judgement)
+    deferred: list[tuple[Step, StepResult, Callable[[], None]]] = field(default_factory=list)
     discarded: list[Exchange] = field(default_factory=list)  # deletes of leads a reduce probe created
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -282,8 +290,9 @@ class Runner:
 
     def _schedule(self, outcomes: dict[int, ScenarioResult]) -> None:
         """Independent scenarios run at once (up to ``workers``); an exclusive one runs alone."""
-        # exclusive scenarios first, while nothing else runs; results keep the plan's order anyway
-        scenarios = sorted(enumerate(self.plan.scenarios), key=lambda item: not item[1].exclusive)
+        # exclusive scenarios first, while nothing else runs; then the longest first, so that the last
+        # to finish is not one started late (results keep the plan's order whatever the schedule)
+        scenarios = sorted(enumerate(self.plan.scenarios), key=lambda item: _schedule_key(item[1]))
         workers = max(1, self.settings.run.workers)
         running: dict[Future[None], Scenario] = {}
         # not a `with` block: after an interruption, a request stuck on the server must not hold the run
@@ -383,6 +392,7 @@ class Runner:
         try:
             state = self._state(scenario, index)
             self._run_steps(scenario, scenario.steps, state, outcome, "step")
+            self._settle(scenario, state)
             state.broken = None  # teardown always runs
             self._run_steps(scenario, scenario.teardown, state, outcome, "teardown")
             if not self.cancel.cancelled:  # after an interruption the run sweeps the ledger itself
@@ -445,8 +455,20 @@ class Runner:
             self._retain(attempt.exchange)
             self.observer.step_finished(scenario, attempt)
         self._retain(result.exchange)
-        self.observer.step_finished(scenario, result)
+        if not any(pending is result for _, pending, _ in state.deferred):  # told once it is judged
+            self.observer.step_finished(scenario, result)
         return [*attempts, result]
+
+    def _settle(self, scenario: Scenario, state: ScenarioState) -> None:
+        """Judge the absences the scenario watched for, once each one's window has passed."""
+        while state.deferred:
+            step, result, judge = state.deferred.pop(0)
+            try:
+                judge()
+            except Exception as exc:  # the same error boundary as a step
+                message = f"internal error while judging the step: {type(exc).__name__}: {str(exc)[:300]}"
+                result.checks = [self._outcome(e, Status.ERROR, message) for e in step.expect]
+            self.observer.step_finished(scenario, result)
 
     def _step(self, scenario: Scenario, step: Step, state: ScenarioState, kind: str,
               attempts: list[StepResult]) -> StepResult:
@@ -459,8 +481,25 @@ class Runner:
             return self._skip(result, step, state.broken)
         if step.feature and step.feature in state.declined:
             return self._skip(result, step, state.declined[step.feature], not_supported=True)
+        try:
+            return self._attempt(scenario, step, state, result, context, kind, attempts)
+        except _ScenarioFault as fault:
+            return self._scenario_error(result, step, state, str(fault))
+
+    def _scenario_error(self, result: StepResult, step: Step, state: ScenarioState, message: str) -> StepResult:
+        """The step's checks are errors of the scenario (not of the server) and the rest of it is skipped."""
+        result.scenario_error = message
+        result.checks = [self._outcome(e, Status.ERROR, f"scenario error: {message}") for e in step.expect
+                         if not e.auto]
+        with state.lock:
+            state.broken = f"not run: step '{result.name}' has a scenario error ({message})"
+        return result
+
+    def _attempt(self, scenario: Scenario, step: Step, state: ScenarioState, result: StepResult,
+                 context: dict[str, Any], kind: str, attempts: list[StepResult]) -> StepResult:
+        name = result.name
         if step.wait is not None:
-            return self._wait(step, state, result, context)
+            return self._wait(step, state, result, context, scenario.id)
         sent_at = time.monotonic()
         expect, decided, refused = step.expect, [], None
         try:
@@ -549,12 +588,17 @@ class Runner:
         """Send the step's request (``body``: instead of the step's own JSON body)."""
         req = step.request
         assert req is not None  # the scenario schema requires a request or a wait_event
-        rendered_url = str(render(req.url, context)) if req.url is not None else None
-        # each value interpolated into the path is one percent-encoded segment: an id never becomes a path
-        path, values = render_path(req.path, context) if rendered_url is None else ("", [])
-        url = build_url(self.base_url, path, rendered_url, render(req.query, context))
+        with _authored("the request cannot be built"):
+            rendered_url = str(render(req.url, context)) if req.url is not None else None
+            # each value interpolated into the path is one percent-encoded segment: an id never becomes a path
+            path, values = render_path(req.path, context) if rendered_url is None else ("", [])
+            url = build_url(self.base_url, path, rendered_url, render(req.query, context))
+            if body is NO_BODY:
+                body = render(req.json, context) if req.json is not NO_BODY else None
+            headers = render(req.headers, context)
+            content_type = render(req.content_type, context)
         if rendered_url is not None and not _absolute(url):
-            raise TemplateProblem(f"cannot follow {short(url, 200)}: it is not an absolute http(s) URL")
+            raise TemplateProblem(f"cannot follow {short(url, 200)}: it is not an absolute http(s) URL", author=False)
         why = outside_base(url, self.base_url)
         if why is not None:
             # never send the user's credentials, or any request, outside the API they configured
@@ -564,15 +608,13 @@ class Runner:
             message = f"refused to send {req.method} {url}: {why}; {source}"
             raise Refused(message, Exchange(HttpRequest(req.method, url, []), error=f"{NOT_SENT}: {message}",
                                             started_at=_now()))
-        if body is NO_BODY:
-            body = render(req.json, context) if req.json is not NO_BODY else None
         entry = None
         if req.method == "POST":
             name = body.get("name") if isinstance(body, dict) and isinstance(body.get("name"), str) else None
             entry = self.ledger.sending(url.split("?", 1)[0].rstrip("/"), scenario.id, name)
         exchange = send(
-            self.client, req.method, url, health=self.health, headers=render(req.headers, context),
-            json_body=body, raw_body=req.body, content_type=render(req.content_type, context),
+            self.client, req.method, url, health=self.health, headers=headers,
+            json_body=body, raw_body=req.body, content_type=content_type,
             timeout=self.settings.target.timeout, max_body=self.settings.target.max_body, abort=self.cancel.stop,
             permit=getattr(self._step_local, "permit", None),
         )
@@ -632,7 +674,8 @@ class Runner:
         and the checks already decided."""
         spec = step.reduce
         assert spec is not None and step.request is not None
-        body = render(step.request.json, context)
+        with _authored("the request cannot be built"):
+            body = render(step.request.json, context)
         if not isinstance(body, dict):
             raise TemplateProblem(f"reduce needs a JSON object body, got {type(body).__name__}")
         context[spec.variable] = body
@@ -740,12 +783,14 @@ class Runner:
 
     # -- notifications -------------------------------------------------------------------------
 
-    def _wait(self, step: Step, state: ScenarioState, result: StepResult, context: dict[str, Any]) -> StepResult:
+    def _wait(self, step: Step, state: ScenarioState, result: StepResult, context: dict[str, Any],
+              scenario_id: str = "") -> StepResult:
         """Wait for the notification the previous request should have caused (or for its absence)."""
         assert step.wait is not None and self.listener is not None
         try:
-            subscription = str(render(step.wait.subscription, context))
-            about = render(step.wait.about, context) if step.wait.about else None
+            with _authored("the wait cannot be built"):
+                subscription = str(render(step.wait.subscription, context))
+                about = render(step.wait.about, context) if step.wait.about else None
         except TemplateProblem as exc:
             with state.lock:
                 state.broken = f"step '{result.name}' could not be built: {exc}"
@@ -753,9 +798,12 @@ class Runner:
         callback = urlsplit(subscription)
         since, sub_path, wanted, absent = state.last_sent, callback.path.rstrip("/"), step.wait.type, step.wait.absent
 
+        timeout = self.n.quiet_period if absent else self.n.event_timeout
+        until = since + timeout if absent else float("inf")  # an absence is judged over a fixed window
+
         def mine(event: ReceivedEvent) -> bool:
             path = event.path.rstrip("/")
-            return (not event.claimed and event.received_at >= since
+            return (not event.claimed and since <= event.received_at <= until
                     and (path == sub_path or path.startswith(sub_path + "/listener/")))
 
         def pick(events: list[ReceivedEvent]) -> ReceivedEvent | None:
@@ -766,25 +814,20 @@ class Runner:
             # an event about this lead of another type: report it as the wrong eventType
             return next((e for e in candidates if e.lead_id() == about), None)
 
-        timeout = self.n.quiet_period if absent else self.n.event_timeout
-        event = self.listener.wait_for(pick, timeout, stop=self.cancel.stop)
         what = f"{wanted or 'event'}{f' about lead {about}' if about else ''}"
+        if absent:
+            # nothing to wait for now: the window is judged when the scenario's steps are done, so the
+            # quiet period overlaps with the steps that follow (the step keeps its place in the results)
+            state.deferred.append((step, result, lambda: self._judge_absence(
+                step, state, result, scenario_id, pick, until, what, timeout)))
+            return result
+        event = self.listener.wait_for(pick, timeout, stop=self.cancel.stop)
         if event is None:
             if self.cancel.cancelled:
                 return self._skip(result, step, "interrupted while waiting for the notification")
-            if absent:
-                seen = self._events_at(state.callback)
-                if seen == 0:
-                    message = (f"inconclusive: no {what} within {timeout:g} s, but no event at all has arrived "
-                               "for this scenario's subscriptions, so its absence proves nothing")
-                    result.checks = [self._outcome(e, Status.SKIPPED, message) for e in step.expect]
-                else:
-                    result.checks = [self._outcome(e, Status.PASSED, f"no {what} within {timeout:g} s "
-                                                   f"({seen} other event(s) did arrive)") for e in step.expect]
-                return result
-            received = len(self.listener.events)
+            received = self._events_at(state.callback, scenario_id)
             message = (f"no {what} arrived at {subscription} within {timeout:g} s "
-                       f"({received} event(s) received by the listener in all)")
+                       f"({received} event(s) about this scenario's leads received in all)")
             result.checks = [
                 self._outcome(e, Status.FAILED, message) if e.rule.id == "TMF699-EVENT-01"
                 else self._outcome(e, Status.SKIPPED, f"not evaluated: {message}")
@@ -792,24 +835,58 @@ class Runner:
             ]
             return result
         latency = round((event.received_at - since) * 1000, 2)
-        # recorded: the server's POST to the listener and the listener's 201 (latency as its time)
-        result.exchange = Exchange(
-            request=HttpRequest("POST", f"{callback.scheme}://{callback.netloc}{event.path}", event.headers,
-                                event.body),
-            response=HttpResponse(201, "Created (kit listener)", "HTTP/1.1", [], "", len(event.body.encode()),
-                                  latency),
-            started_at=event.wall_time,
-        )
+        result.exchange = self._event_exchange(event, latency)
         ctx = EventContext(event.path, event.headers, event.body, latency, self.plan.schemas, self.base_url,
                            clock_skew=self.settings.run.clock_skew)
         result.checks = [self._evaluate(e, ctx, context) for e in step.expect]
         return result
 
-    def _events_at(self, callback: str | None) -> int:
+    def _event_exchange(self, event: ReceivedEvent, latency: float) -> Exchange:
+        """The server's POST to the listener and the listener's 201, with the latency as its time."""
+        assert self.listener is not None
+        origin = urlsplit(self.listener.callback_url)
+        return Exchange(
+            request=HttpRequest("POST", f"{origin.scheme}://{origin.netloc}{event.path}", event.headers, event.body),
+            response=HttpResponse(201, "Created (kit listener)", "HTTP/1.1", [], "", len(event.body.encode()),
+                                  latency),
+            started_at=event.wall_time,
+        )
+
+    def _judge_absence(self, step: Step, state: ScenarioState, result: StepResult, scenario_id: str,
+                       pick: Callable[[list[ReceivedEvent]], ReceivedEvent | None], until: float, what: str,
+                       timeout: float) -> None:
+        """After the window of an `absent` wait has passed: was an event received in it?"""
+        assert self.listener is not None
+        event = self.listener.wait_for(pick, max(0.0, until - time.monotonic()), stop=self.cancel.stop)
+        if event is None and self.cancel.cancelled:
+            self._skip(result, step, "interrupted while watching for the notification")
+            return
+        if event is None:
+            seen = self._events_at(state.callback, scenario_id)
+            if seen == 0:
+                message = (f"inconclusive: no {what} within {timeout:g} s, but no event at all has arrived "
+                           "for this scenario's subscriptions, so its absence proves nothing")
+                result.checks = [self._outcome(e, Status.SKIPPED, message) for e in step.expect]
+            else:
+                result.checks = [self._outcome(e, Status.PASSED, f"no {what} within {timeout:g} s "
+                                               f"({seen} other event(s) did arrive)") for e in step.expect]
+            return
+        latency = round((event.received_at - (until - timeout)) * 1000, 2)
+        result.exchange = self._event_exchange(event, latency)
+        ctx = EventContext(event.path, event.headers, event.body, latency, self.plan.schemas, self.base_url,
+                           clock_skew=self.settings.run.clock_skew)
+        result.checks = [self._evaluate(e, ctx, {}) for e in step.expect]
+
+    def _events_at(self, callback: str | None, scenario_id: str) -> int:
+        """Events about this scenario's own leads at its subscriptions (other scenarios' leads send
+        events to every subscriber too, in numbers that depend on timing)."""
         if self.listener is None or callback is None:
             return 0
         prefix = urlsplit(callback).path.rstrip("/")
-        return sum(1 for e in self.listener.events if e.refused is None and e.path.startswith(prefix))
+        with self.ledger.lock:
+            own = {e.id for e in self.ledger.entries if e.id and e.scenario == scenario_id}
+        return sum(1 for e in self.listener.events
+                   if e.refused is None and e.path.startswith(prefix) and e.lead_id() in own)
 
     # -- checks --------------------------------------------------------------------------------
 
@@ -823,9 +900,18 @@ class Runner:
                   context: dict[str, Any]) -> CheckResult:
         rule = expectation.rule
         try:
-            args = render(expectation.args, context)
+            with _authored(f"the arguments of {rule.id} cannot be built"):
+                args = render(expectation.args, context)
         except TemplateProblem as exc:
             return self._outcome(expectation, Status.SKIPPED, f"cannot evaluate: {exc}")
+        problems = argument_problems(rule, args)
+        if problems:
+            message = "; ".join(p.message for p in problems)
+            if any(p.syntax or expectation.args.get(p.name) == args.get(p.name) for p in problems):
+                # a literal the scenario wrote, or a JSON path/regex it built: the author's mistake
+                raise _ScenarioFault(f"rule {rule.id}: {message}")
+            # a value taken from the server's earlier answer is not of the kind the rule needs
+            return self._outcome(expectation, Status.SKIPPED, f"not evaluated: {message}")
         try:
             note = rule.check(ctx, **args)
         except CheckFailed as exc:
@@ -858,6 +944,8 @@ class Runner:
                         raise KeyError(f"no {source['header']} header")
                 else:
                     value = jsonpath.get(ctx.json(), source)
+            except jsonpath.JSONPathProblem as exc:
+                raise _ScenarioFault(f"save {name}: {exc}") from exc
             except (KeyError, CheckFailed) as exc:
                 with state.lock:
                     state.broken = f"step '{result.name}' could not save {name!r}: {str(exc).strip(chr(39))}"
@@ -988,6 +1076,26 @@ class Runner:
         while any(e.state == "in flight" for e in pending) and time.monotonic() < limit \
                 and not self.cancel.skip_cleanup.is_set():
             time.sleep(0.05)
+
+
+def _schedule_key(scenario: Scenario) -> tuple[bool, bool, int]:
+    """Exclusive first; then scenarios that wait for notifications (their waits are long), then by
+    how many requests they send one after another (a concurrent block counts once)."""
+    steps = (*scenario.steps, *scenario.teardown)
+    sequential = sum(1 for s in steps if s.group is None) + len({s.group for s in steps if s.group is not None})
+    return (not scenario.exclusive, "notifications" not in scenario.requires, -sequential)
+
+
+@contextmanager
+def _authored(what: str) -> Iterator[None]:
+    """A template problem the author made (syntax, sandbox, undefined name) is a scenario fault;
+    one the data caused (an attribute the saved answer lacks) stays a TemplateProblem."""
+    try:
+        yield
+    except TemplateProblem as exc:
+        if exc.author:
+            raise _ScenarioFault(f"{what}: {exc}") from exc
+        raise
 
 
 @contextmanager

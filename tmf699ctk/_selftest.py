@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import multiprocessing
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from functools import partial
 
 from ._plan import Plan, build_plan
 from ._results import RunResult, Status
@@ -81,22 +81,40 @@ def prepare_selftest(**cli: object) -> Prepared:
     return settings, build_plan(settings)
 
 
+# the self-check's inputs, set in the parent before worker processes fork (nothing to pickle)
+_PREPARED: Prepared | None = None
+
+
+def _run_task(name: str) -> Outcome:
+    assert _PREPARED is not None
+    if name in (CLEAN, INDEPENDENT):
+        return run_clean(name, _PREPARED)
+    return run_fault(BY_NAME[name], _PREPARED)
+
+
+def _pool(jobs: int) -> Executor:
+    """Processes where they can fork (runs are CPU-bound in Python: threads would share one core),
+    threads elsewhere."""
+    if "fork" in multiprocessing.get_all_start_methods() and jobs > 1:
+        return ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("fork"))
+    return ThreadPoolExecutor(max_workers=max(1, jobs))
+
+
 def selftest(
     names: list[str] | None = None,
     jobs: int = 2,
     on_outcome: Callable[[Outcome], None] | None = None,
 ) -> list[Outcome]:
     """Clean servers first, then each fault; ``jobs`` runs that many at once (each isolated)."""
+    global _PREPARED
     unknown = sorted(set(names or []) - BY_NAME.keys())
     if unknown:
         raise ValueError(f"unknown fault(s): {', '.join(unknown)}")
-    prepared = prepare_selftest()
-    faults = [BY_NAME[n] for n in names] if names else list(FAULTS)
-    tasks: list[Callable[[], Outcome]] = [partial(run_clean, which, prepared) for which in (CLEAN, INDEPENDENT)]
-    tasks += [partial(run_fault, fault, prepared) for fault in faults]
+    _PREPARED = prepare_selftest()
+    tasks = [CLEAN, INDEPENDENT, *(names or [f.name for f in FAULTS])]
     outcomes: list[Outcome] = []
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        for outcome in pool.map(lambda task: task(), tasks):
+    with _pool(jobs) as pool:
+        for outcome in pool.map(_run_task, tasks):
             outcomes.append(outcome)
             if on_outcome:
                 on_outcome(outcome)

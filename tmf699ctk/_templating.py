@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
+from contextlib import suppress
 from functools import lru_cache
 from typing import Any
 from urllib.parse import quote
 
-from jinja2 import DictLoader, StrictUndefined, TemplateError
+from jinja2 import DictLoader, StrictUndefined, TemplateError, UndefinedError, meta, nodes
 from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
@@ -30,24 +31,37 @@ _WIDE_FORMAT = re.compile(r"\d{7,}")  # a format width of a million or more ('%9
 
 
 class TemplateProblem(Exception):
-    """A template could not be rendered (undefined name, syntax, sandbox violation, size limit)."""
+    """A template could not be rendered.
+
+    ``author`` is True for the scenario author's mistakes (syntax, a refused construct, a name
+    nothing defines, a value beyond the size limit) and False when the data was not what the
+    template expected (a saved response without the attribute read, a value of another type).
+    """
+
+    def __init__(self, message: str, author: bool = True) -> None:
+        super().__init__(message)
+        self.author = author
 
 
 class _TooLarge(SecurityError):
     """A template operation would produce a value beyond ``MAX_OUTPUT``."""
+
+    def __init__(self, message: str, author: bool) -> None:
+        super().__init__(message)
+        self.author = author  # an amplifying operation the template wrote, not a large value it was given
 
 
 def _size(value: Any) -> int:
     return len(value) if isinstance(value, str | bytes | list | tuple | dict | set) else 0
 
 
-def _refuse(what: str) -> None:
-    raise _TooLarge(f"{what} would exceed the template size limit ({MAX_OUTPUT:,} characters)")
+def _refuse(what: str, author: bool = True) -> None:
+    raise _TooLarge(f"{what} would exceed the template size limit ({MAX_OUTPUT:,} characters)", author)
 
 
 def _check_result(value: Any) -> Any:
     if _size(value) > MAX_OUTPUT:
-        _refuse(f"a value of {_size(value):,} characters or items")
+        _refuse(f"a value of {_size(value):,} characters or items", author=False)
     return value
 
 
@@ -211,7 +225,7 @@ def _render_text(text: str, context: dict[str, Any], compiled: Any) -> str:
         for part in compiled.generate(**context):
             length += len(part)
             if length > MAX_OUTPUT:
-                _refuse("the template's output")
+                _refuse("the template's output", author=False)
             parts.append(part)
     except Exception as exc:
         raise _problem(text, exc) from exc
@@ -221,25 +235,119 @@ def _render_text(text: str, context: dict[str, Any], compiled: Any) -> str:
 def _problem(text: str, exc: Exception) -> TemplateProblem:
     shown = text if len(text) <= 200 else text[:197] + "..."
     if isinstance(exc, _TooLarge):
-        return TemplateProblem(f"template {shown!r} refused: {exc}")
+        return TemplateProblem(f"template {shown!r} refused: {exc}", author=exc.author)
     if isinstance(exc, SecurityError):
         return TemplateProblem(f"forbidden in template {shown!r}: {exc}")
+    if isinstance(exc, UndefinedError):
+        # every name a scenario reads is checked when it is loaded (`undefined_names`): one missing
+        # now was not saved (its step was skipped) or the saved answer lacks the attribute read
+        return TemplateProblem(f"cannot render {shown!r}: {exc.message or exc}", author=False)
     if isinstance(exc, TemplateError):
         return TemplateProblem(f"cannot render {shown!r}: {exc.message or exc}")
-    # a template may fail like any expression (1/0, 'a' + 1, a huge int printed): say so, never crash
-    return TemplateProblem(f"cannot render {shown!r}: {type(exc).__name__}: {str(exc)[:200]}")
+    # a template may fail like any expression (1/0, 'a' + 1, a huge int printed) on the data it got
+    return TemplateProblem(f"cannot render {shown!r}: {type(exc).__name__}: {str(exc)[:200]}", author=False)
+
+
+def has_template(text: Any) -> bool:
+    return isinstance(text, str) and ("{{" in text or "{%" in text)
+
+
+def is_whole_expression(text: str) -> bool:
+    """``{{ expr }}`` alone: it renders to the expression's own type, not to a string."""
+    whole = _WHOLE.match(text)
+    return bool(whole and "}}" not in whole.group(1))
 
 
 def check_syntax(text: str) -> str | None:
-    """Return a syntax error message for a template string, or None."""
+    """Return a syntax error message for a template string (unknown filters and tests included), or None."""
     try:
         whole = _WHOLE.match(text)
         if whole and "}}" not in whole.group(1):
             _env.compile_expression(whole.group(1))
         else:
-            _env.parse(text)
+            _env.compile(text)
     except TemplateError as exc:
         return str(exc.message or exc)
     except Exception as exc:  # the compiler folds constants: an expression may fail right here
         return f"{type(exc).__name__}: {str(exc)[:200]}"
     return None
+
+
+# -- static analysis, for `validate`: what a template needs and what the sandbox would refuse -------
+
+# methods the immutable sandbox refuses to call (they modify a value); as jinja2.sandbox lists them
+_MUTATING = frozenset({
+    "append", "appendleft", "clear", "difference_update", "discard", "extend", "extendleft", "insert",
+    "intersection_update", "pop", "popitem", "popleft", "remove", "reverse", "rotate", "setdefault", "sort",
+    "symmetric_difference_update", "update", "add",
+})
+
+
+@lru_cache(maxsize=4096)
+def undeclared_names(text: str) -> frozenset[str]:
+    """The names a template reads from its context (empty for a syntax error: reported apart)."""
+    try:
+        return frozenset(meta.find_undeclared_variables(_env.parse(text)))
+    except TemplateError:
+        return frozenset()
+
+
+def undefined_names(text: str, defined: Iterable[str]) -> list[str]:
+    """The names ``text`` reads that ``defined`` does not provide, in order of first use."""
+    missing = undeclared_names(text) - set(defined)
+    return sorted(missing, key=lambda name: (text.find(name), name))
+
+
+def sandbox_refusals(text: str) -> list[str]:
+    """Constructs the sandbox refuses at render time, found before anything is sent."""
+    try:
+        tree = _env.parse(text)
+    except TemplateError:
+        return []
+    found: list[str] = []
+    for node in tree.find_all((nodes.Getattr, nodes.Getitem, nodes.Call, nodes.Filter, nodes.Include,
+                               nodes.Import, nodes.FromImport, nodes.Extends)):
+        if isinstance(node, nodes.Getattr) and node.attr.startswith("_"):
+            found.append(f"reads the private attribute {node.attr}")
+        elif isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Const) \
+                and isinstance(node.arg.value, str) and node.arg.value.startswith("_"):
+            found.append(f"reads the private attribute {node.arg.value}")
+        elif isinstance(node, nodes.Filter) and node.name == "attr" and node.args \
+                and isinstance(node.args[0], nodes.Const) and str(node.args[0].value).startswith("_"):
+            found.append(f"reads the private attribute {node.args[0].value}")
+        elif isinstance(node, nodes.Call) and isinstance(node.node, nodes.Getattr) and node.node.attr in _MUTATING:
+            found.append(f"calls {node.node.attr}(), which would modify a value (templates are read-only)")
+        elif isinstance(node, nodes.Include | nodes.Import | nodes.FromImport | nodes.Extends):
+            kind = {nodes.Include: "include", nodes.Extends: "extends"}.get(type(node), "import")
+            found.append(f"uses {{% {kind} %}}: templates cannot read other files")
+    return list(dict.fromkeys(found))
+
+
+def templates_in(value: Any) -> Iterable[str]:
+    """Every template string inside ``value`` (keys included)."""
+    if isinstance(value, str):
+        if has_template(value):
+            yield value
+    elif isinstance(value, Mapping):
+        for key, sub in value.items():
+            yield from templates_in(key)
+            yield from templates_in(sub)
+    elif isinstance(value, list | tuple):
+        for sub in value:
+            yield from templates_in(sub)
+def names_used(value: Any) -> set[str]:
+    """Every variable a value's templates read (for dependency checks before running)."""
+    from jinja2 import meta
+
+    found: set[str] = set()
+    if isinstance(value, str):
+        if "{{" in value or "{%" in value:
+            with suppress(TemplateError):  # a syntax error is check_syntax's to report
+                found |= meta.find_undeclared_variables(_env.parse(value))
+    elif isinstance(value, dict):
+        for key, sub in value.items():
+            found |= names_used(key) | names_used(sub)
+    elif isinstance(value, list):
+        for sub in value:
+            found |= names_used(sub)
+    return found

@@ -5,7 +5,15 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from ._docs import faults_markdown, matrix_markdown, replace_block, rules_markdown
+from ._docs import (
+    SETTINGS_BEGIN,
+    SETTINGS_END,
+    faults_markdown,
+    matrix_markdown,
+    replace_block,
+    rules_markdown,
+    settings_markdown,
+)
 from ._selftest import selftest
 
 
@@ -18,8 +26,9 @@ def write_docs(folder: Path, readme: Path | None) -> list[Path]:
     faults.write_text(faults_markdown(outcomes), encoding="utf-8")
     written = [rules, faults]
     if readme is not None and readme.is_file():
-        readme.write_text(replace_block(readme.read_text(encoding="utf-8"), matrix_markdown(outcomes)),
-                          encoding="utf-8")
+        text = replace_block(readme.read_text(encoding="utf-8"), matrix_markdown(outcomes))
+        text = replace_block(text, settings_markdown(), SETTINGS_BEGIN, SETTINGS_END)
+        readme.write_text(text, encoding="utf-8")
         written.append(readme)
     return written
 

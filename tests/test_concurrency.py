@@ -1,0 +1,87 @@
+"""Scenarios run concurrently: what the kit decides must not depend on how many run at once."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from tmf699ctk._report_junit import render_junit
+from tmf699ctk._report_markdown import render_markdown
+from tmf699ctk._results import RunResult
+from tmf699ctk._scenarios import load_scenarios, select
+from tmf699ctk.server import ReferenceServer
+
+from .conftest import run_suite
+
+# what the server decides and legitimately differs between any two runs: ids, clocks, timings,
+# and how many leads of other scenarios a collection-wide list happened to hold
+_UUID = re.compile(r"[0-9a-f]{32}")
+_STAMP = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})?")
+_TOKEN = re.compile(r"/callback/[A-Za-z0-9_-]{16}")
+_PORT = re.compile(r"127\.0\.0\.1:\d+")
+_NUMBER = re.compile(r"\d+(\.\d+)?")
+
+
+def words(text: str, run_id: str) -> str:
+    text = text.replace(run_id, "<run>").replace(run_id.upper(), "<RUN>")
+    for pattern, placeholder in ((_UUID, "<id>"), (_STAMP, "<time>"), (_TOKEN, "/callback/<token>"),
+                                 (_PORT, "<host>"), (_NUMBER, "<n>")):
+        text = pattern.sub(placeholder, text)
+    return text
+
+
+def decisions(run: RunResult) -> list[Any]:
+    """Everything the kit decided, in order: scenarios, steps, requests sent, checks and outcomes."""
+    rid = run.target["run_id"]
+    out: list[Any] = []
+    for scenario in run.scenarios:
+        out.append(("scenario", scenario.id, len(scenario.cleanup)))
+        for step in scenario.steps:
+            request = step.exchange.request if step.exchange else None
+            out.append(("step", words(step.name, rid), step.kind, step.saved,
+                        words(step.skipped_reason or "", rid),
+                        (request.method, words(request.url, rid)) if request else None,
+                        step.exchange.response.status if step.exchange and step.exchange.response else None))
+            out += [(c.rule_id, c.level.value, c.status.value, c.not_supported, words(c.message, rid))
+                    for c in step.checks]
+    return out
+
+
+def test_what_the_kit_decides_is_the_same_for_one_or_many_workers(tmp_path: Path, schemas) -> None:
+    runs: dict[int, RunResult] = {}
+    for workers in (1, 4):
+        with ReferenceServer(schemas=schemas) as server:
+            runs[workers] = run_suite(tmp_path / str(workers), base_url=server.url, workers=workers)
+            assert server.state.store.leads == {}  # every scenario's leads cleaned up, whatever ran at once
+        assert runs[workers].verdict == "PASS"
+    one, many = runs[1], runs[4]
+    # suite order, whatever finished first
+    assert [s.id for s in many.scenarios] == [s.id for s in select(load_scenarios(), "full")]
+    assert decisions(one) == decisions(many)
+    assert one.summary["outcomes"] == many.summary["outcomes"] and one.summary["checks"] == many.summary["checks"]
+    assert one.summary["requests"] == many.summary["requests"] and one.leftovers == many.leftovers == []
+    # events about each scenario's own leads (other scenarios' leads are counted apart: timing)
+    assert one.notifications["received"] == many.notifications["received"]
+    assert len(one.notifications["unclaimed"]) == len(many.notifications["unclaimed"])
+    # the outputs without response bodies say exactly the same
+    for render in (render_junit, lambda run: render_markdown(run, "digest")):
+        first, second = (words(render(run), run.target["run_id"]) for run in (one, many))
+        assert first == second
+
+
+def test_an_exclusive_scenario_runs_alone(tmp_path: Path, schemas) -> None:
+    with ReferenceServer(schemas=schemas) as server:
+        result = run_suite(tmp_path, base_url=server.url, workers=4)
+    spans = {s.id: (s.started_at, s.duration_ms) for s in result.scenarios}
+    exclusive = "FULL-LIST"
+
+    def when(stamp: str) -> datetime:
+        return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+
+    ended = when(spans[exclusive][0]) + timedelta(milliseconds=spans[exclusive][1])
+    # it ran first, alone: every other scenario started after it had ended
+    assert all(when(start) >= ended - timedelta(milliseconds=2)
+               for sid, (start, _) in spans.items() if sid != exclusive)
+    assert result.verdict == "PASS"
