@@ -119,6 +119,29 @@ def test_a_step_holding_the_large_body_permit_can_read_another_large_body() -> N
     assert first.response is not None and second.response is not None and second.response.size == len(body)
 
 
+def test_a_permit_never_released_by_another_thread_delays_but_never_hangs_a_read() -> None:
+    body = b"[" + b"0," * 150_000 + b"0]"
+    answer = HEAD + b"Connection: close\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+    holding, done = threading.Event(), threading.Event()
+
+    def hold() -> None:  # a thread that reads a large body and keeps its permit until told
+        permit = LargeBodyPermit()
+        with httpx.Client() as client:
+            send(client, "GET", url, health=TargetHealth(), timeout=10, permit=permit)
+        holding.set()
+        done.wait(30)
+        permit.release()
+
+    with raw_server(answer) as url, httpx.Client() as client:
+        holder = threading.Thread(target=hold)
+        holder.start()
+        assert holding.wait(10)
+        exchange = send(client, "GET", url, health=TargetHealth(), timeout=0.5)
+        done.set()
+        holder.join()
+    assert exchange.error is None and exchange.response is not None and exchange.response.size == len(body)
+
+
 def test_an_unknown_or_binary_charset_is_read_as_utf8() -> None:
     answer = b"HTTP/1.1 200 OK\r\nContent-Type: application/json; charset=rot13\r\nContent-Length: 9\r\n\r\n" \
              b'{"a":"\xff"}'

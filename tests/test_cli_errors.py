@@ -62,7 +62,6 @@ MISTAKES = [
     (("report", "binary.json"), "is not a tmf699ctk results file"),
     (("report", "missing.json"), "cannot read missing.json"),
     (("report", "folder"), "cannot read folder"),
-    (("verify", "page.html", "garbage.json"), "is not a tmf699ctk results file"),
     (("verify", "page.html", "missing.json"), "cannot read missing.json"),
     (("verify", "garbage.json"), "or a certification bundle (.zip)"),
     (("verify", "missing.zip"), "missing.zip"),
@@ -101,3 +100,10 @@ def test_ctrl_c_outside_the_run_is_one_line_too(files: Path) -> None:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=files)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 3 and err.strip() == "interrupted" and "Traceback" not in out + err
+
+
+@pytest.mark.parametrize("results", ["garbage.json", "deep.json", "wrong-types.json", "binary.json"])
+def test_verify_calls_garbage_not_authentic_without_a_traceback(files: Path, results: str) -> None:
+    out = ctk("verify", "page.html", results, cwd=files)
+    assert out.returncode == 1 and "NOT AUTHENTIC" in out.stdout
+    assert "Traceback" not in out.stdout + out.stderr and "internal error" not in out.stderr

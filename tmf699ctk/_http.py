@@ -48,22 +48,27 @@ class LargeBodyPermit:
     ``send`` takes it when a body grows past the threshold; whoever passed the permit in releases
     it once done with the body (the runner: after the step's checks). One large body at a time,
     read, decoded and parsed, is what keeps the kit's memory bounded whatever servers send.
-    Time spent waiting for it does not count against the exchange's deadline.
+    Time spent waiting for it does not count against the exchange's deadline, up to the
+    exchange's own timeout: then the body is read without it (never a hang, whoever holds it).
     """
 
     def __init__(self) -> None:
         self.held = False  # released by the thread that took it: the step's, or send()'s own
+        self.waived = False  # waited a whole timeout for it: this body is read without it
 
     def take(self, watch: _Watch) -> None:
-        if self.held:
+        if self.held or self.waived:
             return
         waited = time.monotonic()
         with watch.paused():
             while not _large_bodies.acquire(timeout=_WATCHDOG_PERIOD):
                 if watch.abort is not None and watch.abort.is_set():
                     raise httpx.ReadError("interrupted while waiting to read a large body")
+                if time.monotonic() - waited >= watch.timeout:
+                    self.waived = True
+                    break
         watch.deadline += time.monotonic() - waited
-        self.held = True
+        self.held = not self.waived
 
     def release(self) -> None:
         if self.held:
@@ -195,6 +200,7 @@ class _Watch:
     """One exchange's deadline and the run's abort signal, enforced on its sockets."""
 
     def __init__(self, timeout: float, abort: threading.Event | None) -> None:
+        self.timeout = timeout
         self.deadline = time.monotonic() + timeout
         self.abort = abort
         self.ended: str | None = None  # "deadline" or INTERRUPTED, once either has struck

@@ -197,8 +197,8 @@ def verify_report(html_path: Path, results_path: Path) -> list[str]:
         problems.append(f"the report names results.json SHA-256 {claimed}, but {results_path} has {digest}")
     try:
         data = json.loads(results_path.read_text(encoding="utf-8"))
-    except ValueError as exc:
-        return [*problems, f"{results_path} is not JSON: {exc}"]
+    except (ValueError, RecursionError) as exc:  # nested 100 000 deep is no results document either
+        return [*problems, f"{results_path} is not JSON: {str(exc)[:200]}"]
     tool = data.get("tool") if isinstance(data, dict) else None
     version = tool.get("version") if isinstance(tool, dict) else None
     if version != __version__:
