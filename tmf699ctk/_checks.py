@@ -166,6 +166,9 @@ def schema(ctx: AnyContext, schema: str, items: bool = False) -> str:
     return f"valid {schema}" + (f" ({len(targets)} items)" if items else "")
 
 
+_valid_against = schema  # for checks whose own argument is named `schema`
+
+
 def error_body(ctx: CheckContext) -> str:
     ctx.obj()
     return schema(ctx, "Error")
@@ -436,15 +439,74 @@ def filtered(
     return f"{len(items)} matching item(s)"
 
 
+def sorted_by(ctx: CheckContext, attribute: str, descending: bool = False, include: list[str] | None = None) -> str:
+    """The items come in ``attribute`` order (date-times as instants, numbers as numbers); the
+    resources in ``include`` are among them, so that an empty list cannot pass."""
+    items = ctx.items()
+    keys = []
+    for index, item in enumerate(items):
+        if not isinstance(item, dict) or attribute not in item:
+            raise CheckFailed(f"item {index} has no {attribute} to sort on")
+        keys.append(_sort_key(item[attribute]))
+    for index in range(1, len(keys)):
+        before, after = keys[index - 1], keys[index]
+        try:
+            wrong = after > before if descending else after < before
+        except TypeError as exc:
+            raise CheckFailed(f"items {index - 1} and {index} have {attribute} values of different types") from exc
+        if wrong:
+            order = "descending" if descending else "ascending"
+            earlier, later = short(items[index - 1][attribute]), short(items[index][attribute])
+            raise CheckFailed(f"not in {order} {attribute} order: item {index - 1} has {earlier}, "
+                              f"item {index} has {later}")
+    missing = [rid for rid in include or [] if rid not in _ids(items)]
+    if missing:
+        raise _missing_from_list(ctx, items, missing[0], "is not in the sorted list")
+    return f"{len(items)} item(s) in {'descending' if descending else 'ascending'} {attribute} order"
+
+
+def _sort_key(value: Any) -> Any:
+    if isinstance(value, str):
+        moment = parse_datetime(value)
+        return moment if moment is not None else value
+    return value
+
+
+# -- writes answered 202 Accepted --------------------------------------------------------------
+
+
+def took_effect(ctx: CheckContext, until: str, polls: int, waited: float,
+                sent: dict[str, Any] | None = None) -> str:
+    """After 202 Accepted the kit polled GET; the last answer shows the write took effect."""
+    status = ctx.response.status
+    spent = f"{polls} poll(s) over {waited:.1f} s"
+    if until == "disappears":
+        if status not in (404, 410):
+            raise CheckFailed(f"still there after {spent}: the last GET answered {status}")
+        return f"gone after {spent} (GET answered {status})"
+    if status != 200:
+        raise CheckFailed(f"not {'there' if until == 'appears' else 'readable'} after {spent}: "
+                          f"the last GET answered {status} {ctx.response.reason}")
+    if until == "changes" and sent:
+        problems = differences(sent, ctx.obj())
+        if problems:
+            raise CheckFailed(f"the change is not visible after {spent}: " + "; ".join(problems))
+    return f"{'appeared' if until == 'appears' else 'changed'} after {spent}"
+
+
 # -- hub and notifications ---------------------------------------------------------------------
 # Event rules receive an EventContext: the notification the server POSTed to the kit's listener.
 
 
-def subscription_valid(ctx: CheckContext, callback: str) -> str:
-    schema(ctx, "EventSubscription")
+def subscription_valid(ctx: CheckContext, callback: str, schema: str = "EventSubscription",
+                       id: str | None = None) -> str:
+    """A valid subscription (v4 EventSubscription, v5 Hub) for ``callback`` (and with ``id``, when known)."""
+    _valid_against(ctx, schema)
     body = ctx.obj()
     if body.get("callback") != callback:
         raise CheckFailed(f"callback is {short(body.get('callback'))}, but {callback!r} was registered")
+    if id is not None and body.get("id") != id:
+        raise CheckFailed(f"id is {short(body.get('id'))}, but subscription {id!r} was asked for")
     return f"subscription {body.get('id')!r} for {callback}"
 
 
@@ -459,14 +521,14 @@ def event_type_is(ctx: EventContext, expected: str) -> str:
     return expected
 
 
-def event_about(ctx: EventContext, id: str) -> str:
+def event_about(ctx: EventContext, id: str, resource: str = "salesLead") -> str:
     event = ctx.obj().get("event")
-    lead = event.get("salesLead") if isinstance(event, dict) else None
-    if not isinstance(lead, dict):
-        raise CheckFailed("the notification carries no event.salesLead payload")
-    if lead.get("id") != id:
-        raise CheckFailed(f"event.salesLead.id is {short(lead.get('id'))}, expected {id!r}")
-    return f"event.salesLead.id {id}"
+    payload = event.get(resource) if isinstance(event, dict) else None
+    if not isinstance(payload, dict):
+        raise CheckFailed(f"the notification carries no event.{resource} payload")
+    if payload.get("id") != id:
+        raise CheckFailed(f"event.{resource}.id is {short(payload.get('id'))}, expected {id!r}")
+    return f"event.{resource}.id {id}"
 
 
 def unexpected_event(ctx: EventContext) -> str:

@@ -56,10 +56,13 @@ class ReceivedEvent:
         return value if isinstance(value, str) else None
 
     def lead_id(self) -> Any:
+        """The id of the resource the event carries (event.salesLead, or v5's event.salesOpportunity)."""
         body = self.json()
         event = body.get("event") if isinstance(body, dict) else None
-        lead = event.get("salesLead") if isinstance(event, dict) else None
-        return lead.get("id") if isinstance(lead, dict) else None
+        if not isinstance(event, dict):
+            return None
+        payload = event.get("salesLead", event.get("salesOpportunity"))
+        return payload.get("id") if isinstance(payload, dict) else None
 
     def is_type(self, event_type: str) -> bool:
         lowered = event_type[0].lower() + event_type[1:]

@@ -9,23 +9,25 @@ and masking happens when results are written or shown.
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, urljoin, urlsplit
 
 import httpx
 
 from . import SPEC_NAME, __version__
 from . import _jsonpath as jsonpath
 from ._checks import CheckContext, CheckFailed, CheckInconclusive, EventContext
-from ._config import render_payloads
+from ._compare import differences
+from ._config import LazyPayloads, check_payload_templates
 from ._http import TargetHealth, build_client, build_url, send
 from ._listener import Listener, ReceivedEvent
 from ._plan import Plan
@@ -40,7 +42,7 @@ from ._results import (
     Status,
     StepResult,
 )
-from ._rules import Gate
+from ._rules import BY_ID, Gate
 from ._scenarios import NO_BODY, Expectation, Scenario, Step
 from ._settings import NotificationMode, Settings
 from ._templating import TemplateProblem, render
@@ -48,6 +50,7 @@ from ._templating import TemplateProblem, render
 # statuses after which a resource no longer needs cleaning up
 _GONE = {200, 202, 204, 404, 410}
 GROUP_WORKERS = 8  # requests of one concurrent `for_each` sent at the same time
+ACCEPTED_RULE = "TMF699-ASYNC-01"  # judges what a 202 Accepted answer promised
 
 
 def _now() -> str:
@@ -137,6 +140,14 @@ class Ledger:
             else:
                 entry.state = "absent"  # refused: nothing was created
 
+    def identify(self, collection: str, name: str | None, rid: str) -> None:
+        """A POST answered 202 without an id: the resource it created was found by polling."""
+        with self.lock:
+            for entry in self.entries:
+                if entry.state == "unknown" and entry.collection == collection and entry.name == name:
+                    entry.id, entry.state, entry.reason = rid, "created", ""
+                    return
+
     def deleted(self, url: str) -> None:
         with self.lock:
             for entry in self.entries:
@@ -205,7 +216,7 @@ class Runner:
         self.run_id = uuid.uuid4().hex[:8]
         self.n = settings.notifications
         self._origin = urlsplit(self.base_url)[:2]
-        render_payloads(settings.payloads, {"run_id": self.run_id})  # fail fast on a broken payload template
+        check_payload_templates(plan.payloads, {"run_id": self.run_id})  # fail fast on a broken payload template
         self._groups = ThreadPoolExecutor(max_workers=GROUP_WORKERS, thread_name_prefix="tmf699ctk-group")
 
     # -- whole run ---------------------------------------------------------------------------
@@ -316,10 +327,10 @@ class Runner:
             self.observer.scenario_finished(outcome)
 
     def _state(self, scenario: Scenario, index: int) -> ScenarioState:
-        # each scenario renders its own payloads: its leads' names match no other scenario's
+        # each scenario has its own run_id, so its resources' names match no other scenario's; payloads
+        # are rendered by each step that uses them (LazyPayloads), with the values saved so far
         run_id = f"{self.run_id}-{index}"
-        payloads = render_payloads(self.settings.payloads, {"run_id": run_id})
-        variables: dict[str, Any] = {"payloads": payloads, "run_id": run_id, "base_url": self.base_url}
+        variables: dict[str, Any] = {"run_id": run_id, "base_url": self.base_url}
         state = ScenarioState(variables=variables)
         if self.listener is not None:
             # one listener for the run; each scenario's subscriptions live under their own path
@@ -337,29 +348,35 @@ class Runner:
                 return
             step = steps[i]
             if step.group is None:
-                outcome.steps.append(self._guarded(scenario, step, state, kind))
+                outcome.steps.extend(self._guarded(scenario, step, state, kind))
                 i += 1
                 continue
             group = [s for s in steps[i:] if s.group == step.group]
             futures = [self._groups.submit(self._guarded, scenario, s, state, kind) for s in group]
-            outcome.steps.extend(f.result() for f in futures)  # in plan order, whatever finished first
+            for future in futures:  # in plan order, whatever finished first
+                outcome.steps.extend(future.result())
             i += len(group)
 
-    def _guarded(self, scenario: Scenario, step: Step, state: ScenarioState, kind: str) -> StepResult:
-        """One error boundary per step: whatever happens, the step is recorded with a reason."""
+    def _guarded(self, scenario: Scenario, step: Step, state: ScenarioState, kind: str) -> list[StepResult]:
+        """One error boundary per step: whatever happens, the step is recorded with a reason (a step
+        answered 202 Accepted is followed by the record of the polling)."""
         try:
-            result = self._step(scenario, step, state, kind)
+            outcome = self._step(scenario, step, state, kind)
+            results = outcome if isinstance(outcome, list) else [outcome]
         except Exception as exc:
             result = StepResult(name=step.name, kind=kind)
             message = f"internal error while executing the step: {type(exc).__name__}: {str(exc)[:300]}"
             result.checks = [self._outcome(e, Status.ERROR, message) for e in step.expect if not e.auto]
             with state.lock:
                 state.broken = state.broken or f"step '{step.name}' failed: {message}"
-        self.observer.step_finished(scenario, result)
-        return result
+            results = [result]
+        for result in results:
+            self.observer.step_finished(scenario, result)
+        return results
 
-    def _step(self, scenario: Scenario, step: Step, state: ScenarioState, kind: str) -> StepResult:
+    def _step(self, scenario: Scenario, step: Step, state: ScenarioState, kind: str) -> StepResult | list[StepResult]:
         context = {**state.variables, **step.variables}
+        context["payloads"] = LazyPayloads(self.plan.payloads, context)
         name = self._render_name(step, context)
         result = StepResult(name=name, kind=kind)
         if state.broken:
@@ -397,6 +414,14 @@ class Runner:
             with state.lock:
                 state.declined[step.feature] = reason
             return self._skip(result, step, reason, not_supported=True)
+        followed: StepResult | None = None
+        if response.status == 202 and step.accepted:
+            followed, final = self._follow_accepted(step, exchange, name, kind)
+            if final is None:
+                return [self._not_applied(step, result, response, context, state), followed]
+            if step.accepted != "disappears":
+                # the resource as GET returned it once the write took effect; status and headers are the 202's
+                response = replace(response, body=final.body, size=final.size)
         ctx = CheckContext(exchange.request, response, self.plan.schemas, self.base_url)
         has_body = bool(response.body.strip())
         # gates first: if the status or body shape is wrong, body checks would only echo that
@@ -418,6 +443,99 @@ class Runner:
                 state.broken = f"step '{name}' failed ({blocked}); its values were not saved"
         else:
             self._save(step, ctx, state, result)
+        return [result, followed] if followed is not None else result
+
+    # -- writes answered 202 Accepted ----------------------------------------------------------------
+
+    def _accepted_bound(self) -> float:
+        """How long a 202 Accepted write may take to show: twice the event timeout (10 s by default)."""
+        return 2 * max(self.n.event_timeout, 0.5)
+
+    def _follow_accepted(self, step: Step, exchange: Exchange, name: str,
+                         kind: str) -> tuple[StepResult, HttpResponse | None]:
+        """Poll GET, with a bound, until the 202 Accepted write shows: the resource appears (POST),
+        changes (PATCH) or disappears (DELETE). Returns the record of the polling, and the final
+        GET response when the write took effect."""
+        assert exchange.response is not None and step.accepted is not None
+        until, request, accepted = step.accepted, exchange.request, exchange.response
+        target = request.url.split("?", 1)[0]
+        collection = target.rstrip("/")
+        sent = _json_object(request.body) if until == "changes" else None
+        looked_up_name = None
+        if until == "appears":
+            location = accepted.header("location")
+            rid = _created_id(accepted.body)
+            if location:
+                target = urljoin(request.url, location)
+            elif rid is not None:
+                target = f"{collection}/{quote(rid, safe='')}"
+            else:
+                looked_up_name = (_json_object(request.body) or {}).get("name")
+                target = build_url(collection, None, None, {"name": looked_up_name}) if looked_up_name else ""
+        started, polls, delay = time.monotonic(), 0, 0.05
+        deadline = started + self._accepted_bound()
+        poll: Exchange | None = None
+        while target and not self.cancel.cancelled:
+            poll = send(self.client, "GET", target, health=self.health, abort=self.cancel.stop)
+            polls += 1
+            answer = poll.response
+            if answer is not None and looked_up_name is not None and answer.status in (200, 206):
+                found = [i for i in (_json_list(answer.body) or []) if isinstance(i, dict)
+                         and i.get("name") == looked_up_name and isinstance(i.get("id"), str)]
+                if len(found) == 1:  # found by its unique name: from now on, poll the resource itself
+                    target, looked_up_name = f"{collection}/{quote(found[0]['id'], safe='')}", None
+                    continue
+            elif answer is not None and _took_effect(until, answer, sent):
+                break
+            if answer is None or time.monotonic() >= deadline:
+                break
+            time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
+            delay = min(delay * 2, 1.0)
+        waited = time.monotonic() - started
+        rule = BY_ID[ACCEPTED_RULE]
+        expectation = Expectation(rule, rule.level, {})
+        what = {"appears": "the resource appears", "changes": "the change shows",
+                "disappears": "the resource is gone"}[until]
+        record = StepResult(name=f"After 202 Accepted to '{name}': GET until {what}", kind=kind, exchange=poll)
+        if poll is None:
+            reason = ("the 202 answer has no Location header and no id, and the request sent no name to look it "
+                      "up by") if not target else "interrupted before polling"
+            record.checks = [self._outcome(expectation, Status.FAILED if target == "" else Status.SKIPPED, reason)]
+            return record, None
+        if poll.response is None:
+            record.checks = [self._outcome(expectation, Status.ERROR, poll.error or "no response")]
+            return record, None
+        ctx = CheckContext(poll.request, poll.response, self.plan.schemas, self.base_url)
+        if looked_up_name is not None:
+            record.checks = [self._outcome(expectation, Status.FAILED,
+                                           f"no resource named {looked_up_name!r} after {polls} poll(s) over "
+                                           f"{waited:.1f} s (the 202 answer carried no Location header or id)")]
+            return record, None
+        args = {"until": until, "polls": polls, "waited": round(waited, 2), "sent": sent}
+        record.checks = [self._evaluate(expectation, ctx, args)]
+        applied = record.checks[0].status == Status.PASSED
+        if applied and until == "appears":
+            rid = _created_id(poll.response.body)
+            if rid is not None:
+                self.ledger.identify(collection, (_json_object(request.body) or {}).get("name"), rid)
+        if applied and until == "disappears":
+            self.ledger.deleted(target)
+        return record, (poll.response if applied else None)
+
+    def _not_applied(self, step: Step, result: StepResult, response: HttpResponse, context: dict[str, Any],
+                     state: ScenarioState) -> StepResult:
+        """The 202 Accepted write did not take effect: the status is judged, the rest is not evaluated."""
+        ctx = CheckContext(result.exchange.request if result.exchange else HttpRequest("GET", "", []), response,
+                           self.plan.schemas, self.base_url)
+        reason = f"not evaluated: the write answered 202 Accepted but did not take effect ({ACCEPTED_RULE})"
+        for expectation in step.expect:
+            if expectation.rule.gate == Gate.STATUS:
+                result.checks.append(self._evaluate(expectation, ctx, context))
+            elif not expectation.auto:
+                result.checks.append(self._outcome(expectation, Status.SKIPPED, reason))
+        if step.save:
+            with state.lock:
+                state.broken = f"step '{result.name}': {reason[len('not evaluated: '):]}; its values were not saved"
         return result
 
     def _send(self, step: Step, context: dict[str, Any], scenario: Scenario) -> Exchange:
@@ -449,12 +567,13 @@ class Runner:
         try:
             subscription = str(render(step.wait.subscription, context))
             about = render(step.wait.about, context) if step.wait.about else None
+            wanted = str(render(step.wait.type, context)) if step.wait.type else None
         except TemplateProblem as exc:
             with state.lock:
                 state.broken = f"step '{result.name}' could not be built: {exc}"
             return self._skip(result, step, f"step '{result.name}' could not be built: {exc}")
         callback = urlsplit(subscription)
-        since, sub_path, wanted, absent = state.last_sent, callback.path.rstrip("/"), step.wait.type, step.wait.absent
+        since, sub_path, absent = state.last_sent, callback.path.rstrip("/"), step.wait.absent
 
         def mine(event: ReceivedEvent) -> bool:
             path = event.path.rstrip("/")
@@ -556,11 +675,21 @@ class Runner:
                     value = ctx.response.header(source["header"])
                     if value is None:
                         raise KeyError(f"no {source['header']} header")
+                    if "matches" in source:
+                        found = re.search(source["matches"], value)
+                        if found is None:
+                            raise KeyError(f"{source['header']} {value!r} does not match /{source['matches']}/")
+                        value = found.group(1) if found.groups() else found.group(0)
                 else:
                     value = jsonpath.get(ctx.json(), source)
             except (KeyError, CheckFailed) as exc:
+                problem = str(exc).strip(chr(39))
                 with state.lock:
-                    state.broken = f"step '{result.name}' could not save {name!r}: {str(exc).strip(chr(39))}"
+                    if step.feature and step.declines:
+                        # a probe whose answer lacks what the feature needs: the feature is not offered
+                        state.declined[step.feature] = f"{step.feature}: not offered by the server ({problem})"
+                    else:
+                        state.broken = f"step '{result.name}' could not save {name!r}: {problem}"
                 return
             with state.lock:
                 if step.collect:  # a for_each step: one value per iteration, in plan order
@@ -679,6 +808,33 @@ def _interruptible(cancel: CancelToken) -> Iterator[None]:
     except KeyboardInterrupt:
         cancel.cancel("interrupted (Ctrl-C)")
         cancel.skip_cleanup.set()
+
+
+def _json_object(text: str | None) -> dict[str, Any] | None:
+    try:
+        data = json.loads(text) if text else None
+    except (ValueError, RecursionError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _json_list(text: str) -> list[Any] | None:
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError):
+        return None
+    return data if isinstance(data, list) else None
+
+
+def _took_effect(until: str, answer: HttpResponse, sent: dict[str, Any] | None) -> bool:
+    if until == "disappears":
+        return answer.status in (404, 410)
+    if answer.status != 200:
+        return False
+    if until == "changes" and sent:
+        body = _json_object(answer.body)
+        return body is not None and not differences(sent, body)
+    return True
 
 
 def _answer(exchange: Exchange) -> str:

@@ -18,10 +18,12 @@ from ._exceptions import ScenarioError
 from ._resources import data_dir, package_file
 from ._results import Level
 from ._rules import BY_ID, Rule
-from ._templating import check_syntax
+from ._templating import TemplateProblem, check_syntax, render
 from ._yaml import Location, YamlProblem, error_location, line_for, load_with_lines, read_text
 
 PROFILES = ("official", "full")  # see _settings.Profile
+DEFAULT_API_VERSIONS = ("4.0.0",)  # a scenario file without `api_versions:` is a v4 scenario
+ACCEPTED = ("appears", "changes", "disappears")  # what a 202 Accepted answer to a step promises
 NO_BODY = object()
 
 
@@ -69,6 +71,7 @@ class Step:
     group: tuple[int, int] | None = None  # steps of one `for_each` with `concurrent: true` share a group
     collect: bool = False  # a `for_each` step: saved values are collected into lists, in order
     iteration: int = 0  # which value of the `for_each` this step is
+    accepted: str | None = None  # on 202 Accepted, poll until the resource appears / changes / disappears
 
 
 @dataclass(frozen=True, eq=False)  # identity: two loads of one file are two scenarios
@@ -84,6 +87,10 @@ class Scenario:
     requires: tuple[str, ...] = ()
     path: Path | None = None  # where the file was read from
     exclusive: bool = False  # runs alone: no other scenario runs at the same time
+    api_versions: tuple[str, ...] = DEFAULT_API_VERSIONS  # the TMF699 versions it tests
+
+    def applies_to(self, version: str) -> bool:
+        return version in self.api_versions
 
 
 _validator: Draft202012Validator | None = None
@@ -131,13 +138,18 @@ def _templates(value: Any, path: Location, problems: _Problems) -> None:
             _templates(sub, (*path, index), problems)
 
 
-def _expectation(raw: Any, path: Location, problems: _Problems) -> Expectation | None:
+def _expectation(raw: Any, path: Location, problems: _Problems,
+                 versions: tuple[str, ...] = DEFAULT_API_VERSIONS) -> Expectation | None:
     spec = {"rule": raw} if isinstance(raw, str) else dict(raw)
     rule = BY_ID.get(spec.pop("rule"))
     if rule is None:
         problems.add(path, f"unknown rule {raw if isinstance(raw, str) else raw['rule']!r} "
                            "(see `tmf699ctk list`)")
         return None
+    other = [v for v in versions if not rule.applies_to(v)]
+    if other:
+        problems.add(path, f"rule {rule.id} does not apply to TMF699 v{', v'.join(other)} (it applies to "
+                           f"v{', v'.join(sorted(rule.versions))}; see docs/rules.md)")
     level = Level(spec.pop("level", rule.level))
     params = inspect.signature(rule.check).parameters
     accepted = [p for p in params if p != "ctx"]
@@ -152,14 +164,17 @@ def _expectation(raw: Any, path: Location, problems: _Problems) -> Expectation |
     return Expectation(rule, level, args)
 
 
-def _steps(raw_steps: list[dict], base: Location, problems: _Problems) -> tuple[Step, ...]:
+def _steps(raw_steps: list[dict], base: Location, problems: _Problems,
+           versions: tuple[str, ...] = DEFAULT_API_VERSIONS, matrix: dict[str, Any] | None = None) -> tuple[Step, ...]:
     steps: list[Step] = []
     for index, raw in enumerate(raw_steps):
         group = (len(steps), index) if raw.get("concurrent") else None  # unique within the file
         path = (*base, index)
+        if "when" in raw and not _holds(raw["when"], matrix or {}, (*path, "when"), problems):
+            continue
         expect = tuple(
             e for i, item in enumerate(raw.get("expect", []))
-            if (e := _expectation(item, (*path, "expect", i), problems)) is not None
+            if (e := _expectation(item, (*path, "expect", i), problems, versions)) is not None
         )
         req = raw.get("request")
         request = None if req is None else RequestSpec(
@@ -174,10 +189,28 @@ def _steps(raw_steps: list[dict], base: Location, problems: _Problems) -> tuple[
             steps.append(Step(
                 name=raw["name"], request=request, expect=expect, save=raw.get("save", {}),
                 feature=raw.get("feature"), declines=tuple(raw.get("declines", ())),
-                line=line_for(problems.lines, path), variables=variables, wait=wait,
-                group=group, collect=bool(loop), iteration=iteration,
+                line=line_for(problems.lines, path), variables={**(matrix or {}), **variables}, wait=wait,
+                group=group, collect=bool(loop), iteration=iteration, accepted=raw.get("accepted"),
             ))
     return tuple(steps)
+
+
+def _holds(condition: Any, matrix: dict[str, Any], path: Location, problems: _Problems) -> bool:
+    """A step's ``when``: decided when the file is loaded, from the scenario's matrix values."""
+    try:
+        return bool(render(condition, matrix))
+    except TemplateProblem as exc:
+        problems.add(path, f"when: {exc} (only the matrix values are known when a file is loaded)")
+        return False
+
+
+def _variants(data: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """(id suffix, matrix values) for each scenario a file describes: one, or one per matrix value."""
+    matrix = data.get("matrix")
+    if not matrix:
+        return [("", {})]
+    (name, values), = matrix.items()
+    return [(str(v["id"] if isinstance(v, dict) else v), {name: v}) for v in values]
 
 
 def _display_name(path: Path) -> str:
@@ -189,7 +222,16 @@ def _display_name(path: Path) -> str:
 
 
 def load_file(path: Path) -> Scenario:
-    """Load one scenario file; ScenarioError lists every problem with its line."""
+    """Load a scenario file that describes one scenario (no ``matrix``)."""
+    scenarios = load_all(path)
+    if len(scenarios) != 1:
+        raise ScenarioError(f"{_display_name(path)}: describes {len(scenarios)} scenarios (a matrix); use load_all")
+    return scenarios[0]
+
+
+def load_all(path: Path) -> list[Scenario]:
+    """Load one scenario file (one scenario, or one per value of its ``matrix``); ScenarioError lists
+    every problem with its line."""
     name = _display_name(path)
     try:
         data, lines = load_with_lines(read_text(path))
@@ -205,16 +247,27 @@ def load_file(path: Path) -> Scenario:
     if problems.items:
         raise ScenarioError("\n".join(problems.items))
     _templates(data, (), problems)
-    steps = _steps(data["steps"], ("steps",), problems)
-    teardown = _steps(data.get("teardown", []), ("teardown",), problems)
+    versions = tuple(data.get("api_versions", DEFAULT_API_VERSIONS))
+    scenarios = []
+    for suffix, matrix in _variants(data):
+        steps = _steps(data["steps"], ("steps",), problems, versions, matrix)
+        teardown = _steps(data.get("teardown", []), ("teardown",), problems, versions, matrix)
+        if problems.items:
+            break
+        try:
+            title, description = (str(render(data[k], matrix)) if k in data else "" for k in ("title", "description"))
+        except TemplateProblem as exc:
+            problems.add(("title",), str(exc))
+            break
+        scenarios.append(Scenario(
+            id=f"{data['id']}-{suffix}".upper() if suffix else data["id"], title=title, description=description,
+            tags=tuple(data.get("tags", [])), profiles=tuple(data.get("profiles", ["full"])),
+            steps=steps, teardown=teardown, file=name, requires=tuple(data.get("requires", [])),
+            path=path.resolve(), exclusive=bool(data.get("exclusive", False)), api_versions=versions,
+        ))
     if problems.items:
         raise ScenarioError("\n".join(problems.items))
-    return Scenario(
-        id=data["id"], title=data["title"], description=data.get("description", ""),
-        tags=tuple(data.get("tags", [])), profiles=tuple(data.get("profiles", ["full"])),
-        steps=steps, teardown=teardown, file=name, requires=tuple(data.get("requires", [])),
-        path=path.resolve(), exclusive=bool(data.get("exclusive", False)),
-    )
+    return scenarios
 
 
 def scenario_files(paths: list[Path] | None = None) -> list[Path]:
@@ -237,14 +290,15 @@ def load_scenarios(paths: list[Path] | None = None) -> list[Scenario]:
     seen: dict[str, str] = {}
     for file in scenario_files(paths):
         try:
-            scenario = load_file(file)
+            loaded = load_all(file)
         except ScenarioError as exc:
             errors.append(str(exc))
             continue
-        if scenario.id in seen:
-            errors.append(f"{file}:1: scenario id {scenario.id} is also used by {seen[scenario.id]}")
-        seen[scenario.id] = str(file)
-        scenarios.append(scenario)
+        for scenario in loaded:
+            if scenario.id in seen:
+                errors.append(f"{file}:1: scenario id {scenario.id} is also used by {seen[scenario.id]}")
+            seen[scenario.id] = str(file)
+            scenarios.append(scenario)
     if errors:
         raise ScenarioError("\n".join(errors))
     if not scenarios:
@@ -253,10 +307,12 @@ def load_scenarios(paths: list[Path] | None = None) -> list[Scenario]:
 
 
 def select(
-    scenarios: list[Scenario], profile: str, *, only: list[str] | None = None, tags: list[str] | None = None
+    scenarios: list[Scenario], profile: str, *, only: list[str] | None = None, tags: list[str] | None = None,
+    api_version: str | None = None,
 ) -> list[Scenario]:
-    """The scenarios a run executes, in file order."""
-    selected = [s for s in scenarios if profile in s.profiles]
+    """The scenarios a run executes, in file order (``api_version``: only those testing that version)."""
+    selected = [s for s in scenarios if profile in s.profiles
+                and (api_version is None or s.applies_to(api_version))]
     if only:
         wanted = {o.upper() for o in only}
         selected = [s for s in selected if s.id.upper() in wanted]

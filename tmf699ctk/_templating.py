@@ -74,3 +74,13 @@ def check_syntax(text: str) -> str | None:
     except TemplateError as exc:
         return str(exc.message or exc)
     return None
+
+
+def names_used(text: str) -> set[str]:
+    """The context names a template refers to (none for a template with a syntax error)."""
+    from jinja2 import meta
+
+    try:
+        return set(meta.find_undeclared_variables(_env.parse(text)))
+    except TemplateError:
+        return set()

@@ -494,7 +494,8 @@ def validate(
     config: Annotated[Path | None, typer.Option("--config", "-c", help="Also validate this config file.")] = None,
 ) -> None:
     """Check scenario files and a config file without sending any request."""
-    from ._config import validate_payloads
+    from ._apis import api_spec
+    from ._config import effective_payloads, validate_payloads
     from ._plan import api_version
     from ._scenarios import load_scenarios
     from ._schemas import SchemaStore
@@ -504,8 +505,9 @@ def validate(
     message = f"{len(loaded)} scenarios, {steps} steps: valid"
     if config is not None:
         settings = build_settings({}, config_path=config)
-        version = api_version(settings)
-        validate_payloads(settings.payloads, SchemaStore.load(f"tmf699-v{version}"), settings.config_file)
+        api = api_spec(api_version(settings))
+        validate_payloads(effective_payloads(settings.payloads, api), SchemaStore.load(api.schemas),
+                          settings.config_file, api)
         message += f"; config {config}: valid"
     make_console().print(message)
 
