@@ -260,7 +260,7 @@ V5_RULES: tuple[Rule, ...] = (
     Rule("TMF630-VALID-05", M, "errors", "POST without the mandatory @type answers 400",
          "Validate the _FVO view: @type is required on every v5 request body.",
          c.status_in, {"expected": 400}, gate=Gate.STATUS, versions=V5),
-    Rule("TMF630-VALID-06", M, "errors", "POST with a contact medium of unknown @type answers 400",
+    Rule("TMF630-VALID-06", M, "errors", "POST with a polymorphic attribute of unknown @type answers 400",
          "Dispatch polymorphic attributes on @type (discriminator) and refuse subtypes the spec does not map.",
          c.status_in, {"expected": 400}, gate=Gate.STATUS, versions=V5),
     Rule("TMF630-PATCH-11", M, "update", "PATCH without the mandatory @type answers 400",

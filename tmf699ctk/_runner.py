@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import quote, urljoin, urlsplit
+from urllib.parse import parse_qsl, quote, urljoin, urlsplit
 
 import httpx
 
@@ -460,7 +460,7 @@ class Runner:
         until, request, accepted = step.accepted, exchange.request, exchange.response
         target = request.url.split("?", 1)[0]
         collection = target.rstrip("/")
-        sent = _json_object(request.body) if until == "changes" else None
+        sent = _expected_change(request.body) if until == "changes" else None
         looked_up_name = None
         if until == "appears":
             location = accepted.header("location")
@@ -472,6 +472,10 @@ class Runner:
             else:
                 looked_up_name = (_json_object(request.body) or {}).get("name")
                 target = build_url(collection, None, None, {"name": looked_up_name}) if looked_up_name else ""
+        # the write's own query (v5: fields) shapes what a GET of the written resource shows too
+        carried = {k: v for k, v in parse_qsl(urlsplit(request.url).query) if k in self.plan.api.write_params}
+        if carried and target and looked_up_name is None:
+            target = build_url(target.split("?", 1)[0], None, None, carried)
         started, polls, delay = time.monotonic(), 0, 0.05
         deadline = started + self._accepted_bound()
         poll: Exchange | None = None
@@ -484,6 +488,8 @@ class Runner:
                          and i.get("name") == looked_up_name and isinstance(i.get("id"), str)]
                 if len(found) == 1:  # found by its unique name: from now on, poll the resource itself
                     target, looked_up_name = f"{collection}/{quote(found[0]['id'], safe='')}", None
+                    if carried:
+                        target = build_url(target, None, None, carried)
                     continue
             elif answer is not None and _took_effect(until, answer, sent):
                 break
@@ -519,7 +525,7 @@ class Runner:
             if rid is not None:
                 self.ledger.identify(collection, (_json_object(request.body) or {}).get("name"), rid)
         if applied and until == "disappears":
-            self.ledger.deleted(target)
+            self.ledger.deleted(target.split("?", 1)[0])
         return record, (poll.response if applied else None)
 
     def _not_applied(self, step: Step, result: StepResult, response: HttpResponse, context: dict[str, Any],
@@ -824,6 +830,27 @@ def _json_list(text: str) -> list[Any] | None:
     except (ValueError, RecursionError):
         return None
     return data if isinstance(data, list) else None
+
+
+def _expected_change(body: str | None) -> dict[str, Any] | None:
+    """What a PATCH body says the resource will show: a merge patch's attributes, or the values a
+    JSON Patch adds or replaces at top-level pointers (deeper or JSONPath targets are not predicted)."""
+    merge = _json_object(body)
+    if merge is not None:
+        return merge
+    try:
+        operations = json.loads(body) if body else None
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(operations, list):
+        return None
+    expected = {}
+    for op in operations:
+        path = op.get("path") if isinstance(op, dict) else None
+        if op.get("op") in ("add", "replace") and isinstance(path, str) and path.count("/") == 1 \
+                and path.startswith("/") and "~" not in path:
+            expected[path[1:]] = op.get("value")
+    return expected or None
 
 
 def _took_effect(until: str, answer: HttpResponse, sent: dict[str, Any] | None) -> bool:
