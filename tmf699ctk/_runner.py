@@ -420,8 +420,11 @@ class Runner:
             if final is None:
                 return [self._not_applied(step, result, response, context, state), followed]
             if step.accepted != "disappears":
-                # the resource as GET returned it once the write took effect; status and headers are the 202's
-                response = replace(response, body=final.body, size=final.size)
+                # the resource as GET returned it once the write took effect, with the 202's status and
+                # Location (what the write answered) and the GET's other headers (what describes the body)
+                location = [(k, v) for k, v in response.headers if k.lower() == "location"]
+                headers = [(k, v) for k, v in final.headers if k.lower() != "location"] + location
+                response = replace(response, headers=headers, body=final.body, size=final.size)
         ctx = CheckContext(exchange.request, response, self.plan.schemas, self.base_url)
         has_body = bool(response.body.strip())
         # gates first: if the status or body shape is wrong, body checks would only echo that
@@ -518,7 +521,7 @@ class Runner:
                                            f"{waited:.1f} s (the 202 answer carried no Location header or id)")]
             return record, None
         args = {"until": until, "polls": polls, "waited": round(waited, 2), "sent": sent}
-        record.checks = [self._evaluate(expectation, ctx, args)]
+        record.checks = [self._evaluate(replace(expectation, args=args), ctx, {})]
         applied = record.checks[0].status == Status.PASSED
         if applied and until == "appears":
             rid = _created_id(poll.response.body)
