@@ -213,6 +213,17 @@ def equals_resource(ctx: CheckContext, expected: dict[str, Any], attributes: lis
     return f"{len(expected)} attributes equal"
 
 
+def reference_resolves(ctx: CheckContext, expected: dict[str, Any]) -> str:
+    """GET on a reference's href serves the resource the reference names."""
+    if ctx.response.status != 200:
+        raise CheckFailed(f"the reference's href {ctx.request.url} answered {ctx.response.status} "
+                          f"{ctx.response.reason}: it resolves to nothing")
+    problems = differences(expected, ctx.obj())
+    if problems:
+        raise CheckFailed("the reference's href serves another resource: " + "; ".join(problems))
+    return f"resolves to {expected.get('id')!r}"
+
+
 def values_equal(ctx: CheckContext, expected: dict[str, Any], attributes: list[str], items: bool = False) -> str:
     """The lead (or the list item with its id) carries the same values (official kit's value tests)."""
     if items:

@@ -13,6 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from rich.table import Table
 from rich.text import Text
 
+from ._plan import Plan
 from ._redact import Redactor
 from ._results import Level, RunResult, ScenarioResult, Status, StepResult, is_blocking
 from ._runner import RunObserver
@@ -48,6 +49,13 @@ class ConsoleProgress(RunObserver):
     def __exit__(self, *exc: object) -> None:
         if self.progress:
             self.progress.stop()
+
+    def run_started(self, plan: Plan) -> None:
+        with self.lock:
+            note = f" ({plan.version_note})" if plan.version_note else ""
+            (self.progress.console if self.progress else self.console).print(
+                Text(f"TMF699 v{plan.api_version}{note}: {len(plan.scenarios)} scenario(s), {plan.profile.value} "
+                     "profile", style="dim"))
 
     def scenario_started(self, scenario: Scenario, index: int, total: int) -> None:
         with self.lock:

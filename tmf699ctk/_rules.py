@@ -290,7 +290,7 @@ V5_RULES: tuple[Rule, ...] = (
          c.subscription_valid, versions=V5),
     Rule("TMF699-REF-01", M, "references", "An opportunity's salesLead reference resolves to that lead",
          "Store SalesLeadRef items as sent; their href must serve the referenced lead.",
-         c.equals_resource, versions=V5),
+         c.reference_resolves, versions=V5),
 )
 
 RULES = tuple(replace(r, versions=V4) if r.id in _V4_ONLY else r for r in RULES) + V5_RULES
