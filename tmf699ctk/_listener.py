@@ -99,13 +99,16 @@ class _Handler(BaseHTTPRequestHandler):
             self.end_headers()
             return
         self.listener.record(event)
-        self.send_response(201)
+        self.send_response(self.listener.status)
         self.send_header("Content-Length", "0")
         self.end_headers()
 
 
 class Listener:
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, callback_url: str | None = None) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, callback_url: str | None = None,
+                 status: int = 201) -> None:
+        """``status``: what the listener answers a notification (v4's listeners 201, v5's 204)."""
+        self.status = status
         handler = type("ListenerHandler", (_Handler,), {"listener": self})
         try:
             self.httpd = ThreadingHTTPServer((host, port), handler)

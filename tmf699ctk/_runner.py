@@ -623,12 +623,13 @@ class Runner:
             ]
             return result
         latency = round((event.received_at - since) * 1000, 2)
-        # recorded: the server's POST to the listener and the listener's 201 (latency as its time)
+        # recorded: the server's POST to the listener and the listener's answer (latency as its time)
+        status = self.listener.status
         result.exchange = Exchange(
             request=HttpRequest("POST", f"{callback.scheme}://{callback.netloc}{event.path}", event.headers,
                                 event.body),
-            response=HttpResponse(201, "Created (kit listener)", "HTTP/1.1", [], "", len(event.body.encode()),
-                                  latency),
+            response=HttpResponse(status, f"{'Created' if status == 201 else 'Notified'} (kit listener)", "HTTP/1.1",
+                                  [], "", len(event.body.encode()), latency),
             started_at=event.wall_time,
         )
         ctx = EventContext(event.path, event.headers, event.body, latency, self.plan.schemas, self.base_url)
@@ -884,7 +885,7 @@ def _listener(plan: Plan, settings: Settings) -> Iterator[Listener | None]:
     if n.mode == NotificationMode.OFF or not needed:
         yield None
         return
-    with Listener(n.listen_host, n.listen_port, n.callback_url) as listener:
+    with Listener(n.listen_host, n.listen_port, n.callback_url, plan.api.listener_status) as listener:
         yield listener
 
 

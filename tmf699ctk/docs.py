@@ -5,7 +5,15 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from ._docs import faults_markdown, matrix_markdown, replace_block, rules_markdown
+from ._docs import (
+    MATRIX_V5_BEGIN,
+    MATRIX_V5_END,
+    faults_markdown,
+    faults_v5_markdown,
+    matrix_markdown,
+    replace_block,
+    rules_markdown,
+)
 from ._selftest import selftest
 
 
@@ -16,10 +24,14 @@ def write_docs(folder: Path, readme: Path | None) -> list[Path]:
     outcomes = selftest()
     faults = folder / "faults.md"
     faults.write_text(faults_markdown(outcomes), encoding="utf-8")
-    written = [rules, faults]
+    outcomes_v5 = selftest(api_version="5.0.0")
+    faults_v5 = folder / "faults-v5.md"
+    faults_v5.write_text(faults_v5_markdown(outcomes_v5), encoding="utf-8")
+    written = [rules, faults, faults_v5]
     if readme is not None and readme.is_file():
-        readme.write_text(replace_block(readme.read_text(encoding="utf-8"), matrix_markdown(outcomes)),
-                          encoding="utf-8")
+        text = replace_block(readme.read_text(encoding="utf-8"), matrix_markdown(outcomes))
+        text = replace_block(text, matrix_markdown(outcomes_v5), MATRIX_V5_BEGIN, MATRIX_V5_END)
+        readme.write_text(text, encoding="utf-8")
         written.append(readme)
     return written
 
