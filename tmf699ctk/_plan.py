@@ -12,6 +12,7 @@ import json
 import platform
 import sys
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -98,7 +99,7 @@ def build_plan(settings: Settings) -> Plan:
     validate_payloads(payloads, schemas, settings.config_file, api)
     profile = settings.run.profile
     custom = list(settings.run.scenario_paths)
-    loaded = load_scenarios(custom or None)
+    loaded = load_scenarios(custom) if custom else list(_bundled())
     selected = select(loaded, profile, only=list(settings.run.only), tags=list(settings.run.tags),
                       api_version=version)
     if not selected:
@@ -111,7 +112,20 @@ def build_plan(settings: Settings) -> Plan:
 
 
 def _canonical_yaml(path: Path) -> Any:
-    return yaml.safe_load(path.read_text(encoding="utf-8"))
+    stat = path.stat()
+    return _parsed(str(path), stat.st_mtime_ns, stat.st_size)
+
+
+@lru_cache(maxsize=256)
+def _parsed(path: str, mtime_ns: int, size: int) -> Any:
+    """A scenario file's data, parsed once per version of the file (the digest reads it again)."""
+    return yaml.load(Path(path).read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+
+
+@lru_cache(maxsize=1)
+def _bundled() -> tuple[Scenario, ...]:
+    """The installed suite (it does not change while the kit runs)."""
+    return tuple(load_scenarios(None))
 
 
 def _file_digest(path: Path) -> str:
@@ -133,8 +147,7 @@ def suite_digest(scenarios: list[tuple[str, Any]], version: str) -> str:
 
 def installed_suite_digest(profile: str, version: str) -> str:
     """The digest of the bundled suite of ``profile`` in this installation."""
-    bundled = load_scenarios(None)
-    files = dict.fromkeys(s.file for s in bundled if profile in s.profiles and s.applies_to(version))
+    files = dict.fromkeys(s.file for s in _bundled() if profile in s.profiles and s.applies_to(version))
     return suite_digest([(file, _canonical_yaml(_bundled_path(file))) for file in files], version)
 
 
@@ -160,7 +173,7 @@ def _scope(settings: Settings, version: str, profile: Profile, selected: list[Sc
     reasons = []
     if settings.run.only or settings.run.tags:
         shown = ", ".join([*settings.run.only, *(f"tag {t}" for t in settings.run.tags)])
-        whole = sum(1 for s in load_scenarios(None) if profile.value in s.profiles and s.applies_to(version))
+        whole = sum(1 for s in _bundled() if profile.value in s.profiles and s.applies_to(version))
         reasons.append(f"only part of the suite was selected ({shown}): {len(selected)} of the {whole} "
                        f"scenarios of the {profile.value} profile")
     if custom_files:

@@ -255,7 +255,8 @@ class Runner:
 
     def _schedule(self, outcomes: dict[int, ScenarioResult]) -> None:
         """Independent scenarios run at once (up to ``workers``); an exclusive one runs alone."""
-        scenarios = list(enumerate(self.plan.scenarios))
+        # exclusive scenarios first, while nothing else runs; results keep the plan's order anyway
+        scenarios = sorted(enumerate(self.plan.scenarios), key=lambda item: not item[1].exclusive)
         workers = max(1, self.settings.run.workers)
         running: dict[Future[None], Scenario] = {}
         # not a `with` block: after an interruption, a request stuck on the server must not hold the run
@@ -301,13 +302,34 @@ class Runner:
     def _notification_facts(self) -> dict[str, Any]:
         assert self.listener is not None
         events = self.listener.events
+        with self.ledger.lock:
+            owner = {e.id: e.scenario for e in self.ledger.entries if e.id}
+
+        def foreign(event: ReceivedEvent) -> bool:
+            lead, subscriber = event.lead_id(), self._subscriber(event.path)
+            return event.refused is None and isinstance(lead, str) and lead in owner \
+                and subscriber is not None and owner[lead] != subscriber
+
+        # events about other scenarios' leads depend on timing (scenarios run concurrently): they
+        # are counted, not listed, so that results do not depend on the number of workers
+        own = [e for e in events if not foreign(e)]
         return {
             "mode": self.n.mode.value, "callback_url": self.listener.callback_url, "listen": self.listener.listen,
-            "received": len(events),
+            "received": len(own),
+            "about_other_scenarios": len(events) - len(own),
             "unclaimed": [{"path": e.path, "eventType": e.event_type(), "lead": e.lead_id(),
                            "received_at": e.wall_time, "reason": e.refused or "no step waited for it"}
-                          for e in events if not e.claimed],
+                          for e in own if not e.claimed],
         }
+
+    def _subscriber(self, path: str) -> str | None:
+        """The scenario whose subscription path received an event (``.../<token>/s<index>/...``)."""
+        assert self.listener is not None
+        rest = path[len(self.listener.base_path):].strip("/").split("/", 1)[0] if path.startswith(
+            self.listener.base_path) else ""
+        if rest.startswith("s") and rest[1:].isdigit() and int(rest[1:]) < len(self.plan.scenarios):
+            return self.plan.scenarios[int(rest[1:])].id
+        return None
 
     # -- one scenario --------------------------------------------------------------------------
 
@@ -379,10 +401,10 @@ class Runner:
         context["payloads"] = LazyPayloads(self.plan.payloads, context)
         name = self._render_name(step, context)
         result = StepResult(name=name, kind=kind)
+        if self.health.unreachable:  # the cause of everything that follows: said once, the same way
+            return self._skip(result, step, f"not sent: the target is unreachable ({self.health.unreachable})")
         if state.broken:
             return self._skip(result, step, state.broken)
-        if self.health.unreachable and step.request is not None:
-            return self._skip(result, step, f"not sent: the target is unreachable ({self.health.unreachable})")
         if step.feature and step.feature in state.declined:
             return self._skip(result, step, state.declined[step.feature], not_supported=True)
         if step.wait is not None:
@@ -713,41 +735,47 @@ class Runner:
     # -- cleanup -------------------------------------------------------------------------------
 
     def _cleanup(self, entries: list[Created], deadline: float | None = None) -> list[Exchange]:
-        """Delete what the entries created; look up by name what a lost answer may have created."""
-        done: list[Exchange] = []
-        for entry in entries:
-            if self.cancel.skip_cleanup.is_set():
-                entry.state, entry.reason = "leftover", "cleanup skipped by a second interruption"
-                continue
-            if deadline is not None and time.monotonic() >= deadline:
-                entry.state, entry.reason = "leftover", "the cleanup time budget ran out"
-                continue
-            timeout = self._cleanup_timeout(deadline)
-            if entry.state == "in flight":
-                entry.state, entry.reason = "unknown", "the run was interrupted while the POST was in flight"
-            if entry.state == "unknown":
-                if not entry.name:
-                    entry.state = "leftover"
-                    entry.reason += "; no unique name was sent, so it cannot be looked up"
-                    continue
-                found, lookup = self._lookup(entry, timeout)
-                done.append(lookup)
-                if found is None:
-                    entry.state = "leftover"
-                    entry.reason += f"; looking it up by name failed ({_answer(lookup)})"
-                    continue
-                if not found:
-                    entry.state = "absent"
-                    continue
-                for rid in found:
-                    extra = Created(entry.collection, entry.scenario, entry.name, rid, "created")
-                    done.extend(self._delete(extra, timeout))
-                    if extra.state != "deleted":
-                        entry.id, entry.state, entry.reason = rid, "leftover", extra.reason
-                if entry.state != "leftover":
-                    entry.state = "deleted"
-                continue
-            done.extend(self._delete(entry, timeout))
+        """Delete what the entries created (concurrently); look up by name what a lost answer may
+        have created. Exchanges are returned in the entries' order, whatever finished first."""
+        if len(entries) <= 1:
+            return [x for entry in entries for x in self._clean(entry, deadline)]
+        with ThreadPoolExecutor(max_workers=min(GROUP_WORKERS, len(entries)),
+                                thread_name_prefix="tmf699ctk-cleanup") as pool:
+            batches = list(pool.map(lambda entry: self._clean(entry, deadline), entries))
+        return [x for batch in batches for x in batch]
+
+    def _clean(self, entry: Created, deadline: float | None) -> list[Exchange]:
+        if self.cancel.skip_cleanup.is_set():
+            entry.state, entry.reason = "leftover", "cleanup skipped by a second interruption"
+            return []
+        if deadline is not None and time.monotonic() >= deadline:
+            entry.state, entry.reason = "leftover", "the cleanup time budget ran out"
+            return []
+        timeout = self._cleanup_timeout(deadline)
+        if entry.state == "in flight":
+            entry.state, entry.reason = "unknown", "the run was interrupted while the POST was in flight"
+        if entry.state != "unknown":
+            return self._delete(entry, timeout)
+        if not entry.name:
+            entry.state = "leftover"
+            entry.reason += "; no unique name was sent, so it cannot be looked up"
+            return []
+        found, lookup = self._lookup(entry, timeout)
+        done = [lookup]
+        if found is None:
+            entry.state = "leftover"
+            entry.reason += f"; looking it up by name failed ({_answer(lookup)})"
+            return done
+        if not found:
+            entry.state = "absent"
+            return done
+        for rid in found:
+            extra = Created(entry.collection, entry.scenario, entry.name, rid, "created")
+            done.extend(self._delete(extra, timeout))
+            if extra.state != "deleted":
+                entry.id, entry.state, entry.reason = rid, "leftover", extra.reason
+        if entry.state != "leftover":
+            entry.state = "deleted"
         return done
 
     def _cleanup_timeout(self, deadline: float | None) -> float:

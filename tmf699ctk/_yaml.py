@@ -18,7 +18,12 @@ class YamlProblem(Exception):
         self.line = line
 
 
-class _Loader(yaml.SafeLoader):
+# libyaml when it is there (every wheel of PyYAML has it): parsing the suite is the biggest fixed
+# cost of a run; the pure-Python loader is the fallback
+_Base: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _Loader(_Base):  # type: ignore[misc]
     pass
 
 
@@ -52,10 +57,14 @@ def _walk(node: yaml.Node, path: Location, lines: dict[Location, int]) -> None:
 def load_with_lines(text: str) -> tuple[Any, dict[Location, int]]:
     """Parse one YAML document; return the data and a map from value path to line number."""
     try:
-        node = yaml.compose(text, Loader=_Loader)
-        if node is None:
-            return None, {}
-        data = _Loader(text).get_single_data()
+        loader = _Loader(text)
+        try:
+            node = loader.get_single_node()
+            if node is None:
+                return None, {}
+            data = loader.construct_document(node)
+        finally:
+            loader.dispose()
     except YamlProblem:
         raise
     except yaml.MarkedYAMLError as exc:
