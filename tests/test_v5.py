@@ -170,8 +170,8 @@ def test_the_cli_serves_lists_and_initialises_v5(tmp_path: Path) -> None:
     assert 'api_version: "5.0.0"' in text and "salesOpportunity:" in text and "/salesManagement/v5" in text
     validated = ctk("validate", "--config", str(config))
     assert validated.returncode == 0, validated.stderr
-    wrong_fault = ctk("run", "--embedded", "--api-version", V5, "--fault", "create-200", "-o", str(tmp_path / "r"))
-    assert wrong_fault.returncode == 2 and "unknown v5 fault(s) create-200" in wrong_fault.stderr
+    wrong_fault = ctk("run", "--embedded", "--api-version", V5, "--fault", "ignore-offset", "-o", str(tmp_path / "r"))
+    assert wrong_fault.returncode == 2 and "unknown v5 fault(s) ignore-offset" in wrong_fault.stderr
 
 
 def test_an_embedded_v5_run_says_which_version_it_tests(tmp_path: Path) -> None:
@@ -179,3 +179,12 @@ def test_an_embedded_v5_run_says_which_version_it_tests(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stdout + out.stderr
     assert out.stdout.startswith("TMF699 v5.0.0 (from command line --api-version): 1 scenario(s)")
     assert "TMF699-v5.0.0-HTMLReport.html" in out.stdout
+
+
+def test_v5_has_no_official_profile_and_a_v4_scenario_file_is_not_run_as_v5(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match=r"the official profile is TM Forum's v4\.0\.0 kit"):
+        build_plan(build_settings({"target.api_version": V5, "run.profile": "official"}, env={}))
+    mine = tmp_path / "mine.yaml"
+    mine.write_text("id: MINE\ntitle: t\nsteps:\n  - name: GET\n    request: {method: GET, path: /salesLead}\n")
+    with pytest.raises(UsageError, match=r"none of the scenario files is for v5.0.0 .*api_versions"):
+        build_plan(build_settings({"target.api_version": V5, "run.scenario_paths": [mine]}, env={}))

@@ -103,7 +103,13 @@ def build_plan(settings: Settings) -> Plan:
     selected = select(loaded, profile, only=list(settings.run.only), tags=list(settings.run.tags),
                       api_version=version)
     if not selected:
-        raise UsageError(f"no TMF699 v{version} scenario matches the profile, --scenario and --tag selection")
+        hint = ""
+        if not any(s.applies_to(version) for s in loaded):
+            hint = (f": none of the scenario files is for v{version} (a file declares `api_versions: "
+                    f"[\"{version}\"]`; without it, it is a 4.0.0 scenario)")
+        elif profile == Profile.OFFICIAL:
+            hint = ": the official profile is TM Forum's v4.0.0 kit"
+        raise UsageError(f"no TMF699 v{version} scenario matches the profile, --scenario and --tag selection{hint}")
     scenarios = tuple(resolve(s, settings, profile, version) for s in selected)
     return Plan(scenarios, profile, version, schemas, _scope(settings, version, profile, selected), payloads, note)
 

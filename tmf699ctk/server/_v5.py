@@ -247,7 +247,7 @@ class V5Handler(Handler):
             return
         store()
         shown = self._show(resource, item)
-        self._send(201, self._fields(shown, ignore=f("fields-ignored-on-post")), location)
+        self._send(200 if f("create-200") else 201, self._fields(shown, ignore=f("fields-ignored-on-post")), location)
 
     def get_item(self, resource: ResourceSpec, item_id: str) -> None:
         with self.state.store.lock:
@@ -259,6 +259,8 @@ class V5Handler(Handler):
         api = self.state.api
         media = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
         accepted_types = (*api.patch_media_types, *api.optional_patch_media_types)
+        if f("patch-refuses-merge-patch"):
+            accepted_types = tuple(t for t in accepted_types if t != "application/merge-patch+json")
         if media not in accepted_types:
             raise HttpError(415, f"PATCH takes {', '.join(accepted_types)}, not {media or 'no content type'}",
                             {"Accept-Patch": ", ".join(accepted_types)})
@@ -347,6 +349,9 @@ class V5Handler(Handler):
             self._send(202)
             return
         remove()
+        if f("delete-200"):
+            self._send(200, self._show(resource, item))
+            return
         self._send(204)
 
     # -- hub ---------------------------------------------------------------------------------------

@@ -46,6 +46,10 @@ FAULTS_V5: tuple[Fault, ...] = (
           ("TMF699-DELETE-03", "TMF699-DELETE-05")),
     Fault("opportunity-events-as-lead", "Opportunity events carry event.salesLead, not event.salesOpportunity",
           ("TMF699-EVENT-04", "TMF699-EVENT-02")),
+    # status codes v5 words differently from v4
+    Fault("create-200", "POST answers 200 instead of 201 (or 202)", ("TMF699-CREATE-05",)),
+    Fault("patch-refuses-merge-patch", "PATCH answers 415 to application/merge-patch+json", ("TMF630-PATCH-10",)),
+    Fault("delete-200", "DELETE answers 200 with a body instead of 204 (or 202)", ("TMF699-DELETE-06",)),
     # 202 Accepted
     Fault("accepted-never-created", "POST answers 202 Accepted but the resource never appears",
           ("TMF699-ASYNC-01",)),
