@@ -6,7 +6,15 @@ import yaml
 from tmf699ctk._apis import V4
 from tmf699ctk._config import effective_payloads, template_text, validate_payloads
 from tmf699ctk._exceptions import ConfigError, UsageError
-from tmf699ctk._settings import OPTIONS, NotificationMode, Profile, Settings, build_settings, effective
+from tmf699ctk._settings import (
+    OPTIONS,
+    NotificationMode,
+    Profile,
+    Settings,
+    build_settings,
+    effective,
+    setting_value,
+)
 
 
 def load(path: Path, schemas, env: dict | None = None) -> Settings:
@@ -29,10 +37,9 @@ def test_the_template_states_the_built_in_defaults(tmp_path: Path) -> None:
     path.write_text(template_text())
     from_template, built_in = build_settings({}, env={}, config_path=path), build_settings({}, env={})
     for option in OPTIONS:
-        section, name = option.key.split(".", 1)
         if option.key == "notifications.listen":
             continue
-        assert getattr(getattr(from_template, section), name) == getattr(getattr(built_in, section), name), option.key
+        assert setting_value(from_template, option.key) == setting_value(built_in, option.key), option.key
     assert yaml.safe_load(template_text())["run"]["workers"] == built_in.run.workers
 
 

@@ -31,6 +31,12 @@ class TargetUnreachable(CtkError):
     exit_code = 3
 
 
+class TokenEndpointError(CtkError):
+    """The OAuth2 token endpoint issued no token before the run (refused, unreachable, unreadable)."""
+
+    exit_code = 3
+
+
 class RunAborted(CtkError):
     """The run was interrupted (Ctrl-C) or could not continue."""
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import ssl
 import threading
 import time
 from dataclasses import dataclass, field
@@ -15,6 +14,7 @@ import httpx
 
 from . import __version__
 from ._exceptions import ConfigError
+from ._redact import Redactor
 from ._results import Exchange, HttpRequest, HttpResponse
 from ._settings import TargetSettings
 
@@ -29,21 +29,30 @@ def normalise_base_url(url: str) -> str:
     return url.rstrip("/")
 
 
-def build_client(target: TargetSettings, pool: int = 10) -> httpx.Client:
-    verify: bool | ssl.SSLContext = target.verify_tls
-    if target.verify_tls and target.ca_bundle:
-        try:
-            verify = ssl.create_default_context(cafile=target.ca_bundle)
-        except (OSError, ssl.SSLError) as exc:
-            raise ConfigError(f"cannot load CA bundle {target.ca_bundle}: {exc}") from exc
+def build_client(target: TargetSettings, pool: int = 10, redactor: Redactor | None = None) -> httpx.Client:
+    """The run's HTTP client. With OAuth2 the first token is fetched here, before anything is sent
+    (``TokenEndpointError`` when none is issued), and ``redactor`` learns every token issued."""
+    from ._auth import OAuth2ClientCredentials, TlsRefusals, tls_context
+
+    verify = tls_context(target)
     headers = {"User-Agent": f"tmf699ctk/{__version__}", "Accept": "application/json"}
     headers.update(dict(target.headers))
+    auth: httpx.Auth | None = httpx.BasicAuth(*target.basic_auth) if target.basic_auth else None
+    if target.oauth2.enabled:
+        if redactor is None:
+            raise ValueError("OAuth2 needs the settings' redactor: tokens must be masked")
+        oauth2 = OAuth2ClientCredentials(target.oauth2, redactor=redactor, origin=target.base_url, verify=verify,
+                                         proxy=target.proxy, timeout=target.timeout)
+        oauth2.prime()
+        auth = oauth2
+    limits = httpx.Limits(max_connections=pool, max_keepalive_connections=pool)
+    # the one transport carries TLS, the proxy and the pool (httpx ignores them on the client then)
+    transport = TlsRefusals(client_cert=target.client_cert, verify=verify, proxy=target.proxy, limits=limits,
+                            trust_env=False)
     return httpx.Client(
-        limits=httpx.Limits(max_connections=pool, max_keepalive_connections=pool),
+        transport=transport,
         headers=headers,
-        auth=httpx.BasicAuth(*target.basic_auth) if target.basic_auth else None,
-        verify=verify,
-        proxy=target.proxy,
+        auth=auth,
         timeout=httpx.Timeout(target.timeout),
         follow_redirects=False,  # a redirect is an answer to check, not to follow silently
         trust_env=False,  # no surprise proxies or .netrc credentials from the environment

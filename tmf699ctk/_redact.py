@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import re
+import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,16 +17,19 @@ MIN_SECRET_LENGTH = 4  # shorter values would mask ordinary text
 @dataclass
 class Redactor:
     secret_headers: set[str] = field(default_factory=set)
-    secret_values: set[str] = field(default_factory=set)
+    secret_values: set[str] = field(default_factory=set, repr=False)  # a repr in a log must not leak them
+    # secrets also arrive during a run (OAuth2 tokens) while other threads mask
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def add_values(self, values: Iterable[str]) -> None:
         for value in values:
             if value and len(value) >= MIN_SECRET_LENGTH:
-                self.secret_values.add(value)
                 # "Bearer abc" also leaks as "abc" in echoes of the token alone
                 scheme, _, credential = value.partition(" ")
-                if credential and len(credential) >= MIN_SECRET_LENGTH and scheme.isalpha():
-                    self.secret_values.add(credential)
+                with self._lock:
+                    self.secret_values.add(value)
+                    if credential and len(credential) >= MIN_SECRET_LENGTH and scheme.isalpha():
+                        self.secret_values.add(credential)
 
     def add_credentials(self, username: str, password: str) -> None:
         """Basic-auth credentials leak as ``user:password``, its base64 and the whole header."""
@@ -52,8 +56,10 @@ class Redactor:
         return [(k, MASK if self.is_secret_header(k) else self.text(v)) for k, v in items]
 
     def text(self, text: str) -> str:
+        with self._lock:
+            secrets = list(self.secret_values)
         # longest first, so a token is masked whole before any secret it contains
-        for secret in sorted(self.secret_values, key=len, reverse=True):
+        for secret in sorted(secrets, key=len, reverse=True):
             if secret in text:
                 text = text.replace(secret, MASK)
         return text

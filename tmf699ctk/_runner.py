@@ -934,7 +934,8 @@ def execute(
     base_url = settings.target.base_url
     if not base_url:
         raise ValueError("execute() needs settings with a base URL")
-    make_client = client_factory or (lambda s: build_client(s.target, pool=max(10, s.run.workers * 2)))
+    make_client = client_factory or (
+        lambda s: build_client(s.target, pool=max(10, s.run.workers * 2), redactor=s.redactor))
     with make_client(settings) as client, _listener(plan, settings) as listener:
         runner = Runner(plan, settings, client, base_url, listener=listener, observer=observer, cancel=cancel)
         return runner.run(target_info)

@@ -27,10 +27,33 @@ class Profile(StrEnum):
     FULL = "full"
 
 
+class OAuth2AuthMethod(StrEnum):
+    """How the client authenticates to the token endpoint (RFC 6749 §2.3.1)."""
+
+    BASIC = "basic"  # client_secret_basic: HTTP Basic with client id and secret
+    BODY = "body"  # client_secret_post: client_id and client_secret in the form body
+
+
 class NotificationMode(StrEnum):
     OFF = "off"
     OPTIONAL = "optional"
     MANDATORY = "mandatory"
+
+
+@dataclass(frozen=True)
+class OAuth2Settings:
+    """OAuth2 client credentials (RFC 6749 §4.4): a bearer token for every request to the target."""
+
+    token_url: str | None = None
+    client_id: str | None = None
+    client_secret: str | None = field(default=None, repr=False)
+    scope: str | None = None
+    audience: str | None = None
+    auth_method: OAuth2AuthMethod = OAuth2AuthMethod.BASIC
+
+    @property
+    def enabled(self) -> bool:
+        return self.token_url is not None
 
 
 @dataclass(frozen=True)
@@ -45,6 +68,11 @@ class TargetSettings:
     verify_tls: bool = True
     ca_bundle: str | None = None
     proxy: str | None = None
+    oauth2: OAuth2Settings = field(default_factory=OAuth2Settings)
+    client_cert: str | None = None  # PEM certificate (chain) presented for mutual TLS
+    client_key: str | None = None  # its PEM private key, when not in the certificate file
+    client_key_password_env: str | None = None  # the environment variable holding the key's passphrase
+    client_key_password: str | None = field(default=None, repr=False)  # read from that variable
 
 
 @dataclass(frozen=True)
@@ -234,6 +262,30 @@ def _proxy(value: Any) -> str:
     return text
 
 
+def _text(value: Any) -> str:
+    text = str(value).strip()
+    if not text:
+        raise ValueError("must not be empty")
+    return text
+
+
+def _scope(value: Any) -> str:
+    """Scopes as a list (config file) or space-separated text, sent space-separated (RFC 6749 §3.3)."""
+    items = value if isinstance(value, list | tuple) else str(value).split()
+    scope = " ".join(str(v).strip() for v in items if str(v).strip())
+    if not scope:
+        raise ValueError("must name at least one scope")
+    return scope
+
+
+def _env_name(value: Any) -> str:
+    text = str(value).strip()
+    if not text.replace("_", "a").isalnum() or text[0].isdigit() or not text.isascii():
+        # a passphrase typed here by mistake must not be echoed
+        raise ValueError("must be the name of an environment variable (letters, digits, _), not the passphrase")
+    return text
+
+
 def _enum(kind: type[StrEnum]) -> Callable[[Any], StrEnum]:
     def parse(value: Any) -> StrEnum:
         try:
@@ -286,6 +338,15 @@ OPTIONS: tuple[Option, ...] = (
     Option("target.verify_tls", "--insecure", _bool, env_parse=lambda text: not _bool(text)),
     Option("target.ca_bundle", "--ca-bundle", str),
     Option("target.proxy", "--proxy", _proxy, secret=True),
+    Option("target.oauth2.token_url", "--oauth2-token-url", _url),
+    Option("target.oauth2.client_id", "--oauth2-client-id", _text),
+    Option("target.oauth2.client_secret", "--oauth2-client-secret", _text, secret=True),
+    Option("target.oauth2.scope", "--oauth2-scope", _scope),
+    Option("target.oauth2.audience", "--oauth2-audience", _text),
+    Option("target.oauth2.auth_method", "--oauth2-auth-method", _enum(OAuth2AuthMethod)),
+    Option("target.client_cert", "--cert", str),
+    Option("target.client_key", "--key", str),
+    Option("target.client_key_password_env", "--key-password-env", _env_name),
     Option("run.profile", "--profile", _enum(Profile)),
     Option("run.embedded", "--embedded", _bool, config=False),
     Option("run.faults", "--fault", lambda v: frozenset(_list(v)), config=False),
@@ -310,8 +371,23 @@ BY_KEY: dict[str, Option] = {o.key: o for o in OPTIONS}
 CONFIG_ENV = "TMF699CTK_CONFIG"
 
 
+def setting_value(settings: Settings, key: str) -> Any:
+    """The value of one settings key (``target.timeout``, ``target.oauth2.scope``)."""
+    if key == "notifications.listen":
+        return f"{settings.notifications.listen_host}:{settings.notifications.listen_port}"
+    value: Any = settings
+    for part in key.split("."):
+        value = getattr(value, part)
+    return value
+
+
 def _set(settings: Settings, key: str, value: Any) -> Settings:
     section, name = key.split(".", 1)
+    if "." in name:  # a group inside a section, e.g. target.oauth2.token_url
+        group, leaf = name.split(".", 1)
+        outer = getattr(settings, section)
+        inner = replace(getattr(outer, group), **{leaf: value})
+        return replace(settings, **{section: replace(outer, **{group: inner})})
     if key == "notifications.listen":
         host, port = value
         return replace(settings, notifications=replace(settings.notifications, listen_host=host, listen_port=port))
@@ -363,7 +439,7 @@ def build_settings(
     for option in OPTIONS:
         value, source = None, "default"
         for layer, raw, where in (
-            ("config", file.values.get(option.key), f"config file {file.source}"),
+            ("config", _file_value(file.values, option.key), f"config file {file.source}"),
             ("env", env.get(option.env), f"environment {option.env}"),
             ("cli", cli.get(option.key), f"command line {option.cli}"),
         ):
@@ -396,6 +472,20 @@ def build_settings(
     if target.basic_auth:
         redactor.add_values([target.basic_auth[1]])
         redactor.add_credentials(*target.basic_auth)
+    if target.oauth2.client_secret:
+        redactor.add_values([target.oauth2.client_secret])
+        # client_secret_basic sends id:secret base64-encoded: an echo of it must not leak either
+        redactor.add_credentials(target.oauth2.client_id or "", target.oauth2.client_secret)
+    if target.client_key_password_env:
+        password = env.get(target.client_key_password_env)
+        if password is None:
+            problems.append(f"--key-password-env {target.client_key_password_env}: that environment variable "
+                            "is not set (it must hold the passphrase of the --key file)")
+        else:
+            redactor.add_values([password])
+            settings = replace(settings, target=replace(target, client_key_password=password))
+    if problems:
+        raise ConfigError("invalid settings:\n  " + "\n  ".join(problems))
     redactor.secret_headers |= set(target.secret_headers)
     redactor.add_values(v for k, v in target.headers if redactor.is_secret_header(k))
     if target.proxy:
@@ -415,11 +505,22 @@ def build_settings(
     return settings
 
 
+def _file_value(values: Mapping[str, Any], key: str) -> Any:
+    """A config file value by settings key; groups are nested mappings (``target: oauth2: scope:``)."""
+    if key in values:
+        return values[key]
+    group, _, leaf = key.rpartition(".")
+    parent = values.get(group)
+    return parent.get(leaf) if isinstance(parent, Mapping) else None
+
+
 def _add_secret_values(redactor: Redactor, option: Option, parsed: Any) -> None:
     if option.key == "target.headers":
         redactor.add_values(v for _, v in parsed)
     elif option.key == "target.basic_auth":
         redactor.add_values([parsed[1]])
+    elif option.key == "target.oauth2.client_secret":
+        redactor.add_values([parsed])
     elif isinstance(parsed, str):
         redactor.add_url_userinfo(parsed)
 
@@ -439,6 +540,7 @@ def _check_consistency(settings: Settings) -> None:
         problems.append("--fault only applies to the embedded server (--embedded)")
     if target.ca_bundle and not Path(target.ca_bundle).is_file():
         problems.append(f"--ca-bundle {target.ca_bundle}: no such file")
+    problems += _oauth2_problems(settings) + _client_certificate_problems(target)
     if n.callback_url and _callback_host(n.callback_url) in ("0.0.0.0", "::", ""):
         problems.append(f"--callback-url {n.callback_url}: a server cannot call back to an unspecified address; "
                         "give the address the server reaches the kit at")
@@ -447,6 +549,41 @@ def _check_consistency(settings: Settings) -> None:
                         "--callback-url, the address the server must call (the listener binds only what you say)")
     if problems:
         raise UsageError("\n".join(problems))
+
+
+def _oauth2_problems(settings: Settings) -> list[str]:
+    oauth2, target = settings.target.oauth2, settings.target
+    defaults = OAuth2Settings()
+    given = [o.cli for o in OPTIONS if o.key.startswith("target.oauth2.")
+             and setting_value(settings, o.key) != getattr(defaults, o.key.rsplit(".", 1)[1])]
+    if not oauth2.enabled:
+        return [f"{', '.join(given)}: also give --oauth2-token-url (or target.oauth2.token_url)"] if given else []
+    problems = []
+    if not oauth2.client_id:
+        problems.append("--oauth2-token-url: also give --oauth2-client-id (or target.oauth2.client_id)")
+    if not oauth2.client_secret:
+        problems.append("--oauth2-token-url: also give the client secret: TMF699CTK_OAUTH2_CLIENT_SECRET, "
+                        'target.oauth2.client_secret: "${YOUR_VARIABLE}" or --oauth2-client-secret')
+    if target.basic_auth:
+        problems.append("use either OAuth2 (--oauth2-token-url) or basic auth (--user), not both")
+    if any(name.lower() == "authorization" for name, _ in target.headers):
+        problems.append("use either OAuth2 (--oauth2-token-url) or an Authorization header (--header), not both")
+    return problems
+
+
+def _client_certificate_problems(target: TargetSettings) -> list[str]:
+    if not target.client_cert:
+        alone = (("--key", target.client_key), ("--key-password-env", target.client_key_password_env))
+        return [f"{flag} only applies with --cert (a client certificate)" for flag, value in alone if value]
+    missing = [f"{flag} {path}: no such file" for flag, path in (("--cert", target.client_cert),
+                                                                  ("--key", target.client_key))
+               if path and not Path(path).is_file()]
+    if missing:
+        return missing
+    from ._auth import client_certificate_problem
+
+    problem = client_certificate_problem(target)
+    return [problem] if problem else []
 
 
 def _callback_host(url: str) -> str:
@@ -470,15 +607,13 @@ def effective(settings: Settings) -> list[tuple[str, str, str, str]]:
     """(setting, environment variable, value shown with secrets masked, source) for every option."""
     rows = []
     for option in OPTIONS:
-        section, name = option.key.split(".", 1)
-        if option.key == "notifications.listen":
-            value: Any = f"{settings.notifications.listen_host}:{settings.notifications.listen_port}"
-        else:
-            value = getattr(getattr(settings, section), name)
+        value = setting_value(settings, option.key)
         if option.key == "target.headers":
             shown = ", ".join(f"{k}: {settings.redactor.headers([(k, v)])[0][1]}" for k, v in value) or "-"
         elif option.key == "target.basic_auth":
             shown = f"{value[0]}:********" if value else "-"
+        elif option.key == "target.oauth2.client_secret":
+            shown = "********" if value else "-"  # even one too short for the redactor to mask
         elif isinstance(value, tuple | frozenset):
             shown = ", ".join(map(str, value)) or "-"
         elif option.key == "target.verify_tls":

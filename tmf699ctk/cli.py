@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import signal
+import ssl
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -87,7 +88,12 @@ CLI_KEYS = {
     "base_url": "target.base_url", "api_version": "target.api_version", "header": "target.headers",
     "user": "target.basic_auth", "secret_header": "target.secret_headers", "timeout": "target.timeout",
     "max_body": "target.max_body", "insecure": "target.verify_tls", "ca_bundle": "target.ca_bundle",
-    "proxy": "target.proxy", "profile": "run.profile", "embedded": "run.embedded", "fault": "run.faults",
+    "proxy": "target.proxy", "oauth2_token_url": "target.oauth2.token_url",
+    "oauth2_client_id": "target.oauth2.client_id", "oauth2_client_secret": "target.oauth2.client_secret",
+    "oauth2_scope": "target.oauth2.scope", "oauth2_audience": "target.oauth2.audience",
+    "oauth2_auth_method": "target.oauth2.auth_method", "cert": "target.client_cert", "key": "target.client_key",
+    "key_password_env": "target.client_key_password_env",
+    "profile": "run.profile", "embedded": "run.embedded", "fault": "run.faults",
     "scenarios": "run.scenario_paths", "scenario": "run.only", "tag": "run.tags", "workers": "run.workers",
     "cleanup_timeout": "run.cleanup_timeout", "clock_skew": "run.clock_skew",
     "notifications": "notifications.mode", "listen": "notifications.listen",
@@ -170,6 +176,43 @@ def run(
         typer.Option("--max-body", metavar="SIZE", help="Largest response body read, e.g. 16MiB (default)."),
     ] = None,
     proxy: Annotated[str | None, typer.Option("--proxy", metavar="URL", help="Proxy URL for every request.")] = None,
+    oauth2_token_url: Annotated[
+        str | None,
+        typer.Option("--oauth2-token-url", metavar="URL",
+                     help="OAuth2 client credentials: the token endpoint; its bearer token is sent with every "
+                          "request (renewed before expiry and once after a 401)."),
+    ] = None,
+    oauth2_client_id: Annotated[
+        str | None, typer.Option("--oauth2-client-id", metavar="ID", help="OAuth2 client id.")
+    ] = None,
+    oauth2_client_secret: Annotated[
+        str | None,
+        typer.Option("--oauth2-client-secret", metavar="SECRET",
+                     help="OAuth2 client secret (safer: TMF699CTK_OAUTH2_CLIENT_SECRET, or ${ENV} in the config)."),
+    ] = None,
+    oauth2_scope: Annotated[
+        str | None, typer.Option("--oauth2-scope", metavar="SCOPES", help="Scopes asked for, space-separated.")
+    ] = None,
+    oauth2_audience: Annotated[
+        str | None, typer.Option("--oauth2-audience", metavar="AUDIENCE", help="Audience sent to the token endpoint.")
+    ] = None,
+    oauth2_auth_method: Annotated[
+        str | None,
+        typer.Option("--oauth2-auth-method", metavar="METHOD",
+                     help="Client authentication at the token endpoint: basic (client_secret_basic, default) or "
+                          "body (client_secret_post)."),
+    ] = None,
+    cert: Annotated[
+        str | None, typer.Option("--cert", metavar="FILE", help="Mutual TLS: client certificate (PEM).")
+    ] = None,
+    key: Annotated[
+        str | None, typer.Option("--key", metavar="FILE", help="Mutual TLS: the certificate's private key (PEM).")
+    ] = None,
+    key_password_env: Annotated[
+        str | None,
+        typer.Option("--key-password-env", metavar="NAME",
+                     help="Environment variable holding the --key passphrase (never the passphrase itself)."),
+    ] = None,
     cleanup_timeout: Annotated[
         float | None,
         typer.Option("--cleanup-timeout", metavar="SECONDS",
@@ -242,7 +285,10 @@ def run(
         config, base_url=base_url, embedded=embedded, fault=fault, api_version=api_version, profile=profile,
         scenarios=scenarios, scenario=scenario, tag=tag, workers=workers, header=header, user=user,
         secret_header=secret_header, insecure=(False if insecure else None), ca_bundle=ca_bundle, timeout=timeout,
-        max_body=max_body, proxy=proxy, cleanup_timeout=cleanup_timeout, clock_skew=clock_skew,
+        max_body=max_body, proxy=proxy, oauth2_token_url=oauth2_token_url, oauth2_client_id=oauth2_client_id,
+        oauth2_client_secret=oauth2_client_secret, oauth2_scope=oauth2_scope, oauth2_audience=oauth2_audience,
+        oauth2_auth_method=oauth2_auth_method, cert=cert, key=key, key_password_env=key_password_env,
+        cleanup_timeout=cleanup_timeout, clock_skew=clock_skew,
         report_dir=report_dir, html=html, junit=junit, markdown=markdown, notifications=notifications,
         listen=listen, callback_url=callback_url, event_timeout=event_timeout, quiet_period=quiet_period,
     )
@@ -404,6 +450,11 @@ def serve(
         Path | None, typer.Option("--tls-cert", help="Serve HTTPS with this certificate chain (PEM).")
     ] = None,
     tls_key: Annotated[Path | None, typer.Option("--tls-key", help="The certificate's private key (PEM).")] = None,
+    tls_client_ca: Annotated[
+        Path | None,
+        typer.Option("--tls-client-ca", metavar="FILE",
+                     help="With --tls-cert: require a client certificate signed by this CA (PEM), i.e. mutual TLS."),
+    ] = None,
 ) -> None:
     """Start the reference TMF699 server on its own (Ctrl-C stops it)."""
     from ._apis import api_spec
@@ -430,15 +481,21 @@ def serve(
     if (tls_cert is None) != (tls_key is None):
         raise UsageError("--tls-cert and --tls-key go together")
     tls = (str(tls_cert), str(tls_key)) if tls_cert and tls_key else None
+    if tls_client_ca and not tls:
+        raise UsageError("--tls-client-ca needs --tls-cert and --tls-key (mutual TLS is HTTPS)")
     try:
         server = ReferenceServer(host=host, port=port, base_path=base_path or api.default_base_path, faults=faults,
-                                 tls=tls, api_version=api.version, accepted=accepted)
+                                 tls=tls, tls_client_ca=str(tls_client_ca) if tls_client_ca else None,
+                                 api_version=api.version, accepted=accepted)
+    except ssl.SSLError as exc:
+        raise UsageError(f"cannot load the TLS files: {exc.reason or exc}") from exc
     except OSError as exc:
         raise UsageError(f"cannot serve on {host}:{port}: {exc.strerror or exc}") from exc
     console.print(
         f"TMF699 v{api.version} reference server on {server.url}"
         + (" (writes answered 202 Accepted)" if accepted else "")
         + (f" with faults {', '.join(sorted(faults))}" if faults else "")
+        + (f", client certificates signed by {tls_client_ca} required" if tls_client_ca else "")
     )
     try:
         server.serve_forever()

@@ -47,13 +47,17 @@ class ReferenceServer:
         schemas: SchemaStore | None = None,
         tls: tuple[str, str] | None = None,
         events_to_callback: bool = False,
+        tls_client_ca: str | None = None,
         api_version: str = DEFAULT_VERSION,
         accepted: bool = False,
     ) -> None:
         """``tls``: (certificate chain PEM, private key PEM) to serve HTTPS instead of HTTP;
         ``events_to_callback``: POST events to the callback URL itself, not {callback}/listener/<name>;
+        ``tls_client_ca``: with ``tls``, accept only clients presenting a certificate signed by this CA;
         ``api_version``: the TMF699 version served (its default base path unless ``base_path`` is given);
         ``accepted``: (v5) answer every write 202 Accepted and apply it a moment later."""
+        if tls_client_ca and tls is None:
+            raise ValueError("tls_client_ca needs tls: mutual TLS is HTTPS")
         api = api_spec(api_version)
         if base_path == DEFAULT_BASE_PATH:
             base_path = api.default_base_path
@@ -73,6 +77,9 @@ class ReferenceServer:
         if tls is not None:
             context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
             context.load_cert_chain(*tls)
+            if tls_client_ca:
+                context.verify_mode = ssl.CERT_REQUIRED
+                context.load_verify_locations(cafile=tls_client_ca)
             self.httpd.socket = context.wrap_socket(self.httpd.socket, server_side=True)
         bound_host, bound_port = self.httpd.server_address[:2]
         shown = f"[{bound_host}]" if ":" in str(bound_host) else bound_host
