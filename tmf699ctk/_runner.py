@@ -564,9 +564,9 @@ class Runner:
                 result.checks.append(self._evaluate(expectation, ctx, context))
             elif not expectation.auto:
                 result.checks.append(self._outcome(expectation, Status.SKIPPED, reason))
-        if step.save:
-            with state.lock:
-                state.broken = f"step '{result.name}': {reason[len('not evaluated: '):]}; its values were not saved"
+        # later steps build on the write (the resource, the change, its absence): one cause, said once
+        with state.lock:
+            state.broken = f"step '{result.name}': {reason[len('not evaluated: '):]}"
         return result
 
     def _send(self, step: Step, context: dict[str, Any], scenario: Scenario) -> Exchange:
