@@ -6,13 +6,15 @@ import json
 from pathlib import Path
 
 import pytest
+from jsonschema import Draft202012Validator
 
 from tmf699ctk._exceptions import ConfigError, ScenarioError, UsageError
 from tmf699ctk._plan import build_plan
+from tmf699ctk._resources import package_file
 from tmf699ctk._results import Status
 from tmf699ctk._rules import RULES
 from tmf699ctk._scenarios import load_all, load_scenarios
-from tmf699ctk._schemas import SchemaStore
+from tmf699ctk._schemas import SchemaStore, format_checker
 from tmf699ctk._settings import build_settings
 from tmf699ctk.server import ReferenceServer
 from tmf699ctk.server.independent_v5 import IndependentV5Server
@@ -96,6 +98,9 @@ def test_writes_answered_202_are_followed_until_they_take_effect_and_say_so(tmp_
         assert "poll(s) over" in check.message and step.exchange is not None
     create = next(s for s in result.scenarios if s.id == "V5-CREATE-LEAD").steps[0]
     assert create.exchange.response.status == 202  # the evidence keeps what the server answered
+    schema = json.loads(package_file("results.schema.json").read_text())
+    data = json.loads((tmp_path / "report" / "results.json").read_text())
+    assert list(Draft202012Validator(schema, format_checker=format_checker).iter_errors(data)) == []
 
 
 def test_a_202_write_that_never_takes_effect_fails_once_with_the_reason(tmp_path: Path) -> None:
