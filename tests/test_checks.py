@@ -193,3 +193,219 @@ def test_header_assertions() -> None:
     assert "no Location header" in fails(c.header, response, "Location")
     assert c.header(response, "Location", present=False) == "no Location header"
     assert "does not match" in fails(c.header, response, "X-Total-Count", matches="^[4-9]")
+
+
+# -- comparison semantics ----------------------------------------------------------------------------
+
+def test_arrays_compare_regardless_of_item_order_but_not_of_content() -> None:
+    from tmf699ctk._compare import differences
+
+    sent = [{"text": "a", "author": "x"}, {"text": "b"}]
+    assert differences(sent, [{"text": "b", "id": "2"}, {"text": "a", "author": "x", "id": "1"}]) == []
+    # the unmatched item is compared with its closest counterpart, not position by position
+    assert differences(sent, [{"text": "b"}, {"text": "a", "author": "y"}]) == ["$[0].author: expected 'x', got 'y'"]
+    assert differences(sent, [{"text": "a", "author": "x"}]) == ["$: expected 2 items, got 1"]
+
+
+def test_merge_patch_follows_rfc_7396() -> None:
+    from tmf699ctk._compare import merge_patch
+
+    before = {"a": {"b": 1, "c": 2}, "d": [1, 2], "e": "x"}
+    assert merge_patch(before, {"a": {"b": None, "f": 3}, "d": [9], "e": None}) == {"a": {"c": 2, "f": 3}, "d": [9]}
+    assert before == {"a": {"b": 1, "c": 2}, "d": [1, 2], "e": "x"}  # untouched
+
+
+# -- vacuous passes are inconclusive --------------------------------------------------------------------
+
+@pytest.mark.parametrize("call", [
+    lambda: c.values_equal(ctx([{"id": None, "name": "n"}]), {"name": "n"}, ["name"], items=True),
+    lambda: c.values_equal(ctx([{"name": "n"}, {"name": "m"}]), LEAD, ["name"], items=True),
+    lambda: c.values_equal(ctx(LEAD), {"id": "L1"}, ["priority"]),
+    lambda: c.equals_resource(ctx(LEAD), {"id": "L1"}, attributes=["rating"]),
+    lambda: c.echoes(ctx(LEAD), {}),
+    lambda: c.has_attributes(ctx([]), ["id"], items=True),
+    lambda: c.count_headers_consistent(ctx([LEAD])),
+    lambda: c.page_disjoint(ctx([{"name": "x"}]), [{"name": "y"}]),
+    lambda: c.filtered(ctx([]), {"name": "n"}),
+], ids=["expected-lead-without-id", "items-without-id", "attribute-absent", "resource-attribute-absent",
+        "nothing-sent", "empty-list", "no-count-headers", "pages-without-ids", "empty-filter-result"])
+def test_a_check_with_nothing_to_examine_is_inconclusive_not_passed(call) -> None:
+    with pytest.raises(c.CheckInconclusive):
+        call()
+
+
+# -- create, duplicate, plausibility ------------------------------------------------------------------
+
+def test_second_create_must_not_return_the_first_lead() -> None:
+    assert c.second_create(ctx({**LEAD, "id": "L2"}, 201), LEAD) == "a second lead 'L2' (the first is 'L1')"
+    assert c.second_create(ctx({"code": "409", "reason": "Conflict"}, 409), LEAD).startswith("409")
+    assert "with the first lead's id 'L1'" in fails(c.second_create, ctx(LEAD, 201), LEAD)
+    assert "expected 201 (a second lead) or 409" in fails(c.second_create, ctx({"code": "x"}, 400), LEAD)
+
+
+def test_the_first_lead_survives_a_duplicate_post() -> None:
+    assert c.unchanged_by_duplicate(ctx(LEAD), LEAD, {**LEAD, "id": "L2"})
+    assert "removed or replaced" in fails(c.unchanged_by_duplicate, ctx({"code": "404"}, 404), LEAD)
+    assert "$.name: the lead as created has 'n', the lead now has 'm'" in fails(
+        c.unchanged_by_duplicate, ctx({**LEAD, "name": "m"}), LEAD)
+    with pytest.raises(c.CheckInconclusive, match="TMF699-CREATE-06"):  # one cause, reported there
+        c.unchanged_by_duplicate(ctx({**LEAD, "name": "m"}), LEAD, LEAD)
+
+
+def test_server_set_dates_may_not_be_in_the_future_beyond_the_clock_skew() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    soon = (datetime.now(UTC) + timedelta(seconds=100)).isoformat()
+    later = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+    assert c.not_in_future(ctx({**LEAD, "creationDate": soon}), ["creationDate"])  # within 300 s
+    assert "in the future" in fails(c.not_in_future, ctx({**LEAD, "creationDate": later}), ["creationDate"])
+    lenient = ctx({**LEAD, "creationDate": later})
+    lenient.clock_skew = 7200
+    assert c.not_in_future(lenient, ["creationDate"])
+    assert "is before creationDate" in fails(c.not_before, ctx({**LEAD, "statusChangeDate": "2026-11-26T00:00:00Z"}))
+
+
+def test_location_must_resolve_inside_the_base_url_to_the_href() -> None:
+    created = ctx(LEAD, 201, {"Location": "/tmf-api/sales/v4/salesLead/L1"}, url=f"{BASE}/salesLead")
+    assert c.location_in_base(created)
+    internal = ctx(LEAD, 201, {"Location": "http://backend.internal:8080/tmf-api/sales/v4/salesLead/L1"})
+    assert "outside the API's base URL" in fails(c.location_in_base, internal)
+    with pytest.raises(c.CheckInconclusive, match="LOCATION-01"):
+        c.location_in_base(ctx(LEAD, 201))
+
+
+# -- merge patch -------------------------------------------------------------------------------------------
+
+BEFORE = {**LEAD, "rating": "hot", "note": [{"text": "a"}, {"text": "b"}],
+          "validFor": {"startDateTime": "2026-01-01T00:00:00Z", "endDateTime": "2027-01-01T00:00:00Z"}}
+
+
+def test_merge_applied_models_nested_objects_nulls_and_arrays(schemas) -> None:
+    patch = {"validFor": {"endDateTime": "2028-01-01T00:00:00Z"}, "rating": None, "note": [{"text": "c"}]}
+    good = {**{k: v for k, v in BEFORE.items() if k != "rating"},
+            "validFor": {"startDateTime": "2026-01-01T01:00:00+01:00", "endDateTime": "2028-01-01T00:00:00Z"},
+            "note": [{"text": "c", "id": "n1"}]}
+    assert c.merge_applied(ctx(good, schemas=schemas), BEFORE, patch)
+    replaced = {**good, "validFor": {"endDateTime": "2028-01-01T00:00:00Z"}}
+    assert "$.validFor.startDateTime: dropped" in fails(c.merge_applied, ctx(replaced), BEFORE, patch, only="objects")
+    kept = {**good, "rating": "hot"}
+    assert "$.rating: still 'hot', but the patch set it to null" in fails(c.merge_applied, ctx(kept), BEFORE, patch)
+    appended = {**good, "note": [{"text": "a"}, {"text": "b"}, {"text": "c"}]}
+    assert "replaces the array whole" in fails(c.merge_applied, ctx(appended), BEFORE, patch, only="arrays")
+    # each rule judges its part: the array defect is not the null rule's
+    assert c.merge_applied(ctx(appended), BEFORE, patch, only="nulls")
+    with pytest.raises(c.CheckInconclusive, match="no arrays"):
+        c.merge_applied(ctx(good), BEFORE, {"rating": None}, only="arrays")
+
+
+def test_the_get_after_a_patch_does_not_repeat_the_responses_defect() -> None:
+    patch = {"rating": None}
+    kept = {**BEFORE}
+    with pytest.raises(c.CheckInconclusive, match="PATCH response"):
+        c.merge_applied(ctx(kept), BEFORE, patch, reported=kept)
+    # the response was right, the stored lead is not: the change did not persist
+    assert "still 'hot'" in fails(c.merge_applied, ctx(kept), BEFORE, patch,
+                                  reported={k: v for k, v in BEFORE.items() if k != "rating"})
+
+
+def test_untouched_attributes_and_status_change_date(schemas) -> None:
+    after = {**BEFORE, "priority": "low"}
+    assert c.merge_untouched(ctx(after, schemas=schemas), BEFORE, {"priority": "low"})
+    lost = {k: v for k, v in after.items() if k != "rating"}
+    assert "$.rating: missing after the patch" in fails(c.merge_untouched, ctx(lost, schemas=schemas), BEFORE,
+                                                         {"priority": "low"})
+    moved = {**after, "statusChangeDate": "2026-11-26T10:05:00Z"}
+    assert "statusChangeDate" in fails(c.merge_untouched, ctx(moved, schemas=schemas), BEFORE, {"priority": "low"})
+    # a status change may move it; attributes outside the spec are the server's business
+    changed = {**BEFORE, "status": "inProgress", "statusChangeDate": "2026-11-26T10:05:00Z", "lastUpdate": "now"}
+    before = {**BEFORE, "lastUpdate": "before"}
+    assert c.merge_untouched(ctx(changed, schemas=schemas), before, {"status": "inProgress"})
+
+
+def test_the_patch_response_is_what_the_next_get_returns(schemas) -> None:
+    response = {**BEFORE, "status": "inProgress", "statusChangeDate": "2026-11-26T10:05:00.001Z"}
+    stored = {**response, "statusChangeDate": "2026-11-26T10:05:00.002Z"}
+    patch = {"status": "inProgress"}
+    assert c.same_as_response(ctx(response, schemas=schemas), response, BEFORE, patch)
+    message = fails(c.same_as_response, ctx(stored, schemas=schemas), response, BEFORE, patch)
+    assert "$.statusChangeDate: the PATCH response has '2026-11-26T10:05:00.001Z', GET has" in message
+    # an untouched attribute the response already got wrong is PATCH-11's finding, not this one's
+    wrong = {**response, "name": "changed"}
+    assert c.same_as_response(ctx(response, schemas=schemas), wrong, BEFORE, patch)
+
+
+# -- fields, filters, paging, sorting ------------------------------------------------------------------------
+
+def test_fields_values_must_be_the_full_leads() -> None:
+    full = {**LEAD, "relatedParty": [{"id": "p", "role": "prospect", "@referredType": "Individual"}]}
+    assert c.fields_values(ctx([{"id": "L1", "href": "h", "relatedParty": full["relatedParty"]}]), ["relatedParty"],
+                           full, items=True)
+    shallow = ctx([{"id": "L1", "href": "h", "relatedParty": [{"id": "p"}]}])
+    assert "$.relatedParty[0].role: missing" in fails(c.fields_values, shallow, ["relatedParty"], full, items=True)
+
+
+def test_fields_with_a_filter_gives_the_filtered_leads_projected_alike() -> None:
+    alone = [{"id": "L1", "href": "h", "priority": "high"}]
+    where = {"name": "n"}
+    assert c.fields_filtered(ctx(alone), ["priority"], where, [LEAD], alone)
+    everything = ctx([*alone, {"id": "X", "href": "h", "priority": "low"}])
+    assert "1 lead(s) the filter excludes" in fails(c.fields_filtered, everything, ["priority"], where, [LEAD], alone)
+    unprojected = ctx([LEAD])
+    assert "other attributes than without one" in fails(c.fields_filtered, unprojected, ["priority"], where, [LEAD],
+                                                         alone)
+
+
+def test_an_equality_filter_must_exclude_look_alikes() -> None:
+    decoys = [{"id": "D1", "name": "n extended"}, {"id": "D2", "name": "N"}]
+    assert c.filtered_exact(ctx([LEAD]), "name", "n", ["L1"], ["D1", "D2"])
+    message = fails(c.filtered_exact, ctx([LEAD, *decoys]), "name", "n", ["L1"], ["D1", "D2"])
+    assert "only resembles it: 'n extended', 'N'" in message
+    with pytest.raises(c.CheckInconclusive, match="ignored altogether"):
+        c.filtered_exact(ctx([LEAD, decoys[0], {"id": "Z", "name": "zzz"}]), "name", "n", ["L1"], ["D1"])
+
+
+def test_pages_are_slices_of_the_unpaged_list() -> None:
+    every = [{"id": f"L{i}"} for i in range(8)]
+    assert c.page_slice(ctx(every[3:5]), every, 3, 2)
+    assert "offset is read as a page number" in fails(c.page_slice, ctx(every[6:8]), every, 3, 2)
+    assert "items 1..2 of the unpaged list are ['L1', 'L2']" in fails(c.page_slice, ctx([every[1], every[3]]),
+                                                                       every, 1, 2)
+    with pytest.raises(c.CheckInconclusive, match="PAGE-03"):
+        c.page_slice(ctx(every), every, 1, 2)
+    assert "the unpaged list counts 8 leads" in fails(c.page_total, ctx(every[:2], headers={"X-Total-Count": "2"}), 8)
+    assert "L1" in fails(c.unique_ids, ctx([LEAD, LEAD]))
+
+
+def test_sorting_orders_our_leads_and_ignores_the_others() -> None:
+    ours = [{"id": "A", "name": "s A"}, {"id": "B", "name": "s B"}, {"id": "C", "name": "s C"}]
+    other = {"id": "Z", "name": "zzz"}
+    assert c.sorted_by(ctx([ours[0], other, ours[1], ours[2]]), "name", ["C", "A", "B"])
+    assert "lead 'C' ('s C') comes before 'A'" in fails(c.sorted_by, ctx([ours[2], ours[0], ours[1]]), "name",
+                                                        ["C", "A", "B"])
+    dated = [{"id": "A", "creationDate": "2026-01-01T00:00:02Z"},
+             {"id": "B", "creationDate": "2026-01-01T01:00:01+01:00"}]
+    assert c.sorted_by(ctx(dated), "creationDate", ["A", "B"], descending=True)  # instants, not strings
+
+
+# -- events ------------------------------------------------------------------------------------------------
+
+def event(body: object) -> c.EventContext:
+    return c.EventContext("/callback/listener/x", [], json.dumps(body), 5.0, None, BASE)
+
+
+def test_event_envelope_requires_an_id_and_a_plausible_time() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    now = datetime.now(UTC).isoformat()
+    assert c.event_envelope(event({"eventId": "e1", "eventTime": now}))
+    assert "no eventId" in fails(c.event_envelope, event({"eventTime": now}))
+    ahead = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+    assert "in the future" in fails(c.event_envelope, event({"eventId": "e1", "eventTime": ahead}))
+
+
+def test_the_events_lead_may_carry_less_but_nothing_different() -> None:
+    fewer = {"event": {"salesLead": {"id": "L1", "name": "n", "@type": "SalesLead"}}}
+    assert c.event_lead_matches(event(fewer), LEAD) == "1 attributes as the API shows them"
+    stale = {"event": {"salesLead": {"id": "L1", "priority": "low"}}}
+    assert "$.event.salesLead.priority: event has 'high'" not in fails(c.event_lead_matches, event(stale), LEAD)
+    assert "'low'" in fails(c.event_lead_matches, event(stale), LEAD)

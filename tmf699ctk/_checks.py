@@ -9,11 +9,13 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import unquote, urljoin, urlsplit
 
 from . import _jsonpath
-from ._compare import differences, same_scalar, short
+from ._compare import contains, differences, mismatches, same_scalar, short
+from ._jsonpath import join
 from ._results import HttpRequest, HttpResponse
 from ._schemas import SchemaStore, parse_datetime
 
@@ -76,6 +78,7 @@ class CheckContext(_Body):
     response: HttpResponse
     schemas: SchemaStore
     base_url: str
+    clock_skew: float = 300.0  # seconds a server clock may be ahead before a date counts as future
     _json: Any = field(default=_NOT_PARSED, repr=False)
 
     def _text(self) -> tuple[str, str]:
@@ -92,6 +95,7 @@ class EventContext(_Body):
     latency_ms: float  # since the request that should have caused it
     schemas: SchemaStore
     base_url: str
+    clock_skew: float = 300.0
     _json: Any = field(default=_NOT_PARSED, repr=False)
 
     def _text(self) -> tuple[str, str]:
@@ -163,6 +167,8 @@ def schema(ctx: AnyContext, schema: str, items: bool = False) -> str:
             break
     if problems:
         raise CheckFailed(f"not a valid {schema}: " + "; ".join(problems[:10]))
+    if not targets:
+        raise CheckInconclusive(f"the list is empty: no item to validate against {schema}")
     return f"valid {schema}" + (f" ({len(targets)} items)" if items else "")
 
 
@@ -177,8 +183,18 @@ def error_body(ctx: CheckContext) -> str:
 # -- resource content --------------------------------------------------------------------------
 
 
+def _targets(ctx: CheckContext, items: bool) -> list[Any]:
+    """The lead, or the list's items (an empty list has nothing to examine)."""
+    if not items:
+        return [ctx.obj()]
+    found = ctx.items()
+    if not found:
+        raise CheckInconclusive("the list is empty: no item to examine")
+    return found
+
+
 def has_attributes(ctx: CheckContext, attributes: list[str], items: bool = False) -> str:
-    targets = ctx.items() if items else [ctx.obj()]
+    targets = _targets(ctx, items)
     for index, item in enumerate(targets):
         missing = [a for a in attributes if not isinstance(item, dict) or a not in item]
         if missing:
@@ -188,15 +204,22 @@ def has_attributes(ctx: CheckContext, attributes: list[str], items: bool = False
 
 
 def string_attributes(ctx: CheckContext, attributes: list[str], items: bool = False) -> str:
-    targets = ctx.items() if items else [ctx.obj()]
+    targets = _targets(ctx, items)
+    seen = 0
     for index, item in enumerate(targets):
         for attr in attributes:
-            if isinstance(item, dict) and attr in item and not isinstance(item[attr], str):
-                raise CheckFailed(f"item {index}: {attr} is {short(item[attr])}, expected a string")
+            if isinstance(item, dict) and attr in item:
+                seen += 1
+                if not isinstance(item[attr], str):
+                    raise CheckFailed(f"item {index}: {attr} is {short(item[attr])}, expected a string")
+    if not seen:
+        raise CheckInconclusive(f"none of {', '.join(attributes)} is present: nothing to examine")
     return f"{', '.join(attributes)} are strings"
 
 
 def echoes(ctx: CheckContext, sent: dict[str, Any]) -> str:
+    if not sent:
+        raise CheckInconclusive("nothing was sent to compare with")
     problems = differences(sent, ctx.obj())
     if problems:
         raise CheckFailed("the response does not carry what was sent: " + "; ".join(problems))
@@ -207,6 +230,8 @@ def equals_resource(ctx: CheckContext, expected: dict[str, Any], attributes: lis
     body = ctx.obj()
     if attributes:
         expected = {k: expected[k] for k in attributes if k in expected}
+    if not expected:
+        raise CheckInconclusive(f"the lead to compare with has none of {', '.join(attributes or ['its attributes'])}")
     problems = differences(expected, body)
     if problems:
         raise CheckFailed("differs from the lead as created: " + "; ".join(problems))
@@ -226,17 +251,53 @@ def reference_resolves(ctx: CheckContext, expected: dict[str, Any]) -> str:
 
 def values_equal(ctx: CheckContext, expected: dict[str, Any], attributes: list[str], items: bool = False) -> str:
     """The lead (or the list item with its id) carries the same values (official kit's value tests)."""
-    if items:
-        match = [i for i in ctx.items() if isinstance(i, dict) and i.get("id") == expected.get("id")]
-        if not match:
-            raise _missing_from_list(ctx, ctx.items(), expected.get("id"), "is not in the list")
-        actual = match[0]
-    else:
-        actual = ctx.obj()
-    problems = differences({k: expected[k] for k in attributes if k in expected}, actual)
+    wanted = {k: expected[k] for k in attributes if k in expected}
+    if not wanted:
+        raise CheckInconclusive(f"the lead to compare with has none of {', '.join(attributes)}")
+    actual = _our_item(ctx, expected, "is not in the list") if items else ctx.obj()
+    problems = differences(wanted, actual)
     if problems:
         raise CheckFailed("; ".join(problems))
     return f"{', '.join(attributes)} equal"
+
+
+def accepted(ctx: CheckContext) -> str:
+    """The request was accepted (2xx): how exactly is another rule's business."""
+    got = ctx.response.status
+    if not 200 <= got < 300:
+        detail = f": {short(ctx.response.body, 160)}" if ctx.response.body.strip() else ""
+        raise CheckFailed(f"refused with HTTP {got} {ctx.response.reason}{detail}")
+    return f"accepted (HTTP {got})"
+
+
+def second_create(ctx: CheckContext, first: dict[str, Any]) -> str:
+    """A second POST of the same body creates another lead or answers 409, never returns the first."""
+    got = ctx.response.status
+    if got == 409:
+        return "409 Conflict: the duplicate is refused"
+    if not 200 <= got < 300:
+        raise CheckFailed(f"expected 201 (a second lead) or 409 (a conflict), got {got} {ctx.response.reason}")
+    rid, first_id = ctx.obj().get("id"), first.get("id")
+    if not isinstance(first_id, str) or not first_id:
+        raise CheckInconclusive(f"the first lead has no id ({short(first_id)}) to compare with")
+    if rid == first_id:
+        raise CheckFailed(f"answered {got} with the first lead's id {rid!r}: the duplicate overwrote or "
+                          "returned the first lead instead of creating another (or answering 409)")
+    return f"a second lead {rid!r} (the first is {first_id!r})"
+
+
+def unchanged_by_duplicate(ctx: CheckContext, expected: dict[str, Any], second: Any = None) -> str:
+    """After a duplicate POST the first lead is still there, exactly as it was."""
+    if isinstance(second, dict) and second.get("id") is not None and second.get("id") == expected.get("id"):
+        raise CheckInconclusive("the duplicate POST answered with the first lead's id: TMF699-CREATE-06 reports "
+                                "that it overwrote the first lead")
+    if ctx.response.status != 200:
+        raise CheckFailed(f"GET of the first lead answers {ctx.response.status} {ctx.response.reason}: the "
+                          "duplicate POST removed or replaced it")
+    problems = mismatches(expected, ctx.obj(), ("the lead as created", "the lead now"))
+    if problems:
+        raise CheckFailed("the duplicate POST changed the first lead: " + "; ".join(problems))
+    return f"{len(expected)} attributes unchanged"
 
 
 def href_consistent(ctx: CheckContext, resource: str = "salesLead") -> str:
@@ -268,6 +329,30 @@ def location_header(ctx: CheckContext, resource: str = "salesLead") -> str:
     return location
 
 
+def location_in_base(ctx: CheckContext, resource: str = "salesLead") -> str:
+    """The Location header resolves inside the API's base URL and is the new lead's href."""
+    location = ctx.response.header("location")
+    if not location:
+        raise CheckInconclusive("no Location header (TMF630-LOCATION-01 reports that)")
+    body = ctx.obj()
+    rid, href = body.get("id"), body.get("href")
+    absolute = urljoin(ctx.request.url, location)
+    if not _unquoted_endswith(urlsplit(absolute).path, f"/{resource}/{rid}"):
+        raise CheckInconclusive(f"Location {location!r} does not point to the lead (TMF630-LOCATION-01 reports that)")
+    base = urlsplit(ctx.base_url.rstrip("/"))
+    where = urlsplit(absolute)
+    if (where.scheme, where.netloc.lower()) != (base.scheme, base.netloc.lower()) \
+            or not unquote(where.path).startswith(unquote(base.path).rstrip("/") + "/"):
+        raise CheckFailed(f"Location {location!r} resolves to {absolute!r}, outside the API's base URL "
+                          f"{ctx.base_url!r}: a client cannot follow it")
+    if isinstance(href, str) and not _unquoted_endswith(urlsplit(href).path, f"/{resource}/{rid}"):
+        raise CheckInconclusive(f"the lead's href {href!r} does not point to it (TMF630-HREF-01 reports that)")
+    if isinstance(href, str) and urlsplit(href).scheme \
+            and unquote(absolute).rstrip("/") != unquote(href).rstrip("/"):
+        raise CheckFailed(f"Location {location!r} resolves to {absolute!r}, but the lead's href is {href!r}")
+    return f"{location} = href"
+
+
 def changed_later(ctx: CheckContext, attribute: str, before: str) -> str:
     body = ctx.obj()
     after = body.get(attribute)
@@ -284,6 +369,219 @@ def changed_later(ctx: CheckContext, attribute: str, before: str) -> str:
     if old and new and new < old:
         raise CheckFailed(f"{attribute} moved backwards: {before!r} -> {after!r}")
     return f"{before} -> {after}"
+
+
+# -- plausibility of server-set values --------------------------------------------------------------
+
+
+def _instant(body: dict[str, Any], attribute: str) -> datetime | None:
+    value = body.get(attribute)
+    return parse_datetime(value) if isinstance(value, str) else None
+
+
+def not_in_future(ctx: AnyContext, attributes: list[str]) -> str:
+    """Server-set date-times are not later than now plus the clock-skew allowance."""
+    body = ctx.obj()
+    limit = datetime.now(UTC) + timedelta(seconds=ctx.clock_skew)
+    seen = []
+    for attribute in attributes:
+        moment = _instant(body, attribute)
+        if moment is None:
+            continue  # absent or not a date-time: the schema rules report that
+        seen.append(attribute)
+        if moment > limit:
+            ahead = (moment - datetime.now(UTC)).total_seconds()
+            raise CheckFailed(f"{attribute} {body[attribute]!r} is {ahead:.0f} s in the future (the allowance for "
+                              f"clock skew is {ctx.clock_skew:g} s): is the server's clock or time zone wrong?")
+    if not seen:
+        raise CheckInconclusive(f"none of {', '.join(attributes)} is a date-time to examine")
+    return f"{', '.join(seen)} not in the future"
+
+
+def not_before(ctx: CheckContext, attribute: str = "statusChangeDate", reference: str = "creationDate") -> str:
+    body = ctx.obj()
+    later, earlier = _instant(body, attribute), _instant(body, reference)
+    if later is None or earlier is None:
+        raise CheckInconclusive(f"{attribute} and {reference} are not both date-times: nothing to compare")
+    if later < earlier:
+        raise CheckFailed(f"{attribute} {body[attribute]!r} is before {reference} {body[reference]!r}")
+    return f"{attribute} >= {reference}"
+
+
+# -- merge patch (RFC 7396), modelled ------------------------------------------------------------------
+# The expected resource is merge(before, patch); `before` is the lead as last read. Each rule looks at
+# one part of the result, so that one defect is reported once: the patched attributes, the untouched
+# ones, and the values the server computed (statusChangeDate) in the PATCH response and the next GET.
+
+_ABSENT = object()
+
+
+def _spec_attributes(ctx: AnyContext, schema: str) -> set[str]:
+    """The attributes a schema defines, through allOf and $ref chains (v5 builds SalesLead on Entity)."""
+    found: set[str] = set()
+    seen: set[tuple[int, str]] = set()
+
+    def walk(document: Any, node: Any) -> None:
+        if not isinstance(node, dict):
+            return
+        found.update(node.get("properties", {}))
+        for part in node.get("allOf", []):
+            walk(document, part)
+        ref = node.get("$ref")
+        if isinstance(ref, str) and (id(document), ref) not in seen:
+            seen.add((id(document), ref))
+            name, _, pointer = ref.partition("#")
+            target_document = ctx.schemas.registry.contents(ctx.schemas.id_base + name) if name else document
+            target = target_document
+            for key in filter(None, pointer.split("/")):
+                target = target.get(key, {}) if isinstance(target, dict) else {}
+            walk(target_document, target)
+
+    root = ctx.schemas.registry.contents(ctx.schemas.id_base + f"{schema}.schema.json")
+    walk(root, root)
+    return found
+
+
+def _merge_problems(before: Any, patch: Any, actual: Any, path: str, found: list[tuple[str, str]]) -> None:
+    """(kind, problem) for each way ``actual`` is not merge(before, patch); kinds: "null" (not
+    removed), "array" (not replaced whole), "object" (a nested object replaced, not merged),
+    "value" (a value not set)."""
+    if isinstance(patch, list):
+        if not isinstance(actual, list):
+            found.append(("array", f"{path}: expected the patch's array, got "
+                                   f"{'nothing' if actual is _ABSENT else short(actual)}"))
+        elif len(actual) != len(patch):
+            found.append(("array", f"{path}: the patch replaced the array with {len(patch)} item(s), got "
+                                   f"{len(actual)}: an array in a merge patch replaces the array whole"))
+        else:
+            found.extend(("array", p) for p in differences(patch, actual, path))
+        return
+    if not isinstance(patch, dict):
+        if actual is _ABSENT:
+            found.append(("value", f"{path}: missing, but the patch set it to {short(patch)}"))
+        else:
+            found.extend(("value", p) for p in differences(patch, actual, path))
+        return
+    if not isinstance(actual, dict):
+        found.append(("object", f"{path}: expected an object (the merge of the patch into it), got "
+                                f"{'nothing' if actual is _ABSENT else short(actual)}"))
+        return
+    for key, value in patch.items():
+        child = join(path, key)
+        if value is None:
+            if key in actual:
+                found.append(("null", f"{child}: still {short(actual[key])}, but the patch set it to null, "
+                                      "which removes it"))
+            continue
+        old = before.get(key) if isinstance(before, dict) else None
+        _merge_problems(old, value, actual.get(key, _ABSENT), child, found)
+    if path != "$" and isinstance(before, dict):  # inside a patched object: what the patch did not name stays
+        for key, value in before.items():
+            if key in patch:
+                continue
+            child = join(path, key)
+            if key not in actual:
+                found.append(("object", f"{child}: dropped; the patch did not name it, so the object must be "
+                                        f"merged, not replaced (it was {short(value)})"))
+            else:
+                found.extend(("object", p) for p in differences(value, actual[key], child))
+
+
+def _patch_kinds(patch: Any) -> set[str]:
+    """What a patch exercises: null members, arrays, nested objects."""
+    kinds: set[str] = set()
+    for value in patch.values() if isinstance(patch, dict) else []:
+        if value is None:
+            kinds.add("null")
+        elif isinstance(value, list):
+            kinds.add("array")
+        elif isinstance(value, dict):
+            kinds |= {"object"} | _patch_kinds(value)
+    return kinds
+
+
+# rule focus -> (the kinds of problem it reports, the kind of patch member it needs)
+_FOCUS = {"objects": ({"object", "value"}, "object"), "nulls": ({"null"}, "null"), "arrays": ({"array"}, "array")}
+
+
+def merge_applied(ctx: CheckContext, before: dict[str, Any], patch: dict[str, Any],
+                  reported: dict[str, Any] | None = None, only: str | None = None) -> str:
+    """Every patched attribute is merge(before, patch): nested objects merged, arrays replaced whole,
+    null removing. ``reported``: the PATCH response, whose own defects are not reported again;
+    ``only``: objects, nulls or arrays, the part of RFC 7396 this rule judges (the others have
+    their own rules)."""
+    if not patch:
+        raise CheckInconclusive("the patch is empty: nothing to examine")
+    kinds, needed = _FOCUS[only] if only else ({"null", "array", "object", "value"}, None)
+    if needed is not None and needed not in _patch_kinds(patch):
+        raise CheckInconclusive(f"the patch has no {only} to examine")
+    found: list[tuple[str, str]] = []
+    _merge_problems(before, patch, ctx.obj(), "$", found)
+    problems = [p for kind, p in found if kind in kinds]
+    if problems and reported is not None:
+        already: list[tuple[str, str]] = []
+        _merge_problems(before, patch, reported, "$", already)
+        fresh = [p for p in problems if p not in {q for _, q in already}]
+        if not fresh:
+            raise CheckInconclusive("the same differences were in the PATCH response, where they are reported: "
+                                    + "; ".join(problems[:3]))
+        problems = fresh
+    if problems:
+        raise CheckFailed("not merge(before, patch): " + "; ".join(problems[:10]))
+    return f"{', '.join(patch)} as merge(before, patch)"
+
+
+def _status_changed(before: dict[str, Any], patch: dict[str, Any]) -> bool:
+    return "status" in patch and not same_scalar(patch["status"], before.get("status"))
+
+
+def merge_untouched(ctx: CheckContext, before: dict[str, Any], patch: dict[str, Any], schema: str = "SalesLead") -> str:
+    """Every attribute the patch does not name is unchanged (id, href and creationDate included;
+    statusChangeDate too, unless the status changed). Attributes outside the spec are the server's."""
+    body = ctx.obj()
+    defined = _spec_attributes(ctx, schema)
+    moved = {"statusChangeDate"} if _status_changed(before, patch) else set()
+    compared, found = [], []
+    for key, value in before.items():
+        if key in patch or key not in defined or key in moved:
+            continue
+        compared.append(key)
+        if key not in body:
+            found.append(f"$.{key}: missing after the patch (it was {short(value)})")
+        else:
+            found.extend(differences(value, body[key], join("$", key)))
+    if not compared:
+        raise CheckInconclusive("the lead had no attribute the patch left alone: nothing to examine")
+    if found:
+        raise CheckFailed("attributes the patch did not touch changed: " + "; ".join(found[:10]))
+    return f"{len(compared)} untouched attributes unchanged"
+
+
+def same_as_response(ctx: CheckContext, response: dict[str, Any], before: dict[str, Any],
+                     patch: dict[str, Any], schema: str = "SalesLead") -> str:
+    """The next GET shows what the PATCH response showed (the server-computed values above all),
+    leaving aside the patched attributes and the response's own defects, reported elsewhere."""
+    body = ctx.obj()
+    defined = _spec_attributes(ctx, schema)
+    moved = {"statusChangeDate"} if _status_changed(before, patch) else set()
+    compared, found = [], []
+    for key in dict.fromkeys([*response, *body]):
+        if key in patch or key not in defined:
+            continue
+        if key in before and key not in moved and not contains(before[key], response.get(key, _ABSENT)):
+            continue  # the response already got an untouched attribute wrong (TMF630-PATCH-11)
+        compared.append(key)
+        if key not in body:
+            found.append(f"$.{key}: in the PATCH response ({short(response[key])}) but not on GET")
+        elif key not in response:
+            found.append(f"$.{key}: on GET ({short(body[key])}) but not in the PATCH response")
+        else:
+            found.extend(mismatches(response[key], body[key], ("the PATCH response", "GET"), join("$", key)))
+    if not compared:
+        raise CheckInconclusive("no attribute to compare outside the patched ones")
+    if found:
+        raise CheckFailed("the PATCH response is not what was stored: " + "; ".join(found[:10]))
+    return f"{len(compared)} attributes as in the PATCH response"
 
 
 # -- collections -------------------------------------------------------------------------------
@@ -305,6 +603,20 @@ def _missing_from_list(ctx: CheckContext, items: list[Any], rid: Any, what: str)
     if partial:
         return CheckInconclusive(f"lead {rid!r} is not on this page, but {partial}: it may be on another page")
     return CheckFailed(f"lead {rid!r} {what}")
+
+
+def _our_item(ctx: CheckContext, expected: dict[str, Any], what: str) -> dict[str, Any]:
+    """The list item with the id of ``expected``; an id-less lead cannot be told apart from others."""
+    rid = expected.get("id")
+    if not isinstance(rid, str) or not rid:
+        raise CheckInconclusive(f"the lead to look for has no id ({short(rid)}): it cannot be found in a list")
+    items = ctx.items()
+    if items and all(not isinstance(i, dict) or i.get("id") is None for i in items):
+        raise CheckInconclusive(f"no item carries an id: lead {rid!r} cannot be told apart from the others")
+    match = [i for i in items if isinstance(i, dict) and i.get("id") == rid]
+    if not match:
+        raise _missing_from_list(ctx, items, rid, what)
+    return match[0]
 
 
 def list_contains(ctx: CheckContext, id: str, present: bool = True) -> str:
@@ -345,9 +657,15 @@ def count_headers_consistent(ctx: CheckContext, total: int | None = None) -> str
         if known_total < len(items):
             raise CheckFailed(f"X-Total-Count is {known_total}, fewer than the {len(items)} items returned")
         if total is not None and known_total != total:
+            distinct = {i for i in _ids(items) if i is not None}
+            if len(distinct) == total < len(items) == known_total:
+                raise CheckInconclusive(f"X-Total-Count is {known_total} because the list repeats leads "
+                                        "(TMF699-LIST-04 reports that)")
             raise CheckFailed(f"X-Total-Count is {known_total}, but exactly {total} leads match")
         notes.append(f"X-Total-Count {known_total}")
-    return ", ".join(notes) or "no count headers to compare"
+    if not notes:
+        raise CheckInconclusive("no X-Result-Count or X-Total-Count header to compare (TMF630-PAGE-01 reports that)")
+    return ", ".join(notes)
 
 
 def page_size(ctx: CheckContext, limit: int, at_least: int | None = None) -> str:
@@ -359,12 +677,121 @@ def page_size(ctx: CheckContext, limit: int, at_least: int | None = None) -> str
     return f"{len(items)} item(s) for limit={limit}"
 
 
-def page_disjoint(ctx: CheckContext, previous: list[Any]) -> str:
+def page_disjoint(ctx: CheckContext, previous: list[Any], limit: int | None = None,
+                  everything: list[Any] | None = None) -> str:
+    """The next page shares no lead with the previous one (``everything``: the unpaged list, in
+    which a lead listed twice may rightly straddle two pages)."""
     earlier = {i for i in _ids(previous) if i is not None}
-    repeated = [i for i in _ids(ctx.items()) if i in earlier]
+    current = [i for i in _ids(ctx.items()) if i is not None]
+    if not earlier or not current:
+        raise CheckInconclusive("one of the pages has no item with an id: nothing to compare")
+    if limit is not None and len(current) > limit:
+        raise CheckInconclusive(f"limit={limit} returned {len(current)} items (TMF630-PAGE-03 reports that)")
+    repeated = [i for i in current if i in earlier]
+    listed = _ids(everything or [])
+    if repeated and all(listed.count(i) > 1 for i in repeated):
+        raise CheckInconclusive(f"the unpaged list itself repeats {', '.join(map(repr, repeated))} "
+                                "(TMF699-LIST-04 reports that)")
     if repeated:
         raise CheckFailed(f"the next page repeats {', '.join(map(str, repeated))}: offset is ignored")
     return "pages are disjoint"
+
+
+def unique_ids(ctx: CheckContext) -> str:
+    ids = [i for i in _ids(ctx.items()) if i is not None]
+    if not ids:
+        raise CheckInconclusive("no item carries an id: nothing to compare")
+    seen: set[Any] = set()
+    twice = [i for i in ids if i in seen or seen.add(i)]  # type: ignore[func-returns-value]
+    if twice:
+        shown = ", ".join(map(repr, dict.fromkeys(twice)))
+        raise CheckFailed(f"{shown} appear(s) more than once among the {len(ids)} items")
+    return f"{len(ids)} distinct ids"
+
+
+def _as_count(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    return None
+
+
+def page_slice(ctx: CheckContext, everything: list[Any], offset: int, limit: int,
+               total: int | str | None = None) -> str:
+    """The page is items offset .. offset+limit-1 of the unpaged list (offset counts items)."""
+    every = _ids(everything)
+    if not every or None in every:
+        raise CheckInconclusive("the unpaged list has items without an id: pages cannot be compared with it")
+    known = _as_count(total)
+    expected = every[offset:offset + limit]
+    if known is not None and known > len(every) and offset + limit > len(every):
+        raise CheckInconclusive(f"the unpaged list held {len(every)} of {known} leads: it does not reach "
+                                f"offset {offset} + limit {limit}")
+    if not expected:
+        raise CheckInconclusive(f"offset {offset} is past the {len(every)} leads: nothing to compare")
+    got = _ids(ctx.items())
+    if got == expected:
+        return f"items {offset}..{offset + len(expected) - 1} of the unpaged list"
+    if len(got) > limit:
+        raise CheckInconclusive(f"limit={limit} returned {len(got)} items (TMF630-PAGE-03 reports that)")
+    if offset and got == every[:len(got)]:
+        raise CheckInconclusive(f"offset={offset} returned the first items: offset is ignored "
+                                "(TMF630-PAGE-04 reports that)")
+    as_page = every[offset * limit:offset * limit + limit]
+    if got and got == as_page:
+        first = offset * limit
+        raise CheckFailed(f"offset={offset}&limit={limit} returned items {first}..{first + len(got) - 1} of the "
+                          "unpaged list: offset is read as a page number, not as a count of items")
+    raise CheckFailed(f"offset={offset}&limit={limit} returned {short(got, 200)}, but items "
+                      f"{offset}..{offset + limit - 1} of the unpaged list are {short(expected, 200)}")
+
+
+def page_total(ctx: CheckContext, total: int | str) -> str:
+    """A page's X-Total-Count is the number of matches, as the unpaged list counts them."""
+    wanted = _as_count(total)
+    if wanted is None:
+        raise CheckInconclusive(f"no unpaged total to compare with ({short(total)})")
+    got = _count(ctx, "X-Total-Count")
+    if got is None:
+        raise CheckInconclusive("no X-Total-Count header (TMF630-PAGE-01 reports that)")
+    if got != wanted:
+        raise CheckFailed(f"X-Total-Count on this page is {got}, but the unpaged list counts {wanted} leads")
+    return f"X-Total-Count {got}"
+
+
+def _order_key(value: Any) -> Any:
+    moment = parse_datetime(value) if isinstance(value, str) else None
+    return moment if moment is not None else value
+
+
+def sorted_by(ctx: CheckContext, attribute: str, ids: list[str], descending: bool = False) -> str:
+    """Our leads (``ids``, whose values sort alike under any collation) come in the sorted order;
+    other leads in the list are left alone."""
+    items = ctx.items()
+    returned = _ids(items)
+    missing = [i for i in ids if i not in returned]
+    if missing:
+        raise _missing_from_list(ctx, items, missing[0], "is missing from the sorted list")
+    ours = [item for item in items if isinstance(item, dict) and item.get("id") in ids]
+    if any(attribute not in item for item in ours):
+        raise CheckInconclusive(f"a lead of this scenario is returned without {attribute}: nothing to sort on")
+    keys = [_order_key(item[attribute]) for item in ours]
+    if len(set(map(str, keys))) < 2:
+        raise CheckInconclusive(f"the leads share one {attribute}: their order proves nothing")
+    word = "descending" if descending else "ascending"
+    for i in range(len(ours) - 1):
+        a, b, ka, kb = ours[i], ours[i + 1], keys[i], keys[i + 1]
+        try:
+            wrong = ka < kb if descending else ka > kb
+        except TypeError:
+            raise CheckInconclusive(f"{attribute} values of different types cannot be ordered") from None
+        if wrong:
+            raise CheckFailed(f"sort {word} on {attribute}, but lead {a.get('id')!r} ({short(a[attribute])}) comes "
+                              f"before {b.get('id')!r} ({short(b[attribute])})")
+    return f"{len(ours)} leads in {word} {attribute} order"
 
 
 def fields_only(
@@ -384,14 +811,56 @@ def fields_only(
         if "id" not in item:
             raise CheckFailed(f"fields={','.join(fields)} dropped id, which is always returned")
     if expected is not None:
-        ours = [i for i in targets if i.get("id") == expected.get("id")]
-        if items and not ours:
-            raise _missing_from_list(ctx, targets, expected.get("id"), "is missing from the fields-selected list")
-        absent = [f for f in fields if f in expected and ours and f not in ours[0]]
+        ours = _our_item(ctx, expected, "is missing from the fields-selected list") if items else targets[0]
+        absent = [f for f in fields if f in expected and f not in ours]
         if absent:
             raise CheckFailed(f"fields={','.join(fields)} but the lead's {', '.join(absent)} is missing")
+    elif not targets:
+        raise CheckInconclusive("the list is empty: no item to examine")
     shown = sorted(set(fields) - {"none"}) or ["id", "href"]
     return f"only {', '.join(shown)} (+id, href) in {len(targets)} item(s)"
+
+
+def fields_values(ctx: CheckContext, fields: list[str], expected: dict[str, Any], items: bool = False) -> str:
+    """Each selected attribute of our lead carries the full lead's value, complex ones intact."""
+    lead = _our_item(ctx, expected, "is missing from the fields-selected list") if items else ctx.obj()
+    compared = [f for f in fields if f in expected and f in lead]
+    if not compared:
+        raise CheckInconclusive(f"the lead shows none of {', '.join(fields)}: no value to compare "
+                                "(TMF630-FIELDS-01/03 report a missing attribute)")
+    problems = [p for f in compared for p in differences(expected[f], lead[f], join("$", f))]
+    if problems:
+        raise CheckFailed(f"fields={','.join(fields)} returns other values than the full lead: " + "; ".join(problems))
+    return f"{', '.join(compared)} equal to the full lead's"
+
+
+def fields_filtered(ctx: CheckContext, fields: list[str], where: dict[str, Any], same_as: list[Any],
+                    projected: list[Any]) -> str:
+    """fields with a filter (``where``) returns the leads the filter alone returns (``same_as``),
+    each with the attributes the selection alone gives it (``projected``): the two compose."""
+    wanted = {i for i in _ids(same_as) if i is not None}
+    if not wanted:
+        raise CheckInconclusive("the filter alone returned no lead with an id: nothing to compare")
+    if any(isinstance(i, dict) and not same_scalar(v, i.get(k)) for i in same_as for k, v in where.items()):
+        raise CheckInconclusive("the filter alone does not filter (TMF630-FILTER-01 reports that): "
+                                "there is no filtered set to compare with")
+    items = ctx.items()
+    got = {i for i in _ids(items) if i is not None}
+    if items and not got:
+        raise CheckInconclusive("no item carries an id (TMF630-FIELDS-01 reports that): nothing to compare")
+    if got != wanted:
+        extra, lost = sorted(map(str, got - wanted)), sorted(map(str, wanted - got))
+        detail = "; ".join(x for x in (f"{len(extra)} lead(s) the filter excludes ({short(extra)})" if extra else "",
+                                       f"without {short(lost)}" if lost else "") if x)
+        raise CheckFailed(f"with fields={','.join(fields)} the filter returns other leads: {detail}")
+    alone = {i.get("id"): set(i) for i in projected if isinstance(i, dict) and i.get("id") is not None}
+    for item in items:
+        keys = set(item) if isinstance(item, dict) else set()
+        if item.get("id") in alone and keys != alone[item.get("id")]:
+            differ = sorted(keys ^ alone[item["id"]])
+            raise CheckFailed(f"with a filter, fields={','.join(fields)} gives lead {item.get('id')!r} other "
+                              f"attributes than without one: {', '.join(differ)}")
+    return f"the {len(wanted)} filtered lead(s), projected as fields={','.join(fields)} alone projects them"
 
 
 _OPS = {
@@ -447,45 +916,32 @@ def filtered(
     for rid in exclude or []:
         if rid in ids:
             raise CheckFailed(f"lead {rid!r} does not match the filter but is returned")
+    if not items and not exclude:
+        raise CheckInconclusive("the filter returned nothing and no lead had to be excluded: nothing to examine")
     return f"{len(items)} matching item(s)"
 
 
-def sorted_by(ctx: CheckContext, attribute: str, descending: bool = False, include: list[str] | None = None) -> str:
-    """The items come in ``attribute`` order (date-times as instants). With ``include`` (the
-    scenario's own resources, whose values differ in a way every collation agrees on) only their
-    relative order is judged, so other data on the server cannot raise a false alarm."""
+def filtered_exact(ctx: CheckContext, attribute: str, value: Any, include: list[str], decoys: list[str]) -> str:
+    """An equality filter matches exactly: leads whose value only resembles it (contains it, in
+    another case, a prefix of it) are left out."""
+    if not decoys:
+        raise CheckInconclusive("no look-alike lead to exclude")
     items = ctx.items()
-    order = "descending" if descending else "ascending"
-    if include:
-        missing = [rid for rid in include if rid not in _ids(items)]
-        if missing:
-            raise _missing_from_list(ctx, items, missing[0], "is not in the sorted list")
-        judged = [item for item in items if isinstance(item, dict) and item.get("id") in include]
-    else:
-        judged = items
-    keys = []
-    for index, item in enumerate(judged):
-        if not isinstance(item, dict) or attribute not in item:
-            raise CheckFailed(f"item {index} has no {attribute} to sort on")
-        keys.append(_sort_key(item[attribute]))
-    for index in range(1, len(keys)):
-        try:
-            wrong = keys[index] > keys[index - 1] if descending else keys[index] < keys[index - 1]
-        except TypeError as exc:
-            raise CheckFailed(f"{attribute} values of different types cannot be ordered") from exc
-        if wrong:
-            earlier, later = judged[index - 1], judged[index]
-            raise CheckFailed(f"not in {order} {attribute} order: {earlier.get('id')!r} "
-                              f"({short(earlier[attribute])}) comes before {later.get('id')!r} "
-                              f"({short(later[attribute])})")
-    return f"{len(judged)} item(s) in {order} {attribute} order"
-
-
-def _sort_key(value: Any) -> Any:
-    if isinstance(value, str):
-        moment = parse_datetime(value)
-        return moment if moment is not None else value
-    return value
+    unrelated = [i for i in items if isinstance(i, dict) and i.get("id") not in decoys
+                 and not same_scalar(value, i.get(attribute))]
+    if unrelated:
+        raise CheckInconclusive(f"the filter also returned lead {unrelated[0].get('id')!r} whose {attribute} is "
+                                f"{short(unrelated[0].get(attribute))}: it is ignored altogether (TMF630-FILTER-01)")
+    slipped = [i for i in items if isinstance(i, dict) and i.get("id") in decoys]
+    if slipped:
+        shown = ", ".join(short(i.get(attribute), 60) for i in slipped)
+        raise CheckFailed(f"{attribute}={value!r} also returned {len(slipped)} lead(s) whose {attribute} only "
+                          f"resembles it: {shown}; equality must be exact (not substring, prefix or case-blind)")
+    ids = _ids(items)
+    for rid in include:
+        if rid not in ids:
+            raise _missing_from_list(ctx, items, rid, f"has {attribute}={value!r} but is not returned")
+    return f"exact: {len(decoys)} look-alike(s) excluded"
 
 
 # -- writes answered 202 Accepted --------------------------------------------------------------
@@ -545,6 +1001,49 @@ def event_about(ctx: EventContext, id: str, resource: str = "salesLead") -> str:
     if payload.get("id") != id:
         raise CheckFailed(f"event.{resource}.id is {short(payload.get('id'))}, expected {id!r}")
     return f"event.{resource}.id {id}"
+
+
+def event_envelope(ctx: EventContext) -> str:
+    """eventId is set and eventTime is not in the future (its format is the schema's business)."""
+    body = ctx.obj()
+    event_id = body.get("eventId")
+    if event_id is None or (isinstance(event_id, str) and not event_id.strip()):
+        raise CheckFailed("the notification has no eventId: a listener cannot tell a repeat from a new event")
+    if "eventTime" not in body:
+        raise CheckFailed("the notification has no eventTime")
+    moment = _instant(body, "eventTime")
+    if moment is None:
+        return f"eventId {short(event_id)}; eventTime is not a date-time (TMF699-EVENT-02 reports that)"
+    ahead = (moment - datetime.now(UTC)).total_seconds()
+    if ahead > ctx.clock_skew:
+        raise CheckFailed(f"eventTime {body['eventTime']!r} is {ahead:.0f} s in the future (allowance "
+                          f"{ctx.clock_skew:g} s)")
+    return f"eventId {short(event_id)}, eventTime {body['eventTime']}"
+
+
+def event_lead_matches(ctx: EventContext, expected: dict[str, Any]) -> str:
+    """Every attribute the event's lead carries has the API's value at that moment (it may carry fewer)."""
+    event = ctx.obj().get("event")
+    lead = event.get("salesLead") if isinstance(event, dict) else None
+    if not isinstance(lead, dict):
+        raise CheckInconclusive("no event.salesLead to compare (TMF699-EVENT-04 reports that)")
+    compared, problems = [], []
+    for key, value in lead.items():
+        if key == "id":
+            continue
+        if key not in expected:
+            if key not in META_ATTRIBUTES:
+                problems.append(f"$.event.salesLead.{key}: {short(value)}, but the API's lead has no {key}")
+            continue
+        compared.append(key)
+        problems.extend(differences(value, expected[key], f"$.event.salesLead.{key}"))
+    if problems:
+        raise CheckFailed("the notification's lead differs from the API's: "
+                          + "; ".join(p.replace("expected", "event has", 1).replace(", got", ", the API has", 1)
+                                      for p in problems[:10]))
+    if not compared:
+        raise CheckInconclusive("the notification's lead carries nothing but its id: nothing to compare")
+    return f"{len(compared)} attributes as the API shows them"
 
 
 def unexpected_event(ctx: EventContext) -> str:

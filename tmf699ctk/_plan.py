@@ -24,7 +24,7 @@ from ._config import effective_payloads, validate_payloads
 from ._exceptions import UsageError
 from ._resources import data_dir
 from ._results import Level
-from ._rules import RULES, LevelPolicy
+from ._rules import BEYOND_OFFICIAL_LABEL, RULES, LevelPolicy
 from ._scenarios import Expectation, Scenario, Step, load_scenarios, select
 from ._schemas import SchemaStore
 from ._settings import NotificationMode, Profile, Settings
@@ -70,10 +70,14 @@ def _resolve(step: Step, settings: Settings, profile: Profile, version: str = DE
     expectations = []
     mandatory_events = settings.notifications.mode == NotificationMode.MANDATORY
     for e in step.expect:
-        level = e.level
-        if e.rule.level_policy == LevelPolicy.NOTIFICATIONS and mandatory_events:
+        level, rule = e.level, e.rule
+        if rule.level_policy == LevelPolicy.NOTIFICATIONS and mandatory_events:
             level = Level.MANDATORY  # --notifications mandatory: delivery is required
-        expectations.append(replace(e, level=level))
+        if rule.level_policy == LevelPolicy.BEYOND_OFFICIAL and profile == Profile.OFFICIAL:
+            # the official profile gives the official kit's verdict: a stricter finding only warns
+            level = Level.RECOMMENDED
+            rule = replace(rule, title=f"{rule.title} ({BEYOND_OFFICIAL_LABEL})")
+        expectations.append(replace(e, level=level, rule=rule))
     if step.request is not None:
         listed = {e.rule.id for e in step.expect}
         expectations += [Expectation(rule, rule.level, dict(rule.defaults), auto=True)

@@ -189,6 +189,7 @@ class ScenarioState:
     last_sent: float = 0.0  # monotonic time of the latest request: events must arrive after it
     events_seen: int = 0  # events this scenario's subscriptions received
     collected: dict[str, dict[int, Any]] = field(default_factory=dict)
+    discarded: list[Exchange] = field(default_factory=list)  # deletes of leads a reduce probe created
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
 
@@ -217,6 +218,9 @@ class Runner:
         self.n = settings.notifications
         self._origin = urlsplit(self.base_url)[:2]
         check_payload_templates(plan.payloads, {"run_id": self.run_id})  # fail fast on a broken payload template
+        # attributes a server rejected (see _reduce), so that other scenarios need not search again
+        self._rejected: dict[tuple[str, str, frozenset[str]], tuple[str, ...]] = {}
+        self._rejected_lock = threading.Lock()
         self._groups = ThreadPoolExecutor(max_workers=GROUP_WORKERS, thread_name_prefix="tmf699ctk-group")
 
     # -- whole run ---------------------------------------------------------------------------
@@ -342,6 +346,7 @@ class Runner:
             self._run_steps(scenario, scenario.teardown, state, outcome, "teardown")
             if not self.cancel.cancelled:  # after an interruption the run sweeps the ledger itself
                 outcome.cleanup.extend(self._cleanup(self.ledger.open(scenario.id)))
+            outcome.cleanup.extend(state.discarded)
         except Exception as exc:  # never lose a scenario's evidence to a kit bug
             outcome.steps.append(StepResult(name="(scenario error)", skipped_reason=f"internal error: {exc!r}"))
         finally:
@@ -375,15 +380,16 @@ class Runner:
                 continue
             group = [s for s in steps[i:] if s.group == step.group]
             futures = [self._groups.submit(self._guarded, scenario, s, state, kind) for s in group]
-            for future in futures:  # in plan order, whatever finished first
-                outcome.steps.extend(future.result())
+            outcome.steps.extend(r for f in futures for r in f.result())  # in plan order, whatever finished first
             i += len(group)
 
     def _guarded(self, scenario: Scenario, step: Step, state: ScenarioState, kind: str) -> list[StepResult]:
-        """One error boundary per step: whatever happens, the step is recorded with a reason (a step
-        answered 202 Accepted is followed by the record of the polling)."""
+        """One error boundary per step: whatever happens, the step is recorded with a reason (after
+        the attempts a negotiating or reducing step made before it, and before the record of the
+        polling that followed a 202 Accepted answer)."""
+        attempts: list[StepResult] = []
         try:
-            outcome = self._step(scenario, step, state, kind)
+            outcome = self._step(scenario, step, state, kind, attempts)
             results = outcome if isinstance(outcome, list) else [outcome]
         except Exception as exc:
             result = StepResult(name=step.name, kind=kind)
@@ -392,11 +398,12 @@ class Runner:
             with state.lock:
                 state.broken = state.broken or f"step '{step.name}' failed: {message}"
             results = [result]
-        for result in results:
+        for result in [*attempts, *results]:
             self.observer.step_finished(scenario, result)
-        return results
+        return [*attempts, *results]
 
-    def _step(self, scenario: Scenario, step: Step, state: ScenarioState, kind: str) -> StepResult | list[StepResult]:
+    def _step(self, scenario: Scenario, step: Step, state: ScenarioState, kind: str,
+              attempts: list[StepResult]) -> StepResult | list[StepResult]:
         context = {**state.variables, **step.variables}
         context["payloads"] = LazyPayloads(self.plan.payloads, context)
         name = self._render_name(step, context)
@@ -410,13 +417,26 @@ class Runner:
         if step.wait is not None:
             return self._wait(step, state, result, context)
         sent_at = time.monotonic()
+        expect, decided, refused = step.expect, [], None
         try:
-            exchange = self._send(step, context, scenario)
+            if step.negotiate is not None and step.negotiate.variable not in state.variables:
+                exchange, expect, refused = self._negotiate(step, context, scenario, state, name, kind, attempts)
+            elif step.reduce is not None:
+                exchange, expect, decided = self._reduce(step, context, scenario, state, name, kind, attempts)
+            else:
+                exchange = self._send(step, context, scenario)
         except TemplateProblem as exc:
             with state.lock:
                 state.broken = f"step '{name}' could not be built: {exc}"
             return self._skip(result, step, f"step '{name}' could not be built: {exc}")
         result.exchange = exchange
+        if refused is not None:
+            with state.lock:
+                state.broken = refused
+            result.skipped_reason = refused
+            result.checks = [self._outcome(e, Status.SKIPPED, f"not evaluated: {refused}")
+                             for e in expect if not e.auto]
+            return result
         with state.lock:
             state.last_sent = max(state.last_sent, sent_at)
         if exchange.request.method == "DELETE" and exchange.response is not None \
@@ -425,7 +445,7 @@ class Runner:
         response = exchange.response
         if response is None:
             message = exchange.error or "no response"
-            result.checks = [self._outcome(e, Status.ERROR, message) for e in step.expect if not e.auto]
+            result.checks = decided + [self._outcome(e, Status.ERROR, message) for e in expect if not e.auto]
             with state.lock:
                 state.broken = f"step '{name}' got no response: {message}"
             return result
@@ -447,10 +467,11 @@ class Runner:
                 location = [(k, v) for k, v in response.headers if k.lower() == "location"]
                 headers = [(k, v) for k, v in final.headers if k.lower() != "location"] + location
                 response = replace(response, headers=headers, body=final.body, size=final.size)
-        ctx = CheckContext(exchange.request, response, self.plan.schemas, self.base_url)
+        ctx = self._context(exchange, response)
         has_body = bool(response.body.strip())
         # gates first: if the status or body shape is wrong, body checks would only echo that
-        ordered = sorted((e for e in step.expect if has_body or not e.auto), key=lambda e: e.rule.gate == Gate.NONE)
+        ordered = sorted((e for e in expect if has_body or not e.auto), key=lambda e: e.rule.gate == Gate.NONE)
+        result.checks.extend(decided)
         blocked: str | None = None
         shape_failed = False
         for expectation in ordered:
@@ -536,7 +557,7 @@ class Runner:
         if poll.response is None:
             record.checks = [self._outcome(expectation, Status.ERROR, poll.error or "no response")]
             return record, None
-        ctx = CheckContext(poll.request, poll.response, self.plan.schemas, self.base_url)
+        ctx = self._context(poll, poll.response)
         if looked_up_name is not None:
             record.checks = [self._outcome(expectation, Status.FAILED,
                                            f"no resource named {looked_up_name!r} after {polls} poll(s) over "
@@ -557,7 +578,7 @@ class Runner:
                      state: ScenarioState) -> StepResult:
         """The 202 Accepted write did not take effect: the status is judged, the rest is not evaluated."""
         ctx = CheckContext(result.exchange.request if result.exchange else HttpRequest("GET", "", []), response,
-                           self.plan.schemas, self.base_url)
+                           self.plan.schemas, self.base_url, clock_skew=self.settings.run.clock_skew)
         reason = f"not evaluated: the write answered 202 Accepted but did not take effect ({ACCEPTED_RULE})"
         for expectation in step.expect:
             if expectation.rule.gate == Gate.STATUS:
@@ -569,7 +590,12 @@ class Runner:
             state.broken = f"step '{result.name}': {reason[len('not evaluated: '):]}"
         return result
 
-    def _send(self, step: Step, context: dict[str, Any], scenario: Scenario) -> Exchange:
+    def _context(self, exchange: Exchange, response: HttpResponse) -> CheckContext:
+        return CheckContext(exchange.request, response, self.plan.schemas, self.base_url,
+                            clock_skew=self.settings.run.clock_skew)
+
+    def _send(self, step: Step, context: dict[str, Any], scenario: Scenario, body: Any = NO_BODY) -> Exchange:
+        """Send the step's request (``body``: instead of the step's own JSON body)."""
         req = step.request
         assert req is not None  # the scenario schema requires a request or a wait_event
         rendered_url = render(req.url, context) if req.url is not None else None
@@ -577,18 +603,177 @@ class Runner:
         if rendered_url is not None and urlsplit(url)[:2] != self._origin:
             # never send the user's credentials to an origin they did not configure
             raise TemplateProblem(f"refusing to follow {url!r}: it is outside the configured base URL's origin")
-        body = render(req.json, context) if req.json is not NO_BODY else None
+        if body is NO_BODY:
+            body = render(req.json, context) if req.json is not NO_BODY else None
         entry = None
         if req.method == "POST":
             name = body.get("name") if isinstance(body, dict) and isinstance(body.get("name"), str) else None
             entry = self.ledger.sending(url.split("?", 1)[0].rstrip("/"), scenario.id, name)
         exchange = send(
             self.client, req.method, url, health=self.health, headers=render(req.headers, context),
-            json_body=body, raw_body=req.body, content_type=req.content_type, abort=self.cancel.stop,
+            json_body=body, raw_body=req.body, content_type=render(req.content_type, context), abort=self.cancel.stop,
         )
         if entry is not None:
             self.ledger.answered(entry, exchange)
         return exchange
+
+    # -- adaptive requests: negotiate a value, reduce a refused body ---------------------------------
+    # One cause is reported once: the rule judging the first attempt fails, the other steps go on
+    # with what the server accepts, so that the defects behind a refusal are still found.
+
+    def _negotiate(self, step: Step, context: dict[str, Any], scenario: Scenario, state: ScenarioState,
+                   name: str, kind: str, attempts: list[StepResult]
+                   ) -> tuple[Exchange, tuple[Expectation, ...], str | None]:
+        """Send with each value of the negotiated variable until the server accepts one (the value
+        is kept for later steps). Returns the exchange to check, the expectations left for it, and
+        why the step cannot go on when every value was refused."""
+        spec = step.negotiate
+        assert spec is not None
+        judges = tuple(e for e in step.expect if e.rule.id == spec.judged_by)
+        others = tuple(e for e in step.expect if e.rule.id != spec.judged_by)
+        first: StepResult | None = None
+        for index, value in enumerate(spec.values):
+            context[spec.variable] = value
+            exchange = self._send(step, context, scenario)
+            response = exchange.response
+            refused = response is not None and response.status in spec.retry_on
+            if not refused or index == len(spec.values) - 1:
+                break
+            attempt = StepResult(name=f"{name} [{spec.variable} {value}: refused]", kind=kind, exchange=exchange)
+            attempts.append(attempt)
+            first = first or attempt
+        if not refused:
+            if exchange.response is not None:
+                with state.lock:
+                    state.variables[spec.variable] = value
+            if first is None:  # the first value was accepted: its judge is one of the step's checks
+                return exchange, step.expect, None
+            note = f"; the server accepts {spec.variable} {value!r}: the scenario's other steps use it"
+        else:
+            note = f"; every other value ({', '.join(map(str, spec.values[1:]))}) was refused too"
+        if first is not None and first.exchange is not None and first.exchange.response is not None:
+            ctx = self._context(first.exchange, first.exchange.response)
+            first.checks = [self._noted(self._evaluate(e, ctx, context), note) for e in judges]
+        if refused:
+            answers = [a.exchange.response for a in attempts if a.exchange] + [exchange.response]
+            statuses = sorted({r.status for r in answers if r is not None})
+            return exchange, others, (f"step '{name}': the server refused every {spec.variable} "
+                                      f"({', '.join(map(str, spec.values))}) with {'/'.join(map(str, statuses))}")
+        return exchange, others, None
+
+    def _reduce(self, step: Step, context: dict[str, Any], scenario: Scenario, state: ScenarioState,
+                name: str, kind: str, attempts: list[StepResult]
+                ) -> tuple[Exchange, tuple[Expectation, ...], list[CheckResult]]:
+        """Send the step's JSON body; when it is refused, find the attributes the server rejects and
+        go on with the body it accepts. Returns the exchange to check, the expectations left for it
+        and the checks already decided."""
+        spec = step.reduce
+        assert spec is not None and step.request is not None
+        body = render(step.request.json, context)
+        if not isinstance(body, dict):
+            raise TemplateProblem(f"reduce needs a JSON object body, got {type(body).__name__}")
+        context[spec.variable] = body
+        exchange = self._send(step, context, scenario, body=body)
+        if not _refused(exchange, spec.retry_on):
+            with state.lock:
+                state.variables[spec.variable] = body
+            return exchange, step.expect, []
+        judges = tuple(e for e in step.expect if e.rule.id == spec.judged_by)
+        others = tuple(e for e in step.expect if e.rule.id != spec.judged_by)
+        assert exchange.response is not None
+        ctx = self._context(exchange, exchange.response)
+        first = StepResult(name=f"{name} [the whole body: refused]", kind=kind, exchange=exchange)
+        attempts.append(first)
+        found = self._isolate(step, context, scenario, state, name, kind, body, attempts)
+        if found is None:
+            attempts.remove(first)  # the step itself shows the refusal
+            reason = (f"inconclusive: even the body with only {', '.join(spec.keep) or 'no attribute'} is refused, "
+                      "so the refusal is not about the optional attributes")
+            return exchange, others, [self._outcome(e, Status.SKIPPED, reason) for e in judges]
+        culprits, accepted = found
+        kept = {k: v for k, v in body.items() if k not in culprits}
+        context[spec.variable] = kept
+        with state.lock:
+            state.variables[spec.variable] = kept
+        status = accepted.response.status if accepted.response else "?"
+        note = (f"; it rejects {', '.join(culprits)}: without {'them' if len(culprits) > 1 else 'it'} the body is "
+                f"accepted (HTTP {status}), and the scenario goes on without {'them' if len(culprits) > 1 else 'it'}")
+        first.checks = [self._noted(self._evaluate(e, ctx, context), note) for e in judges]
+        return accepted, others, []
+
+    def _isolate(self, step: Step, context: dict[str, Any], scenario: Scenario, state: ScenarioState, name: str,
+                 kind: str, body: dict[str, Any], attempts: list[StepResult]) -> tuple[list[str], Exchange] | None:
+        """The attributes whose presence makes the server refuse ``body`` (found by retrying with
+        halves of them, adaptive group testing), and the accepted exchange without them."""
+        spec = step.reduce
+        assert spec is not None and attempts[-1].exchange is not None
+        keep = [k for k in body if k in spec.keep]
+        optional = [k for k in body if k not in spec.keep]
+        key = (attempts[-1].exchange.request.method, attempts[-1].exchange.request.url.split("?")[0],
+               frozenset(body))
+
+        def ok(exchange: Exchange) -> bool:
+            return exchange.response is not None and 200 <= exchange.response.status < 300
+
+        def send(included: list[str], final: bool = False) -> Exchange:
+            """A probe (its lead deleted at once), or the final attempt (kept, unless refused)."""
+            trial = {k: v for k, v in body.items() if k in keep or k in included}
+            left_out = [k for k in optional if k not in included]
+            exchange = self._send(step, context, scenario, body=trial)
+            if final and ok(exchange):
+                return exchange  # the step's own exchange
+            attempts.append(StepResult(name=f"{name} [probe {_probe_label(keep + included, left_out)}]", kind=kind,
+                                       exchange=exchange))
+            if ok(exchange):
+                self._discard(exchange, scenario, state)  # a probe's lead must not linger
+            return exchange
+
+        with self._rejected_lock:
+            known = self._rejected.get(key)
+        if known is not None:
+            final = send([k for k in optional if k not in known], final=True)
+            if ok(final):
+                return list(known), final
+        if not ok(send([])):
+            return None
+
+        def culprits(keys: list[str]) -> list[str]:
+            """``keys`` together are refused: which of them are (adaptive halving)."""
+            if len(keys) == 1:
+                return keys
+            half = len(keys) // 2
+            found: list[str] = []
+            for part in (keys[:half], keys[half:]):
+                if not ok(send(part)):
+                    found += culprits(part)
+            return found
+
+        rejected = culprits(optional) or optional  # refused only together: keep none of them
+        final = send([k for k in optional if k not in rejected], final=True)
+        if not ok(final):
+            rejected = optional
+            final = send([], final=True)
+            if not ok(final):
+                return None
+        with self._rejected_lock:
+            self._rejected[key] = tuple(rejected)
+        return rejected, final
+
+    def _discard(self, exchange: Exchange, scenario: Scenario, state: ScenarioState) -> None:
+        """Delete at once what a probe created (its delete is kept with the scenario's cleanup)."""
+        rid = _created_id(exchange.response.body) if exchange.response is not None else None
+        for entry in self.ledger.open(scenario.id):
+            if entry.id is not None and entry.id == rid:
+                deleted = self._delete(entry, self._cleanup_timeout(None))
+                with state.lock:
+                    state.discarded.extend(deleted)
+                return
+
+    @staticmethod
+    def _noted(check: CheckResult, note: str) -> CheckResult:
+        if check.status == Status.FAILED:
+            check.message += note
+        return check
 
     # -- notifications -------------------------------------------------------------------------
 
@@ -654,7 +839,8 @@ class Runner:
                                   [], "", len(event.body.encode()), latency),
             started_at=event.wall_time,
         )
-        ctx = EventContext(event.path, event.headers, event.body, latency, self.plan.schemas, self.base_url)
+        ctx = EventContext(event.path, event.headers, event.body, latency, self.plan.schemas, self.base_url,
+                           clock_skew=self.settings.run.clock_skew)
         result.checks = [self._evaluate(e, ctx, context) for e in step.expect]
         return result
 
@@ -705,7 +891,9 @@ class Runner:
             try:
                 if isinstance(source, dict):
                     value = ctx.response.header(source["header"])
-                    if value is None:
+                    if value is None and "default" in source:
+                        value = source["default"]
+                    elif value is None:
                         raise KeyError(f"no {source['header']} header")
                     if "matches" in source:
                         found = re.search(source["matches"], value)
@@ -894,6 +1082,17 @@ def _took_effect(until: str, answer: HttpResponse, sent: dict[str, Any] | None) 
         body = _json_object(answer.body)
         return body is not None and not differences(sent, body)
     return True
+
+
+def _probe_label(kept: list[str], left_out: list[str]) -> str:
+    """Name the smaller side of a probe: what it kept, or what it left out."""
+    def names(keys: list[str]) -> str:
+        return ", ".join(keys[:4]) + (f" and {len(keys) - 4} more" if len(keys) > 4 else "")
+    return f"with only {names(kept)}" if len(kept) < len(left_out) else f"without {names(left_out)}"
+
+
+def _refused(exchange: Exchange, statuses: tuple[int, ...]) -> bool:
+    return exchange.response is not None and exchange.response.status in statuses
 
 
 def _answer(exchange: Exchange) -> str:

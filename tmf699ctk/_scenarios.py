@@ -58,6 +58,28 @@ class WaitSpec:
 
 
 @dataclass(frozen=True)
+class NegotiateSpec:
+    """Try each value of ``variable`` while the server refuses the request with a ``retry_on``
+    status; the scenario's later steps use the value it accepted."""
+
+    variable: str
+    values: tuple[Any, ...]
+    retry_on: tuple[int, ...]
+    judged_by: str | None = None  # the rule (in the step's expect) judging the first value
+
+
+@dataclass(frozen=True)
+class ReduceSpec:
+    """When the JSON body is refused with a ``retry_on`` status, find the top-level attributes the
+    server rejects and go on with the body it accepts (saved as ``variable``)."""
+
+    variable: str
+    retry_on: tuple[int, ...]
+    keep: tuple[str, ...] = ()
+    judged_by: str | None = None  # the rule (in the step's expect) failing once, naming them
+
+
+@dataclass(frozen=True)
 class Step:
     name: str
     request: RequestSpec | None
@@ -71,6 +93,8 @@ class Step:
     group: tuple[int, int] | None = None  # steps of one `for_each` with `concurrent: true` share a group
     collect: bool = False  # a `for_each` step: saved values are collected into lists, in order
     iteration: int = 0  # which value of the `for_each` this step is
+    negotiate: NegotiateSpec | None = None
+    reduce: ReduceSpec | None = None
     accepted: str | None = None  # on 202 Accepted, poll until the resource appears / changes / disappears
 
 
@@ -183,6 +207,7 @@ def _steps(raw_steps: list[dict], base: Location, problems: _Problems,
             content_type=req.get("content_type"),
         )
         wait = WaitSpec(**raw["wait_event"]) if "wait_event" in raw else None
+        negotiate, reduce = _adaptation(raw, expect, path, problems)
         loop = raw.get("for_each")
         variants = [{}] if not loop else [{name: v} for name, values in loop.items() for v in values]
         for iteration, variables in enumerate(variants):
@@ -190,7 +215,8 @@ def _steps(raw_steps: list[dict], base: Location, problems: _Problems,
                 name=raw["name"], request=request, expect=expect, save=raw.get("save", {}),
                 feature=raw.get("feature"), declines=tuple(raw.get("declines", ())),
                 line=line_for(problems.lines, path), variables={**(matrix or {}), **variables}, wait=wait,
-                group=group, collect=bool(loop), iteration=iteration, accepted=raw.get("accepted"),
+                group=group, collect=bool(loop), iteration=iteration, negotiate=negotiate, reduce=reduce,
+                accepted=raw.get("accepted"),
             ))
     return tuple(steps)
 
@@ -211,6 +237,25 @@ def _variants(data: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
         return [("", {})]
     (name, values), = matrix.items()
     return [(str(v["id"] if isinstance(v, dict) else v), {name: v}) for v in values]
+
+
+def _adaptation(raw: dict[str, Any], expect: tuple[Expectation, ...], path: Location,
+                problems: _Problems) -> tuple[NegotiateSpec | None, ReduceSpec | None]:
+    """The step's negotiate / reduce settings; the rule judging them must be one it expects."""
+    listed = {e.rule.id for e in expect}
+    negotiate = reduce = None
+    if "negotiate" in raw:
+        n = raw["negotiate"]
+        negotiate = NegotiateSpec(n["variable"], tuple(n["values"]), tuple(n["retry_on"]), n.get("judged_by"))
+    if "reduce" in raw:
+        r = raw["reduce"]
+        reduce = ReduceSpec(r["variable"], tuple(r["retry_on"]), tuple(r.get("keep", ())), r.get("judged_by"))
+        if not isinstance((raw.get("request") or {}).get("json"), str | dict):
+            problems.add((*path, "reduce"), "reduce needs a request with a JSON object body (request.json)")
+    for key, spec in (("negotiate", negotiate), ("reduce", reduce)):
+        if spec is not None and spec.judged_by is not None and spec.judged_by not in listed:
+            problems.add((*path, key, "judged_by"), f"{spec.judged_by} must also be listed in the step's expect")
+    return negotiate, reduce
 
 
 def _display_name(path: Path) -> str:

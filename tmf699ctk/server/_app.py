@@ -15,12 +15,13 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from .._schemas import SchemaStore
 from ._events import EventSender
-from ._query import QueryError, matches, page, parse_filters, select_fields
+from ._query import QueryError, matches, page, parse_filters, select_fields, sort_items
 
 JSON = "application/json;charset=utf-8"
 READ_ONLY = ("id", "href", "creationDate")
 SERVER_SET = ("id", "href", "creationDate", "status", "statusChangeDate")
 PATCH_TYPES = ("application/merge-patch+json", "application/json")
+UNPARSED = ("@schemaLocation", "prospectContact")  # what the create-rejects-unparsed fault cannot read
 INITIAL_STATUS = "acknowledged"
 
 
@@ -204,22 +205,30 @@ class Handler(BaseHTTPRequestHandler):
         f = self.state.fault
         params = dict(self.query)
         reserved = {"fields", "offset", "limit", "sort"}
+        text = next((mode for fault, mode in TEXT_MATCH_FAULTS.items() if f(fault)), "exact")
         try:
-            filters = [] if f("ignore-filters") else parse_filters(
-                self.query, reserved, or_values=not f("or-filter-literal"), operators=not f("date-ops-ignored"))
+            filters = [] if f("ignore-filters") or (f("fields-ignores-filter") and "fields" in params) \
+                else parse_filters(self.query, reserved, or_values=not f("or-filter-literal"),
+                                   operators=not f("date-ops-ignored"))
             with self.state.store.lock:
                 everything = [self._represent(v) for v in self.state.store.leads.values()]
+            known = self._attributes()
             for path, _, _ in filters:
-                if path[0] not in self.state.schemas.registry.contents(
-                        self.state.schemas.id_base + "SalesLead.schema.json")["properties"]:
+                if path[0] not in known:
                     raise QueryError(f"cannot filter on unknown attribute {path[0]!r}")
-            selected = [lead for lead in everything if matches(lead, filters)]
+            selected = [lead for lead in everything if matches(lead, filters, text)]
+            if "sort" in params and not f("sort-ignored"):
+                selected = sort_items(selected, params["sort"], known, descending=not f("sort-descending-ignored"))
+            if f("list-duplicates"):  # a join on notes: one row per note
+                selected = [lead for lead in selected for _ in range(max(1, len(lead.get("note") or [])))]
             if f("list-200-only-first") and selected:
                 selected = selected[:-1]
+            skew = "page" if f("offset-as-page") else "plus-one" if f("offset-off-by-one") else None
             chunk, partial = page(
                 selected,
                 None if f("ignore-offset") else params.get("offset"),
                 None if f("ignore-limit") else params.get("limit"),
+                skew,
             )
         except QueryError as exc:
             raise HttpError(400, str(exc)) from exc
@@ -227,11 +236,17 @@ class Handler(BaseHTTPRequestHandler):
         headers = {}
         if not f("no-count-headers"):
             total = len(everything) if f("wrong-total-count") else len(selected)
+            if f("page-total-is-page-size") and "limit" in params:
+                total = len(chunk)
             shown = len(selected) if f("result-count-total") else len(body)
             headers = {"X-Total-Count": str(total), "X-Result-Count": str(shown)}
         if f("list-object"):
             body = {"items": body}
         self._send(206 if partial else 200, body, headers)
+
+    def _attributes(self) -> set[str]:
+        schema = self.state.schemas.registry.contents(self.state.schemas.id_base + "SalesLead.schema.json")
+        return set(schema["properties"])
 
     def _select(self, lead: dict[str, Any]) -> dict[str, Any]:
         """Apply ?fields= to one representation (with the fields faults)."""
@@ -243,6 +258,8 @@ class Handler(BaseHTTPRequestHandler):
         if fields is not None and f("fields-drops-id"):
             wanted = set(fields.split(","))
             selected = {k: v for k, v in selected.items() if k in wanted}
+        if fields is not None and f("fields-shallow-refs"):  # a projection that keeps references' ids only
+            selected = {k: _ids_only(v) if k not in ("id", "href") else v for k, v in selected.items()}
         return selected
 
     def create_lead(self) -> None:
@@ -258,6 +275,9 @@ class Handler(BaseHTTPRequestHandler):
         present = [k for k in SERVER_SET if k in body]
         if present:
             raise HttpError(400, f"{', '.join(present)} are set by the server and must not be sent")
+        unparsed = [k for k in UNPARSED if k in body] if f("create-rejects-unparsed") else []
+        if unparsed:
+            raise HttpError(400, f"cannot deserialise {', '.join(unparsed)}")
         if f("create-no-validation") and "name" not in body:
             body = {**body, "name": ""}
         unchecked = {"priority"} if f("create-no-enum-check") else set()
@@ -265,20 +285,40 @@ class Handler(BaseHTTPRequestHandler):
         self._validate("SalesLead_Create", {k: v for k, v in body.items() if k not in unchecked})
         if f("create-drops-optional"):
             body = {"name": body["name"]}
-        moment = _stamp(_now())
+        for name, drop in STORAGE_FAULTS.items():
+            if f(name):
+                body = drop(copy.deepcopy(body))
+        moment = _now()
+        if f("creation-date-future"):  # local time written as UTC by a server an hour east of Greenwich
+            moment += timedelta(hours=1)
         lead_id = uuid.uuid4().hex
-        lead = {"id": lead_id, "href": self._href(lead_id), **body, "creationDate": moment,
-                "status": INITIAL_STATUS, "statusChangeDate": moment}
+        lead = {"id": lead_id, "href": self._href(lead_id), **body, "creationDate": _stamp(moment),
+                "status": INITIAL_STATUS, "statusChangeDate": _stamp(moment)}
+        if f("status-date-day-only"):
+            lead["statusChangeDate"] = _stamp(moment.replace(hour=0, minute=0, second=0, microsecond=0))
         if f("create-no-status"):
             del lead["status"]
-        if not f("create-not-persisted"):
-            with self.state.store.lock:
-                self.state.store.leads[lead_id] = lead
+        stored = lead
+        if f("create-echo-not-stored"):  # the answer is built from the request, the row lacks two columns
+            stored = {k: v for k, v in lead.items() if k not in ("note", "validFor")}
+        with self.state.store.lock:
+            twin = next((k for k, v in self.state.store.leads.items() if v.get("name") == lead.get("name")), None)
+            if twin is not None and f("create-upsert-by-name"):
+                lead_id = stored["id"] = lead["id"] = twin
+                stored["href"] = lead["href"] = self._href(twin)
+            elif twin is not None and f("create-replaces-same-name"):
+                del self.state.store.leads[twin]
+            if not f("create-not-persisted"):
+                self.state.store.leads[lead_id] = stored
         representation = self._represent(lead)
+        if f("href-differs-on-post"):  # the POST answer's href is built another way than later reads'
+            representation["href"] += "/"
         self.state.publish("SalesLeadCreateEvent", representation)
         headers = {} if f("no-location") else {"Location": lead["href"]}
         if f("location-collection"):
             headers["Location"] = f"{self.state.public_origin}{self.state.base_path}/salesLead"
+        if f("location-internal-host"):
+            headers["Location"] = f"http://sales-backend.internal:8080{self.state.base_path}/salesLead/{lead_id}"
         if f("create-array"):
             self._send(201, [representation], headers)
             return
@@ -317,10 +357,16 @@ class Handler(BaseHTTPRequestHandler):
             touched = [k for k in READ_ONLY if k in patch]
             if touched and not f("patch-accepts-readonly"):
                 raise HttpError(400, f"{', '.join(touched)} cannot be changed")
+            if f("patch-put-semantics"):  # the patch replaces the lead; only server-set values survive
+                updated = {**{k: lead[k] for k in SERVER_SET if k in lead}, **_merge({}, patch)}
+            else:
+                updated = _merge(lead, patch, nested=not f("patch-replaces-nested"),
+                                 nulls=not f("patch-null-ignored"), append=f("patch-appends-arrays"))
             if not f("patch-no-enum-check"):
-                self._validate("SalesLead_Update", {k: v for k, v in patch.items() if v is not None})
-            updated = _merge(lead, patch)
-            if updated.get("status") != lead.get("status") and "statusChangeDate" not in patch \
+                # RFC 7396: a null is an instruction, not a value; what must be valid is the result
+                self._validate("SalesLead_Update", updated)
+            status_changed = updated.get("status") != lead.get("status")
+            if (status_changed or f("patch-moves-status-date")) and "statusChangeDate" not in patch \
                     and not f("status-change-date-frozen"):
                 updated["statusChangeDate"] = _later_than(lead.get("statusChangeDate"))
             if not f("patch-not-persisted"):
@@ -328,11 +374,14 @@ class Handler(BaseHTTPRequestHandler):
                 if "id" in patch and patch["id"] != lead_id:
                     self.state.store.leads[patch["id"]] = self.state.store.leads.pop(lead_id)
         shown = self._represent(updated)
-        if updated.get("status") != lead.get("status"):
-            self.state.publish("SalesLeadStateChangeEvent", shown)
+        if status_changed and f("patch-response-differs"):  # the answer re-reads the clock
+            shown["statusChangeDate"] = _later_than(updated.get("statusChangeDate"))
+        announced = self._represent(lead) if f("event-stale-lead") else shown
+        if status_changed:
+            self.state.publish("SalesLeadStateChangeEvent", announced)
         changed = [k for k in patch if k not in ("status", "statusChangeDate", "statusChangeReason")]
         if changed:
-            self.state.publish("SalesLeadAttributeValueChangeEvent", shown)
+            self.state.publish("SalesLeadAttributeValueChangeEvent", announced)
         self._send(200, self._represent(lead) if f("patch-stale-response") else shown)
 
     def delete_lead(self, lead_id: str) -> None:
@@ -380,22 +429,29 @@ class Handler(BaseHTTPRequestHandler):
         self._send(204)
 
 
-def _merge(target: Any, patch: Any) -> Any:
-    """RFC 7396 JSON Merge Patch."""
+def _merge(target: Any, patch: Any, *, nested: bool = True, nulls: bool = True, append: bool = False) -> Any:
+    """RFC 7396 JSON Merge Patch; the flags switch parts of it off, as faulty servers do: objects
+    replaced rather than merged, nulls ignored, arrays appended to."""
     if not isinstance(patch, dict):
+        if append and isinstance(patch, list) and isinstance(target, list):
+            return copy.deepcopy(target) + copy.deepcopy(patch)
         return copy.deepcopy(patch)
     result = copy.deepcopy(target) if isinstance(target, dict) else {}
     for key, value in patch.items():
         if value is None:
-            result.pop(key, None)
+            if nulls:
+                result.pop(key, None)
+        elif isinstance(value, dict) and not nested:
+            result[key] = {k: v for k, v in value.items() if v is not None or not nulls}
         else:
-            result[key] = _merge(result.get(key), value)
+            result[key] = _merge(result.get(key), value, nested=nested, nulls=nulls, append=append)
     return result
 
 
 def _later_than(previous: str | None) -> str:
     """Now, but strictly after ``previous`` even within the same millisecond."""
     moment = _now()
+    moment = moment.replace(microsecond=moment.microsecond // 1000 * 1000)  # as _stamp writes it
     if previous:
         try:
             before = datetime.fromisoformat(previous.replace("Z", "+00:00"))
@@ -404,6 +460,45 @@ def _later_than(previous: str | None) -> str:
         except ValueError:
             pass
     return _stamp(moment)
+
+
+def _ids_only(value: Any) -> Any:
+    if isinstance(value, dict) and "id" in value:
+        return {"id": value["id"]}
+    if isinstance(value, list):
+        return [_ids_only(v) for v in value]
+    return value
+
+
+def _without(*names: str) -> Any:
+    return lambda body: {k: v for k, v in body.items() if k not in names}
+
+
+def _drop_referred_types(body: dict[str, Any]) -> dict[str, Any]:
+    for value in body.values():
+        if isinstance(value, dict):  # the *Ref objects (a RelatedParty needs it: the schema would say so)
+            value.pop("@referredType", None)
+    return body
+
+
+def _offset_lost(body: dict[str, Any]) -> dict[str, Any]:
+    date = body.get("referredDate")
+    if isinstance(date, str) and date.endswith("Z"):
+        body["referredDate"] = date[:-1] + "+01:00"  # the wall-clock time kept, the instant changed
+    return body
+
+
+# fault name -> how the stored body of a new lead loses or changes what was posted
+STORAGE_FAULTS: dict[str, Any] = {
+    "create-drops-polymorphism": _without("@type", "@baseType", "@schemaLocation"),
+    "create-drops-refs": _without("product", "productOffering", "productSpecification", "marketSegment",
+                                  "marketingCampaign", "salesOpportunity"),
+    "ref-drops-referred-type": _drop_referred_types,
+    "date-offset-lost": _offset_lost,
+}
+# fault name -> how ?name=value compares (see _query.TEXT_MATCH)
+TEXT_MATCH_FAULTS = {"filter-substring": "substring", "filter-case-insensitive": "casefold",
+                     "filter-prefix": "prefix"}
 
 
 def _first_note_only(lead: dict[str, Any]) -> None:

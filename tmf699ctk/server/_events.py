@@ -7,7 +7,7 @@ import json
 import urllib.request
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -43,6 +43,11 @@ class EventSender:
             event["event"] = {}
         if "event-bad-time" in self.faults:
             event["eventTime"] = datetime.now(UTC).strftime("%d.%m.%Y %H:%M")
+        if "event-no-id" in self.faults:
+            del event["eventId"]
+        if "event-time-future" in self.faults:
+            ahead = datetime.now(UTC) + timedelta(hours=1)
+            event["eventTime"] = ahead.isoformat(timespec="milliseconds").replace("+00:00", "Z")
         return event
 
     def _deliver(self, callback: str, event: dict[str, Any]) -> None:

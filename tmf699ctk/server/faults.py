@@ -81,6 +81,62 @@ FAULTS: tuple[Fault, ...] = (
     Fault("type-not-validated", "POST accepts estimatedRevenue.value as a string", ("TMF630-VALID-04",)),
     Fault("malformed-json-accepted", "POST with a malformed body creates an 'unnamed lead'", ("TMF630-VALID-03",)),
     Fault("location-collection", "Location points to the collection, not the new lead", ("TMF630-LOCATION-01",)),
+    # create coverage: every attribute of SalesLead_Create stored and returned (issue 9.1)
+    Fault("create-drops-polymorphism", "@type, @baseType and @schemaLocation are not stored", ("TMF699-CREATE-04",)),
+    Fault("create-drops-refs", "product, productOffering, productSpecification, marketSegment, marketingCampaign "
+          "and salesOpportunity are not stored", ("TMF699-CREATE-04",)),
+    Fault("ref-drops-referred-type", "@referredType is dropped from channel, category and the other references",
+          ("TMF699-CREATE-04",)),
+    Fault("create-echo-not-stored", "The 201 answer echoes the request, but note and validFor are not stored",
+          ("TMF699-RETRIEVE-02",)),
+    Fault("date-offset-lost", "referredDate keeps its wall-clock time but gets another offset (another instant)",
+          ("TMF699-CREATE-04",)),
+    Fault("create-rejects-unparsed", "POST answers 400 to a body carrying @schemaLocation or prospectContact "
+          "(attributes it cannot parse)", ("TMF699-CREATE-05",)),
+    # plausibility of server-set values (issue 9.9)
+    Fault("create-upsert-by-name", "A second POST with the same name overwrites the first lead (same id)",
+          ("TMF699-CREATE-06",)),
+    Fault("create-replaces-same-name", "A second POST with the same name deletes the first lead and creates another",
+          ("TMF699-CREATE-07",)),
+    Fault("creation-date-future", "creationDate and statusChangeDate are local time labelled as UTC (an hour ahead)",
+          ("TMF699-DATE-01",)),
+    Fault("status-date-day-only", "statusChangeDate on creation is the day at midnight (before creationDate)",
+          ("TMF699-DATE-02",)),
+    Fault("location-internal-host", "Location names the internal host (http://sales-backend.internal:8080/...)",
+          ("TMF630-LOCATION-02",)),
+    # merge patch, modelled (issue 9.2)
+    Fault("patch-replaces-nested", "A nested object in a merge patch replaces the stored object", ("TMF630-PATCH-12",)),
+    Fault("patch-null-ignored", "null in a merge patch is ignored instead of removing the attribute",
+          ("TMF630-PATCH-13",)),
+    Fault("patch-appends-arrays", "An array in a merge patch is appended to the stored array", ("TMF630-PATCH-14",)),
+    Fault("patch-put-semantics", "PATCH replaces the lead with the patch: attributes it does not name are lost",
+          ("TMF630-PATCH-11",)),
+    Fault("patch-moves-status-date", "Every PATCH moves statusChangeDate, not only a status change",
+          ("TMF630-PATCH-11",)),
+    Fault("patch-response-differs", "The PATCH answer carries another statusChangeDate than the one stored",
+          ("TMF630-PATCH-15",)),
+    # fields (issue 9.4)
+    Fault("fields-shallow-refs", "A fields selection returns complex attributes reduced to their ids",
+          ("TMF630-FIELDS-05",)),
+    Fault("fields-ignores-filter", "With fields in the query, the attribute filters are ignored",
+          ("TMF630-FIELDS-06",)),
+    # filtering (issue 9.5)
+    Fault("filter-substring", "?name=x matches every name containing x", ("TMF630-FILTER-05",)),
+    Fault("filter-case-insensitive", "?name=x matches names differing in case", ("TMF630-FILTER-05",)),
+    Fault("filter-prefix", "?name=x matches every name starting with x", ("TMF630-FILTER-05",)),
+    # paging (issue 9.6)
+    Fault("offset-as-page", "offset is read as a page number (offset=3&limit=2 starts at item 6)", ("TMF630-PAGE-05",)),
+    Fault("offset-off-by-one", "A non-zero offset skips one item too many", ("TMF630-PAGE-05",)),
+    Fault("page-total-is-page-size", "X-Total-Count on a page counts the page's items, not every match",
+          ("TMF630-PAGE-06",)),
+    Fault("list-duplicates", "A lead with several notes is listed once per note (a join without DISTINCT)",
+          ("TMF699-LIST-04",)),
+    # sorting (issue 9.7)
+    Fault("sort-ignored", "sort is accepted and ignored", ("TMF630-SORT-01", "TMF630-SORT-02")),
+    Fault("sort-descending-ignored", "sort=-creationDate sorts ascending (the '-' is ignored)", ("TMF630-SORT-02",)),
+    # official-profile parity (issue 9.12): the official kit passes this, the full profile does not
+    Fault("href-differs-on-post", "The POST answer's href has a trailing slash that later reads do not",
+          ("TMF699-RETRIEVE-02",)),
     # hub and notifications
     Fault("events-never-sent", "The hub accepts subscriptions but never sends an event", ("TMF699-EVENT-01",)),
     Fault("event-wrong-type", "Events carry 'LeadCreateEvent' instead of 'SalesLeadCreateEvent'",
@@ -92,6 +148,10 @@ FAULTS: tuple[Fault, ...] = (
     Fault("hub-no-id", "The registration response lacks the subscription id", ("TMF630-HUB-02",)),
     Fault("hub-delete-200", "DELETE /hub/{id} answers 200 with a body", ("TMF630-HUB-03",)),
     Fault("hub-delete-unknown-204", "DELETE /hub/{unknown id} answers 204", ("TMF630-HUB-04",)),
+    Fault("event-no-id", "Events carry no eventId", ("TMF699-EVENT-07",)),
+    Fault("event-time-future", "eventTime is an hour in the future", ("TMF699-EVENT-07",)),
+    Fault("event-stale-lead", "Attribute- and state-change events carry the lead as it was before the change",
+          ("TMF699-EVENT-08",)),
 )
 
 BY_NAME = {fault.name: fault for fault in FAULTS}

@@ -29,7 +29,7 @@ FAULTS_V5: tuple[Fault, ...] = (
           ("TMF699-SCHEMA-02", "TMF699-LIST-03")),
     Fault("accepts-no-type", "POST accepts a body without @type (the _FVO view requires it)", ("TMF630-VALID-05",)),
     Fault("patch-accepts-no-type", "PATCH accepts a merge patch without @type (the _MVO view requires it)",
-          ("TMF630-PATCH-11",)),
+          ("TMF630-PATCH-17",)),
     Fault("v4-attribute-names", "Returns v4 names: type for salesLeadType, prospectContact for prospectContactMedium",
           ("TMF699-CREATE-04",)),
     Fault("revenue-not-array", "revenueEstimate is returned as one object, not v5's array", ("TMF699-SCHEMA-01",)),
@@ -47,8 +47,8 @@ FAULTS_V5: tuple[Fault, ...] = (
     Fault("opportunity-events-as-lead", "Opportunity events carry event.salesLead, not event.salesOpportunity",
           ("TMF699-EVENT-04", "TMF699-EVENT-02")),
     # status codes v5 words differently from v4
-    Fault("create-200", "POST answers 200 instead of 201 (or 202)", ("TMF699-CREATE-05",)),
-    Fault("patch-refuses-merge-patch", "PATCH answers 415 to application/merge-patch+json", ("TMF630-PATCH-10",)),
+    Fault("create-200", "POST answers 200 instead of 201 (or 202)", ("TMF699-CREATE-08",)),
+    Fault("patch-refuses-merge-patch", "PATCH answers 415 to application/merge-patch+json", ("TMF630-PATCH-16",)),
     Fault("delete-200", "DELETE answers 200 with a body instead of 204 (or 202)", ("TMF699-DELETE-06",)),
     # 202 Accepted
     Fault("accepted-never-created", "POST answers 202 Accepted but the resource never appears",
@@ -64,16 +64,16 @@ FAULTS_V5: tuple[Fault, ...] = (
     Fault("event-v4-shape", "Events use v4's timeOcurred instead of eventTime", ("TMF699-EVENT-02",)),
     Fault("events-never-sent", "The hub accepts subscriptions but never sends an event", ("TMF699-EVENT-01",)),
     # v5 query features and views on writes
-    Fault("fields-ignored-on-post", "fields on POST is ignored: every attribute is returned", ("TMF630-FIELDS-05",)),
+    Fault("fields-ignored-on-post", "fields on POST is ignored: every attribute is returned", ("TMF630-FIELDS-07",)),
     Fault("fields-ignored-on-patch", "fields on PATCH is ignored: every attribute is returned",
-          ("TMF630-FIELDS-06",)),
-    Fault("sort-ignored", "sort is accepted but the list comes in storage order", ("TMF630-SORT-01",)),
-    Fault("filter-ignored", "filter (JSONPath) is accepted but ignored", ("TMF630-FILTER-05",)),
-    Fault("cursor-repeats-page", "after=<cursor> answers the first page again", ("TMF630-PAGE-05",)),
+          ("TMF630-FIELDS-08",)),
+    Fault("sort-ignored", "sort is accepted but the list comes in storage order", ("TMF630-SORT-01", "TMF630-SORT-02")),
+    Fault("filter-ignored", "filter (JSONPath) is accepted but ignored", ("TMF630-FILTER-06",)),
+    Fault("cursor-repeats-page", "after=<cursor> answers the first page again", ("TMF630-PAGE-07",)),
     Fault("json-patch-ignored", "application/json-patch+json is accepted (200) but the operations are ignored",
-          ("TMF630-PATCH-12",)),
+          ("TMF630-PATCH-18",)),
     Fault("json-patch-query-literal", "application/json-patch-query+json treats a JSONPath path as a pointer",
-          ("TMF630-PATCH-13",)),
+          ("TMF630-PATCH-19",)),
 )
 
 BY_NAME_V5 = {fault.name: fault for fault in FAULTS_V5}

@@ -5,20 +5,24 @@ with its own hand-written rules), so that the kit is not tuned to one implementa
 wherever the spec leaves room:
 
 - ids are sequential numbers ("1001"), lists are newest first;
-- timestamps have 1-second resolution and a ``+00:00`` offset;
+- timestamps have 1-second resolution and a ``+00:00`` offset; the date-times a client sends are
+  stored as the same instants in Central European Time (``+01:00``);
+- the items of arrays (notes, parties, contact media) come back in another order than sent;
 - ``Content-Type: application/json`` without charset; a relative ``Location``; 200 for every
   page, partial or not; extra attributes (``@type``, ``@baseType``, ``salesChannelCode``);
+- a second POST of a body it has already created a lead from is refused with 409;
 - optional features are declined: ``fields=none`` (400), OR filters (400), date operators (400),
-  PATCH with ``application/json`` (415), and the hub (404).
+  sorting (400), PATCH with ``application/json`` (415), and the hub (404).
 """
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 import socket
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -31,8 +35,52 @@ NEVER_WRITABLE = {"id", "href", "creationDate"}
 FILTERABLE = {"id", "name", "status", "creationDate", "statusChangeDate", "priority", "rating", "type"}
 
 
+CET = timezone(timedelta(hours=1))
+ARRAYS = ("note", "relatedParty", "prospectContact")
+
+
 def _timestamp() -> str:
     return datetime.now(UTC).replace(microsecond=0).isoformat()
+
+
+def _local_times(value: Any) -> Any:
+    """Client date-times re-expressed in this server's zone: the same instants, written otherwise."""
+    if isinstance(value, dict):
+        return {k: _local_times(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_local_times(v) for v in value]
+    if isinstance(value, str) and len(value) >= 20 and value[10:11] == "T":
+        try:
+            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return value
+        if moment.tzinfo is not None:
+            return moment.astimezone(CET).isoformat()
+    return value
+
+
+def _stored(body: dict[str, Any]) -> dict[str, Any]:
+    """How this server keeps what it is sent: arrays in its own (reversed) order, its own zone."""
+    kept = _local_times(body)
+    for name in ARRAYS:
+        if isinstance(kept.get(name), list):
+            kept[name] = list(reversed(kept[name]))
+    return kept
+
+
+def _apply(document: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    """JSON Merge Patch (RFC 7396), this server's own implementation."""
+    result = json.loads(json.dumps(document))
+    for key, change in changes.items():
+        if change is None:
+            result.pop(key, None)
+        elif isinstance(change, dict) and isinstance(result.get(key), dict):
+            result[key] = _apply(result[key], change)
+        elif isinstance(change, dict):
+            result[key] = _apply({}, change)
+        else:
+            result[key] = json.loads(json.dumps(change))
+    return result
 
 
 def _problem(body: dict[str, Any], creating: bool) -> str | None:
@@ -119,7 +167,7 @@ class _Handler(BaseHTTPRequestHandler):
         if fields == "none":
             return self._fail(400, "fields=none is not supported")
         if parts == ["salesLead"]:
-            conditions = {k: v for k, v in query if k not in ("fields", "offset", "limit")}
+            conditions = {k: v for k, v in query if k not in ("fields", "offset", "limit")}  # sort: refused below
             for key, value in conditions.items():
                 if key not in FILTERABLE:
                     return self._fail(400, f"cannot filter on {key}")
@@ -160,13 +208,17 @@ class _Handler(BaseHTTPRequestHandler):
             "id, href and dates are set by the server" if NEVER_WRITABLE & body.keys() else None)
         if problem:
             return self._fail(400, problem)
+        fingerprint = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
         with self.app.lock:
+            if fingerprint in self.app.created:
+                return self._fail(409, f"this lead was already created as {self.app.created[fingerprint]}")
             lead_id = str(next(self.app.ids))
             now = _timestamp()
-            lead = {"@type": "SalesLead", "@baseType": "SalesLead", "salesChannelCode": "WEB", **body,
+            lead = {"@type": "SalesLead", "@baseType": "SalesLead", "salesChannelCode": "WEB", **_stored(body),
                     "id": lead_id, "href": f"{self.app.origin}{self.app.prefix}/salesLead/{lead_id}",
                     "creationDate": now, "status": "pending", "statusChangeDate": now}
             self.app.leads[lead_id] = lead
+            self.app.created[fingerprint] = lead_id
         self._reply(201, lead, {"Location": f"{self.app.prefix}/salesLead/{lead_id}"})
 
     def do_PATCH(self) -> None:
@@ -193,12 +245,7 @@ class _Handler(BaseHTTPRequestHandler):
             problem = _problem(patch, creating=False)
             if problem:
                 return self._fail(400, problem)
-            updated = dict(lead)
-            for key, value in patch.items():
-                if value is None:
-                    updated.pop(key, None)
-                else:
-                    updated[key] = value
+            updated = _apply(lead, _local_times(patch))
             if updated.get("status") != lead.get("status"):
                 updated["statusChangeDate"] = _timestamp()
             self.app.leads[parts[1]] = updated
@@ -223,6 +270,7 @@ class IndependentServer:
     def __init__(self, host: str = "127.0.0.1", port: int = 0, prefix: str = "/crm/tmf699/v4") -> None:
         self.prefix = prefix.rstrip("/")
         self.leads: dict[str, dict[str, Any]] = {}
+        self.created: dict[str, str] = {}  # fingerprint of a create body -> the lead it created
         self.ids = itertools.count(1001)
         self.lock = threading.Lock()
         handler = type("Handler", (_Handler,), {"app": self})
