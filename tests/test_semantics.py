@@ -199,9 +199,10 @@ def test_server_dates_in_the_future_are_judged_with_the_clock_skew_setting(skew:
 # -- the independent server exercises the spec's freedoms ----------------------------------------------------
 
 def test_the_independent_server_uses_the_freedoms_the_spec_allows() -> None:
-    from tmf699ctk._config import read_config, render_payloads
+    from tmf699ctk._apis import V4
+    from tmf699ctk._config import default_payloads, render_payloads
 
-    lead = render_payloads(read_config(None).payloads, {"run_id": "free"})["full"]
+    lead = render_payloads(default_payloads(V4)["salesLead"], {"run_id": "free"})["full"]
     with IndependentServer() as server, httpx.Client(base_url=server.url) as client:
         created = client.post("/salesLead", json=lead)
         again = client.post("/salesLead", json=lead)
