@@ -146,10 +146,15 @@ def test_a_revoked_token_is_renewed_once_and_the_request_retried(tmp_path: Path,
     guard = BearerGuard(tokens, revoke_after=5).install(api)
     result = run(tmp_path, api, tokens, **{"run.workers": 1})
     assert result.verdict == "PASS"
+    # requests in flight when the token was revoked are each refused once (a scenario may send
+    # several at a time); the kit fetches ONE new token for all of them and sends each again
     assert len(tokens.requests) == 2
-    assert guard.refused == 1  # the one 401, answered by a new token and the same request again
+    assert guard.refused >= 1
     assert 401 not in statuses(result)  # the retry's answer is what the check saw
-    assert guard.authorizations[5] == guard.authorizations[4] != guard.authorizations[6]
+    first, renewed = guard.authorizations[0], guard.authorizations[-1]
+    assert first != renewed and set(guard.authorizations) == {first, renewed}
+    # every refusal was of the revoked token (accepted 5 times before), never of the new one
+    assert guard.authorizations.count(first) == 5 + guard.refused
 
 
 def test_a_second_401_is_the_servers_answer_and_no_token_storm_follows(tmp_path: Path, api, tokens) -> None:

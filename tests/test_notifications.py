@@ -18,7 +18,7 @@ from tmf699ctk._results import Level, Status
 from .conftest import failed_rules, run_suite
 from .servers import closed_port_url
 
-SCENARIO = ["FULL-NOTIFICATIONS"]
+SCENARIO = ["FULL-NOTIFICATIONS", "FULL-NOTIFICATIONS-QUERY"]
 
 
 def _steps(result, prefix: str):

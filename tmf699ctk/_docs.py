@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
+from typing import Any
 
 from ._results import Level
 from ._rules import BEYOND_OFFICIAL_LABEL, FAMILIES, RULES, LevelPolicy, Rule
@@ -97,6 +98,68 @@ def faults_markdown(outcomes: Iterable[Outcome]) -> str:
 
 
 def replace_block(text: str, block: str, begin: str = MATRIX_BEGIN, end: str = MATRIX_END) -> str:
-    head, _, rest = text.partition(begin)
+    head, found, rest = text.partition(begin)
+    if not found:
+        raise ValueError(f"the marker {begin} is missing")
     _, _, tail = rest.partition(end)
     return f"{head}{begin}\n{block}{end}{tail}"
+
+
+# -- the settings table: every option, its environment variable and config key -------------------
+
+SETTINGS_BEGIN, SETTINGS_END = "<!-- settings-table:begin -->", "<!-- settings-table:end -->"
+# options the config file spells differently from their settings key
+CONFIG_SPELLING = {"notifications.listen": "notifications.listen_host, notifications.listen_port"}
+
+
+def _cell(text: str) -> str:
+    return " ".join(text.split()).replace("|", "\\|")
+
+
+def run_options() -> dict[str, Any]:
+    """The `run` command's click parameters, by every spelling of each option (``--base-url``, ``-u``)."""
+    import typer
+
+    from .cli import app
+
+    group = typer.main.get_command(app)
+    command = group.commands["run"]  # type: ignore[attr-defined]
+    return {opt: param for param in command.params for opt in param.opts}
+
+
+def _spelling(param: Any, flag: str) -> str:
+    """``--base-url URL`` (and its short form), as the command line reads it."""
+    metavar = "" if getattr(param, "is_flag", False) or not param.metavar else f" {param.metavar}"
+    short = [o for o in param.opts if o != flag]
+    return f"`{flag}{metavar}`" + "".join(f", `{o}`" for o in short)
+
+
+def _default(option: Any, shown: str) -> str:
+    if option.flag is not None:
+        return "off"
+    if option.key == "target.max_body":
+        return f"`{int(shown) >> 20}MiB`"
+    return "none" if shown == "-" else f"`{_cell(shown)}`"
+
+
+def settings_markdown() -> str:
+    """The one precedence table of the README, generated from ``_settings.OPTIONS``."""
+    from ._settings import CONFIG_ENV, OPTIONS, Settings, effective
+
+    params = run_options()
+    defaults = {key: shown for key, _, shown, _ in effective(Settings())}
+    config = params["--config"]
+    lines = [
+        "| command line | environment variable | config file key | default | meaning |",
+        "| --- | --- | --- | --- | --- |",
+        f"| {_spelling(config, '--config')} | `{CONFIG_ENV}` | | none | {_cell(config.help or '')} |",
+    ]
+    for option in OPTIONS:
+        param = params[option.cli]
+        key = CONFIG_SPELLING.get(option.key, option.key) if option.config else ""
+        lines.append(
+            f"| {_spelling(param, option.cli)} | `{option.env}` | "
+            f"{', '.join(f'`{k}`' for k in key.split(', ')) if key else '(not in the file)'} | "
+            f"{_default(option, defaults[option.key])} | {_cell(param.help or '')} |"
+        )
+    return "\n".join(lines) + "\n"

@@ -23,6 +23,7 @@ from ._exceptions import ConfigError
 
 MAX_EVENT_BYTES = 1 << 20  # a hostile server must not fill the kit's memory
 DEFAULT_PATH = "/callback"
+POLL = 0.05  # seconds between shutdown checks: stopping the listener ends the run, so keep it short
 
 
 @dataclass
@@ -123,7 +124,8 @@ class Listener:
         self.listen = f"{bound_host}:{bound_port}"
         self.events: list[ReceivedEvent] = []
         self._changed = threading.Condition()
-        self._thread = threading.Thread(target=self.httpd.serve_forever, name="tmf699ctk-listener", daemon=True)
+        self._thread = threading.Thread(target=self.httpd.serve_forever, args=(POLL,), name="tmf699ctk-listener",
+                                        daemon=True)
 
     def accepts(self, path: str) -> bool:
         return path.rstrip("/") == self.base_path or path.startswith(self.base_path + "/")

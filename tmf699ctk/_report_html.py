@@ -9,6 +9,7 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, Template, select_autoescape
 
+from ._baseline_view import html_view as baseline_view
 from ._resources import package_file
 from ._results import Exchange, RunResult, Status, is_blocking
 from ._view import check_outcome, curl, declined_features, human_bytes, human_ms, pretty_body
@@ -92,5 +93,5 @@ def render_html(run: RunResult, digest: str) -> str:
         run=run, s=s, digest=digest, css=css, js=js, script_hash=script_hash, title=title,
         statuses=[st.value for st in Status], duration=human_ms(run.duration_ms),
         received=human_bytes(s["bytes_received"]), avg_response=human_ms(s["avg_response_ms"]),
-        **build_view(run),
+        baseline=baseline_view(run), **build_view(run),
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ._baseline_view import markdown_lines as baseline_markdown
 from ._results import RunResult, Status
 from ._view import check_outcome, declined_features, human_ms
 
@@ -49,6 +50,7 @@ def render_markdown(run: RunResult, digest: str | None = None) -> str:
         if len(failed) > MAX_ROWS:
             lines.append(f"\n… and {len(failed) - MAX_ROWS} more in the HTML report and results.json.")
         lines.append("")
+    lines += baseline_markdown(run)
     if digest:
         lines += [f"results.json SHA-256: `{digest}`", ""]
     return "\n".join(lines)

@@ -13,8 +13,9 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-RESULTS_SCHEMA_VERSION = "2.0"
-# 1.1 added "notifications"; 2.0: "aborted" is a boolean with "abort_reason", adds "scope" and "leftovers"
+RESULTS_SCHEMA_VERSION = "2.1"
+# 1.1 added "notifications"; 2.0: "aborted" is a boolean with "abort_reason", adds "scope" and "leftovers";
+# 2.1 adds "baseline" (run --baseline)
 
 
 class Status(StrEnum):
@@ -147,6 +148,7 @@ class RunResult:
     notifications: dict[str, Any] | None = None  # listener facts when one ran
     scope: dict[str, Any] = field(default_factory=dict)  # what ran: suite digest, selection, weakening
     leftovers: list[Leftover] = field(default_factory=list)
+    baseline: dict[str, Any] | None = None  # the comparison with an earlier run (``_baseline``)
     schema_version: str = RESULTS_SCHEMA_VERSION
     # what a file read from disk claimed (verdict, summary); never serialised
     stored: dict[str, Any] | None = field(default=None, repr=False, compare=False)

@@ -189,6 +189,8 @@ class ScenarioState:
     last_sent: float = 0.0  # monotonic time of the latest request: events must arrive after it
     events_seen: int = 0  # events this scenario's subscriptions received
     collected: dict[str, dict[int, Any]] = field(default_factory=dict)
+    # `absent` waits judged once the steps are done: (the step's result, the judgement)
+    deferred: list[tuple[Step, StepResult, Callable[[], None]]] = field(default_factory=list)
     discarded: list[Exchange] = field(default_factory=list)  # deletes of leads a reduce probe created
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -259,8 +261,9 @@ class Runner:
 
     def _schedule(self, outcomes: dict[int, ScenarioResult]) -> None:
         """Independent scenarios run at once (up to ``workers``); an exclusive one runs alone."""
-        # exclusive scenarios first, while nothing else runs; results keep the plan's order anyway
-        scenarios = sorted(enumerate(self.plan.scenarios), key=lambda item: not item[1].exclusive)
+        # exclusive scenarios first, while nothing else runs; then the longest first, so that the last
+        # to finish is not one started late (results keep the plan's order whatever the schedule)
+        scenarios = sorted(enumerate(self.plan.scenarios), key=lambda item: _schedule_key(item[1]))
         workers = max(1, self.settings.run.workers)
         running: dict[Future[None], Scenario] = {}
         # not a `with` block: after an interruption, a request stuck on the server must not hold the run
@@ -342,6 +345,7 @@ class Runner:
         try:
             state = self._state(scenario, index)
             self._run_steps(scenario, scenario.steps, state, outcome, "step")
+            self._settle(scenario, state)
             state.broken = None  # teardown always runs
             self._run_steps(scenario, scenario.teardown, state, outcome, "teardown")
             if not self.cancel.cancelled:  # after an interruption the run sweeps the ledger itself
@@ -398,9 +402,23 @@ class Runner:
             with state.lock:
                 state.broken = state.broken or f"step '{step.name}' failed: {message}"
             results = [result]
-        for result in [*attempts, *results]:
-            self.observer.step_finished(scenario, result)
+        for attempt in attempts:
+            self.observer.step_finished(scenario, attempt)
+        for result in results:
+            if not any(pending is result for _, pending, _ in state.deferred):  # told once it is judged
+                self.observer.step_finished(scenario, result)
         return [*attempts, *results]
+
+    def _settle(self, scenario: Scenario, state: ScenarioState) -> None:
+        """Judge the absences the scenario watched for, once each one's window has passed."""
+        while state.deferred:
+            step, result, judge = state.deferred.pop(0)
+            try:
+                judge()
+            except Exception as exc:  # the same error boundary as a step
+                message = f"internal error while judging the step: {type(exc).__name__}: {str(exc)[:300]}"
+                result.checks = [self._outcome(e, Status.ERROR, message) for e in step.expect]
+            self.observer.step_finished(scenario, result)
 
     def _step(self, scenario: Scenario, step: Step, state: ScenarioState, kind: str,
               attempts: list[StepResult]) -> StepResult | list[StepResult]:
@@ -415,7 +433,7 @@ class Runner:
         if step.feature and step.feature in state.declined:
             return self._skip(result, step, state.declined[step.feature], not_supported=True)
         if step.wait is not None:
-            return self._wait(step, state, result, context)
+            return self._wait(step, state, result, context, scenario.id)
         sent_at = time.monotonic()
         expect, decided, refused = step.expect, [], None
         try:
@@ -777,7 +795,8 @@ class Runner:
 
     # -- notifications -------------------------------------------------------------------------
 
-    def _wait(self, step: Step, state: ScenarioState, result: StepResult, context: dict[str, Any]) -> StepResult:
+    def _wait(self, step: Step, state: ScenarioState, result: StepResult, context: dict[str, Any],
+              scenario_id: str = "") -> StepResult:
         """Wait for the notification the previous request should have caused (or for its absence)."""
         assert step.wait is not None and self.listener is not None
         try:
@@ -791,9 +810,12 @@ class Runner:
         callback = urlsplit(subscription)
         since, sub_path, absent = state.last_sent, callback.path.rstrip("/"), step.wait.absent
 
+        timeout = self.n.quiet_period if absent else self.n.event_timeout
+        until = since + timeout if absent else float("inf")  # an absence is judged over a fixed window
+
         def mine(event: ReceivedEvent) -> bool:
             path = event.path.rstrip("/")
-            return (not event.claimed and event.received_at >= since
+            return (not event.claimed and since <= event.received_at <= until
                     and (path == sub_path or path.startswith(sub_path + "/listener/")))
 
         def pick(events: list[ReceivedEvent]) -> ReceivedEvent | None:
@@ -804,25 +826,20 @@ class Runner:
             # an event about this lead of another type: report it as the wrong eventType
             return next((e for e in candidates if e.lead_id() == about), None)
 
-        timeout = self.n.quiet_period if absent else self.n.event_timeout
-        event = self.listener.wait_for(pick, timeout, stop=self.cancel.stop)
         what = f"{wanted or 'event'}{f' about lead {about}' if about else ''}"
+        if absent:
+            # nothing to wait for now: the window is judged when the scenario's steps are done, so the
+            # quiet period overlaps with the steps that follow (the step keeps its place in the results)
+            state.deferred.append((step, result, lambda: self._judge_absence(
+                step, state, result, scenario_id, pick, until, what, timeout)))
+            return result
+        event = self.listener.wait_for(pick, timeout, stop=self.cancel.stop)
         if event is None:
             if self.cancel.cancelled:
                 return self._skip(result, step, "interrupted while waiting for the notification")
-            if absent:
-                seen = self._events_at(state.callback)
-                if seen == 0:
-                    message = (f"inconclusive: no {what} within {timeout:g} s, but no event at all has arrived "
-                               "for this scenario's subscriptions, so its absence proves nothing")
-                    result.checks = [self._outcome(e, Status.SKIPPED, message) for e in step.expect]
-                else:
-                    result.checks = [self._outcome(e, Status.PASSED, f"no {what} within {timeout:g} s "
-                                                   f"({seen} other event(s) did arrive)") for e in step.expect]
-                return result
-            received = len(self.listener.events)
+            received = self._events_at(state.callback, scenario_id)
             message = (f"no {what} arrived at {subscription} within {timeout:g} s "
-                       f"({received} event(s) received by the listener in all)")
+                       f"({received} event(s) about this scenario's leads received in all)")
             result.checks = [
                 self._outcome(e, Status.FAILED, message) if e.rule.id == "TMF699-EVENT-01"
                 else self._outcome(e, Status.SKIPPED, f"not evaluated: {message}")
@@ -830,25 +847,60 @@ class Runner:
             ]
             return result
         latency = round((event.received_at - since) * 1000, 2)
-        # recorded: the server's POST to the listener and the listener's answer (latency as its time)
-        status = self.listener.status
-        result.exchange = Exchange(
-            request=HttpRequest("POST", f"{callback.scheme}://{callback.netloc}{event.path}", event.headers,
-                                event.body),
-            response=HttpResponse(status, f"{'Created' if status == 201 else 'Notified'} (kit listener)", "HTTP/1.1",
-                                  [], "", len(event.body.encode()), latency),
-            started_at=event.wall_time,
-        )
+        result.exchange = self._event_exchange(event, latency)
         ctx = EventContext(event.path, event.headers, event.body, latency, self.plan.schemas, self.base_url,
                            clock_skew=self.settings.run.clock_skew)
         result.checks = [self._evaluate(e, ctx, context) for e in step.expect]
         return result
 
-    def _events_at(self, callback: str | None) -> int:
+    def _event_exchange(self, event: ReceivedEvent, latency: float) -> Exchange:
+        """The server's POST to the listener and the listener's answer (v4 201, v5 204), with the latency
+        as its time."""
+        assert self.listener is not None
+        origin = urlsplit(self.listener.callback_url)
+        status = self.listener.status
+        return Exchange(
+            request=HttpRequest("POST", f"{origin.scheme}://{origin.netloc}{event.path}", event.headers, event.body),
+            response=HttpResponse(status, f"{'Created' if status == 201 else 'Notified'} (kit listener)", "HTTP/1.1",
+                                  [], "", len(event.body.encode()), latency),
+            started_at=event.wall_time,
+        )
+
+    def _judge_absence(self, step: Step, state: ScenarioState, result: StepResult, scenario_id: str,
+                       pick: Callable[[list[ReceivedEvent]], ReceivedEvent | None], until: float, what: str,
+                       timeout: float) -> None:
+        """After the window of an `absent` wait has passed: was an event received in it?"""
+        assert self.listener is not None
+        event = self.listener.wait_for(pick, max(0.0, until - time.monotonic()), stop=self.cancel.stop)
+        if event is None and self.cancel.cancelled:
+            self._skip(result, step, "interrupted while watching for the notification")
+            return
+        if event is None:
+            seen = self._events_at(state.callback, scenario_id)
+            if seen == 0:
+                message = (f"inconclusive: no {what} within {timeout:g} s, but no event at all has arrived "
+                           "for this scenario's subscriptions, so its absence proves nothing")
+                result.checks = [self._outcome(e, Status.SKIPPED, message) for e in step.expect]
+            else:
+                result.checks = [self._outcome(e, Status.PASSED, f"no {what} within {timeout:g} s "
+                                               f"({seen} other event(s) did arrive)") for e in step.expect]
+            return
+        latency = round((event.received_at - (until - timeout)) * 1000, 2)
+        result.exchange = self._event_exchange(event, latency)
+        ctx = EventContext(event.path, event.headers, event.body, latency, self.plan.schemas, self.base_url,
+                           clock_skew=self.settings.run.clock_skew)
+        result.checks = [self._evaluate(e, ctx, {}) for e in step.expect]
+
+    def _events_at(self, callback: str | None, scenario_id: str) -> int:
+        """Events about this scenario's own leads at its subscriptions (other scenarios' leads send
+        events to every subscriber too, in numbers that depend on timing)."""
         if self.listener is None or callback is None:
             return 0
         prefix = urlsplit(callback).path.rstrip("/")
-        return sum(1 for e in self.listener.events if e.refused is None and e.path.startswith(prefix))
+        with self.ledger.lock:
+            own = {e.id for e in self.ledger.entries if e.id and e.scenario == scenario_id}
+        return sum(1 for e in self.listener.events
+                   if e.refused is None and e.path.startswith(prefix) and e.lead_id() in own)
 
     # -- checks --------------------------------------------------------------------------------
 
@@ -1024,6 +1076,14 @@ class Runner:
         while any(e.state == "in flight" for e in pending) and time.monotonic() < limit \
                 and not self.cancel.skip_cleanup.is_set():
             time.sleep(0.05)
+
+
+def _schedule_key(scenario: Scenario) -> tuple[bool, bool, int]:
+    """Exclusive first; then scenarios that wait for notifications (their waits are long), then by
+    how many requests they send one after another (a concurrent block counts once)."""
+    steps = (*scenario.steps, *scenario.teardown)
+    sequential = sum(1 for s in steps if s.group is None) + len({s.group for s in steps if s.group is not None})
+    return (not scenario.exclusive, "notifications" not in scenario.requires, -sequential)
 
 
 @contextmanager

@@ -18,7 +18,7 @@ from ._exceptions import ScenarioError
 from ._resources import data_dir, package_file
 from ._results import Level
 from ._rules import BY_ID, Rule
-from ._templating import TemplateProblem, check_syntax, render
+from ._templating import TemplateProblem, check_syntax, names_used, render
 from ._yaml import Location, YamlProblem, error_location, line_for, load_with_lines, read_text
 
 PROFILES = ("official", "full")  # see _settings.Profile
@@ -90,7 +90,7 @@ class Step:
     line: int
     variables: dict[str, Any] = field(default_factory=dict)
     wait: WaitSpec | None = None
-    group: tuple[int, int] | None = None  # steps of one `for_each` with `concurrent: true` share a group
+    group: tuple[int, int] | None = None  # consecutive `concurrent: true` steps (and their iterations) share one
     collect: bool = False  # a `for_each` step: saved values are collected into lists, in order
     iteration: int = 0  # which value of the `for_each` this step is
     negotiate: NegotiateSpec | None = None
@@ -188,11 +188,33 @@ def _expectation(raw: Any, path: Location, problems: _Problems,
     return Expectation(rule, level, args)
 
 
+def _blocks(raw_steps: list[dict], base: Location, problems: _Problems) -> list[tuple[int, int] | None]:
+    """Consecutive steps marked `concurrent: true` form one block, sent at the same time (with every
+    iteration of their `for_each`); a step may not use what another step of its block saves."""
+    groups: list[tuple[int, int] | None] = []
+    start: int | None = None
+    for index, raw in enumerate(raw_steps):
+        start = (start if start is not None else index) if raw.get("concurrent") else None
+        groups.append(None if start is None else (len(base), start))
+    for index, raw in enumerate(raw_steps):
+        group = groups[index]
+        if group is None:
+            continue
+        saved_by_others = {name for other, step in enumerate(raw_steps)
+                           if other != index and groups[other] == group for name in step.get("save", {})}
+        used = names_used({k: v for k, v in raw.items() if k not in ("name", "save")}) & saved_by_others
+        if used:
+            problems.add((*base, index), f"this step uses {', '.join(sorted(used))}, saved by another step of "
+                                         "its concurrent block: they run at the same time (remove `concurrent`)")
+    return groups
+
+
 def _steps(raw_steps: list[dict], base: Location, problems: _Problems,
            versions: tuple[str, ...] = DEFAULT_API_VERSIONS, matrix: dict[str, Any] | None = None) -> tuple[Step, ...]:
     steps: list[Step] = []
+    blocks = _blocks(raw_steps, base, problems)
     for index, raw in enumerate(raw_steps):
-        group = (len(steps), index) if raw.get("concurrent") else None  # unique within the file
+        group = blocks[index]
         path = (*base, index)
         if "when" in raw and not _holds(raw["when"], matrix or {}, (*path, "when"), problems):
             continue

@@ -40,6 +40,13 @@ class NotificationMode(StrEnum):
     MANDATORY = "mandatory"
 
 
+class FailOn(StrEnum):
+    """What makes `run` exit 1."""
+
+    VERDICT = "verdict"  # a FAIL verdict
+    NEW = "new"  # a blocking failure that the baseline did not have (needs --baseline)
+
+
 @dataclass(frozen=True)
 class OAuth2Settings:
     """OAuth2 client credentials (RFC 6749 §4.4): a bearer token for every request to the target."""
@@ -86,6 +93,8 @@ class RunSettings:
     workers: int = 4
     cleanup_timeout: float = 10.0
     clock_skew: float = 300.0
+    baseline: Path | None = None  # an earlier run's results.json, to mark what changed
+    fail_on: FailOn = FailOn.VERDICT
 
 
 @dataclass(frozen=True)
@@ -105,6 +114,7 @@ class OutputSettings:
     junit: Path | None = None
     markdown: Path | None = None
     step_summary: bool = True  # append the Markdown summary to $GITHUB_STEP_SUMMARY when set
+    submission: bool = False  # also write the certification document and bundle
 
 
 @dataclass(frozen=True)
@@ -320,6 +330,8 @@ class Option:
     merge: bool = False  # mappings/lists from later layers extend earlier ones (headers)
     config: bool = True  # may be set in the config file
     env_parse: Callable[[str], Any] | None = None  # when the environment spells it differently
+    flag: Any = None  # a command-line flag without a value sets this (--insecure: verify_tls False)
+    repeat: bool = False  # the command-line option may be given more than once
 
     @property
     def env(self) -> str:
@@ -330,12 +342,12 @@ class Option:
 OPTIONS: tuple[Option, ...] = (
     Option("target.base_url", "--base-url", _base_url),
     Option("target.api_version", "--api-version", str),
-    Option("target.headers", "--header", _headers, secret=True, merge=True),
+    Option("target.headers", "--header", _headers, secret=True, merge=True, repeat=True),
     Option("target.basic_auth", "--user", _basic_auth, secret=True),
-    Option("target.secret_headers", "--secret-header", _list, merge=True),
+    Option("target.secret_headers", "--secret-header", _list, merge=True, repeat=True),
     Option("target.timeout", "--timeout", _positive(float)),
     Option("target.max_body", "--max-body", _size),
-    Option("target.verify_tls", "--insecure", _bool, env_parse=lambda text: not _bool(text)),
+    Option("target.verify_tls", "--insecure", _bool, env_parse=lambda text: not _bool(text), flag=False),
     Option("target.ca_bundle", "--ca-bundle", str),
     Option("target.proxy", "--proxy", _proxy, secret=True),
     Option("target.oauth2.token_url", "--oauth2-token-url", _url),
@@ -348,14 +360,19 @@ OPTIONS: tuple[Option, ...] = (
     Option("target.client_key", "--key", str),
     Option("target.client_key_password_env", "--key-password-env", _env_name),
     Option("run.profile", "--profile", _enum(Profile)),
-    Option("run.embedded", "--embedded", _bool, config=False),
-    Option("run.faults", "--fault", lambda v: frozenset(_list(v)), config=False),
-    Option("run.scenario_paths", "--scenarios", _paths),
-    Option("run.only", "--scenario", _list),
-    Option("run.tags", "--tag", _list),
+    Option("run.embedded", "--embedded", _bool, config=False, flag=True),
+    # --fault a,b as well as --fault a --fault b
+    Option("run.faults", "--fault", lambda v: frozenset(n for item in _list(v) for n in _list(item)), config=False,
+           repeat=True),
+    Option("run.scenario_paths", "--scenarios", _paths, repeat=True),
+    Option("run.only", "--scenario", _list, repeat=True),
+    Option("run.tags", "--tag", _list, repeat=True),
     Option("run.workers", "--workers", _workers),
     Option("run.cleanup_timeout", "--cleanup-timeout", _positive(float)),
     Option("run.clock_skew", "--clock-skew", _non_negative),
+    # a baseline belongs to one pipeline run, not to the target: command line or environment only
+    Option("run.baseline", "--baseline", _path, config=False),
+    Option("run.fail_on", "--fail-on", _enum(FailOn), config=False),
     Option("notifications.mode", "--notifications", _enum(NotificationMode)),
     Option("notifications.listen", "--listen", _listen),
     Option("notifications.callback_url", "--callback-url", _url),
@@ -365,6 +382,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("output.html", "--html", _path),
     Option("output.junit", "--junit", _path),
     Option("output.markdown", "--markdown", _path),
+    Option("output.submission", "--submission", _bool, config=False, flag=True),
 )
 BY_KEY: dict[str, Option] = {o.key: o for o in OPTIONS}
 
@@ -538,6 +556,8 @@ def _check_consistency(settings: Settings) -> None:
         problems.append("use either --embedded or --base-url, not both")
     if run.faults and not run.embedded:
         problems.append("--fault only applies to the embedded server (--embedded)")
+    if run.fail_on == FailOn.NEW and run.baseline is None:
+        problems.append("--fail-on new needs --baseline (the results.json of an earlier run)")
     if target.ca_bundle and not Path(target.ca_bundle).is_file():
         problems.append(f"--ca-bundle {target.ca_bundle}: no such file")
     problems += _oauth2_problems(settings) + _client_certificate_problems(target)

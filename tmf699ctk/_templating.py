@@ -8,6 +8,7 @@ there is no loader (no ``include``/``import`` of files) and undefined names are 
 from __future__ import annotations
 
 import re
+from contextlib import suppress
 from functools import lru_cache
 from typing import Any
 
@@ -76,11 +77,19 @@ def check_syntax(text: str) -> str | None:
     return None
 
 
-def names_used(text: str) -> set[str]:
-    """The context names a template refers to (none for a template with a syntax error)."""
+def names_used(value: Any) -> set[str]:
+    """Every variable a value's templates read (for dependency checks before running)."""
     from jinja2 import meta
 
-    try:
-        return set(meta.find_undeclared_variables(_env.parse(text)))
-    except TemplateError:
-        return set()
+    found: set[str] = set()
+    if isinstance(value, str):
+        if "{{" in value or "{%" in value:
+            with suppress(TemplateError):  # a syntax error is check_syntax's to report
+                found |= meta.find_undeclared_variables(_env.parse(value))
+    elif isinstance(value, dict):
+        for key, sub in value.items():
+            found |= names_used(key) | names_used(sub)
+    elif isinstance(value, list):
+        for sub in value:
+            found |= names_used(sub)
+    return found

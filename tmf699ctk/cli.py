@@ -6,6 +6,7 @@ Exit codes: 0 every mandatory check passed; 1 a mandatory (or offered optional) 
 
 from __future__ import annotations
 
+import inspect
 import os
 import signal
 import ssl
@@ -26,7 +27,7 @@ from ._outputs import OutputPaths, write_outputs
 from ._results import RunResult
 from ._rules import RULES
 from ._runner import CancelToken
-from ._settings import Settings, build_settings
+from ._settings import BY_KEY, FailOn, Settings, build_settings
 from ._view import sha256_file as sha256_of
 
 EXIT_PASS, EXIT_FAIL, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
@@ -81,7 +82,12 @@ def _signals(cancel: CancelToken) -> Iterator[None]:
 def settings_from_cli(config: Path | None, **options: Any) -> Settings:
     """The command line's values (None: not given) keyed like the settings, merged with the
     environment and the config file."""
-    return build_settings({CLI_KEYS[k]: v for k, v in options.items()}, config_path=config)
+    cli: dict[str, Any] = {}
+    for name, value in options.items():
+        option = BY_KEY[CLI_KEYS[name]]
+        # a flag that is absent leaves the value to the environment, the config file or the default
+        cli[option.key] = (option.flag if value else None) if option.flag is not None else value
+    return build_settings(cli, config_path=config)
 
 
 CLI_KEYS = {
@@ -99,7 +105,8 @@ CLI_KEYS = {
     "notifications": "notifications.mode", "listen": "notifications.listen",
     "callback_url": "notifications.callback_url", "event_timeout": "notifications.event_timeout",
     "quiet_period": "notifications.quiet_period", "report_dir": "output.report_dir", "html": "output.html",
-    "junit": "output.junit", "markdown": "output.markdown",
+    "junit": "output.junit", "markdown": "output.markdown", "submission": "output.submission",
+    "baseline": "run.baseline", "fail_on": "run.fail_on",
 }
 
 
@@ -124,7 +131,8 @@ def run(
         ),
     ] = None,
     config: Annotated[
-        Path | None, typer.Option("--config", "-c", help="Config file (see `init`); env TMF699CTK_CONFIG.")
+        Path | None,
+        typer.Option("--config", "-c", metavar="FILE", help="Config file (see `init`); env TMF699CTK_CONFIG."),
     ] = None,
     api_version: Annotated[
         str | None,
@@ -224,17 +232,20 @@ def run(
                      help="How far the server's clock may be ahead before a date counts as future (default 300)."),
     ] = None,
     report_dir: Annotated[
-        Path | None, typer.Option("--report-dir", "-o", help="Output folder (default reports/<timestamp>/).")
+        Path | None,
+        typer.Option("--report-dir", "-o", metavar="DIR", help="Output folder (default reports/<timestamp>/)."),
     ] = None,
     html: Annotated[
         Path | None,
         typer.Option(
-            "--html",
+            "--html", metavar="FILE",
             help="HTML report path (default: in the report folder, named <COMPANY>-TMF699-v<version>-HTMLReport.html).",
         ),
     ] = None,
-    junit: Annotated[Path | None, typer.Option("--junit", help="Also write JUnit XML here.")] = None,
-    markdown: Annotated[Path | None, typer.Option("--markdown", help="Also write a Markdown summary here.")] = None,
+    junit: Annotated[Path | None, typer.Option("--junit", metavar="FILE", help="Also write JUnit XML here.")] = None,
+    markdown: Annotated[
+        Path | None, typer.Option("--markdown", metavar="FILE", help="Also write a Markdown summary here.")
+    ] = None,
     notifications: Annotated[
         str | None,
         typer.Option(
@@ -269,8 +280,21 @@ def run(
                      help="Seconds to watch for an event that must not come (default 1).")
     ] = None,
     submission: Annotated[
-        bool, typer.Option("--submission", help="Also write the certification document and bundle (see `submission`).")
-    ] = False,
+        bool | None,
+        typer.Option("--submission", help="Also write the certification document and bundle (see `submission`)."),
+    ] = None,
+    baseline: Annotated[
+        Path | None,
+        typer.Option("--baseline", metavar="RESULTS",
+                     help="An earlier run's results.json: mark every check new failure, still failing, fixed, "
+                          "new pass, unverified, new or gone."),
+    ] = None,
+    fail_on: Annotated[
+        str | None,
+        typer.Option("--fail-on", metavar="WHEN",
+                     help="verdict (default: exit 1 on a FAIL verdict) or new (exit 1 only for a blocking "
+                          "failure the --baseline did not have; the verdict is still shown)."),
+    ] = None,
 ) -> None:
     """Run the conformance suite against a TMF699 server and write the reports.
 
@@ -284,13 +308,14 @@ def run(
     settings = settings_from_cli(
         config, base_url=base_url, embedded=embedded, fault=fault, api_version=api_version, profile=profile,
         scenarios=scenarios, scenario=scenario, tag=tag, workers=workers, header=header, user=user,
-        secret_header=secret_header, insecure=(False if insecure else None), ca_bundle=ca_bundle, timeout=timeout,
+        secret_header=secret_header, insecure=insecure, ca_bundle=ca_bundle, timeout=timeout,
         max_body=max_body, proxy=proxy, oauth2_token_url=oauth2_token_url, oauth2_client_id=oauth2_client_id,
         oauth2_client_secret=oauth2_client_secret, oauth2_scope=oauth2_scope, oauth2_audience=oauth2_audience,
         oauth2_auth_method=oauth2_auth_method, cert=cert, key=key, key_password_env=key_password_env,
         cleanup_timeout=cleanup_timeout, clock_skew=clock_skew,
         report_dir=report_dir, html=html, junit=junit, markdown=markdown, notifications=notifications,
         listen=listen, callback_url=callback_url, event_timeout=event_timeout, quiet_period=quiet_period,
+        submission=submission, baseline=baseline, fail_on=fail_on,
     )
     if not settings.run.embedded and not settings.target.base_url:
         raise UsageError("give --base-url URL (or target.base_url in the config file, or TMF699CTK_BASE_URL), "
@@ -304,7 +329,7 @@ def run(
         except ValueError as exc:
             raise UsageError(str(exc)) from exc
     inputs = None
-    if submission:
+    if settings.output.submission:
         from ._submission_config import load_submission_inputs
 
         # the document's fields are checked before anything is sent: a missing one is not found after the run
@@ -323,7 +348,26 @@ def run(
         outcome = write_submission(result, finished.outputs.results, inputs, finished.outputs.folder)
         for line in describe(outcome):
             console.print(line)
-    raise typer.Exit(exit_code_for(result))
+    code = exit_code_for(result)
+    if result.baseline is not None:
+        from ._baseline_view import print_comparison
+
+        print_comparison(console, result)
+        if settings.run.fail_on == FailOn.NEW and code == EXIT_FAIL:
+            code = _exit_for_new_failures(console, result)
+    raise typer.Exit(code)
+
+
+def _exit_for_new_failures(console: Any, result: RunResult) -> int:
+    """--fail-on new: exit 1 only when a blocking failure is new; say why the verdict is not the exit code."""
+    from ._baseline import comparison
+
+    compared = comparison(result)
+    if compared is not None and compared.new_failures():
+        return EXIT_FAIL
+    console.print(f"exit {EXIT_PASS} (--fail-on new): no new failure since the baseline; the verdict is "
+                  f"still {result.verdict}")
+    return EXIT_PASS
 
 
 @app.command()
@@ -608,24 +652,54 @@ def validate(
     make_console().print(message)
 
 
-@app.command("config")
-def config_(
-    config: Annotated[
-        Path | None, typer.Option("--config", "-c", help="Config file (default: $TMF699CTK_CONFIG, if set).")
-    ] = None,
-) -> None:
-    """Print the effective settings of a run and where each value comes from (secrets masked).
+def config_(**options: Any) -> None:
+    """Print the settings a run with these options would use, and where each value comes from
+    (secrets masked). Takes every option of `run`, so you see what a command line would do.
 
     Precedence: command line > environment (TMF699CTK_*) > config file > defaults.
     """
     from ._settings import effective
 
-    settings = build_settings({}, config_path=config)
+    settings = settings_from_cli(options.pop("config"), **options)
+    console = make_console()
+    if settings.config_file:
+        console.print(f"config file: {settings.config_file}")
     table = Table("setting", "environment variable", "value", "source", title="Effective settings",
                   title_justify="left")
     for row in effective(settings):
         table.add_row(*row)
-    make_console().print(table)
+    console.print(table)
+
+
+# `config` takes exactly the options of `run` (declared once, there): an option added to `run` is
+# shown by `config` without a second declaration that could drift
+config_.__signature__ = inspect.signature(run, eval_str=True)  # type: ignore[attr-defined]
+app.command("config")(config_)
+
+
+@app.command()
+def diff(
+    baseline: Annotated[Path, typer.Argument(help="The earlier run's results.json.")],
+    results: Annotated[Path, typer.Argument(help="The later run's results.json.")],
+) -> None:
+    """Compare two runs check by check (matched by scenario, step and rule ID): new failures, still
+    failing, fixed, new passes, unverified, new and gone checks.
+
+    Exit 0 when the later run has no new blocking failure, 1 when it has.
+    """
+    from ._baseline import Baseline, compare
+    from ._baseline_view import print_comparison
+
+    before, after = Baseline.load(baseline), Baseline.load(results).run
+    compared = compare(after, before)
+    after.baseline = compared.to_dict()
+    console = make_console()
+    console.print(f"{results}: verdict {after.verdict}")
+    print_comparison(console, after)
+    new = compared.new_failures()
+    console.print(f"{len(new)} new blocking failure{'' if len(new) == 1 else 's'}: exit "
+                  f"{EXIT_FAIL if new else EXIT_PASS}")
+    raise typer.Exit(EXIT_FAIL if new else EXIT_PASS)
 
 
 @app.command()

@@ -8,11 +8,14 @@ from pathlib import Path
 from ._docs import (
     MATRIX_V5_BEGIN,
     MATRIX_V5_END,
+    SETTINGS_BEGIN,
+    SETTINGS_END,
     faults_markdown,
     faults_v5_markdown,
     matrix_markdown,
     replace_block,
     rules_markdown,
+    settings_markdown,
 )
 from ._selftest import selftest
 
@@ -31,6 +34,7 @@ def write_docs(folder: Path, readme: Path | None) -> list[Path]:
     if readme is not None and readme.is_file():
         text = replace_block(readme.read_text(encoding="utf-8"), matrix_markdown(outcomes))
         text = replace_block(text, matrix_markdown(outcomes_v5), MATRIX_V5_BEGIN, MATRIX_V5_END)
+        text = replace_block(text, settings_markdown(), SETTINGS_BEGIN, SETTINGS_END)
         readme.write_text(text, encoding="utf-8")
         written.append(readme)
     return written

@@ -95,7 +95,8 @@ class ReferenceServer:
         return self.state.public_origin + self.state.base_path
 
     def start(self) -> ReferenceServer:
-        self._thread = threading.Thread(target=self.httpd.serve_forever, name="tmf699-reference", daemon=True)
+        self._thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), name="tmf699-reference",
+                                        daemon=True)
         self._thread.start()
         return self
 
