@@ -16,13 +16,15 @@ from tmf699ctk._selftest import CLEAN, INDEPENDENT, Outcome, selftest
 from tmf699ctk.server import FAULTS, Fault
 
 ROOT = Path(__file__).resolve().parents[1]
+# with pytest-xdist, every test of this module runs in one worker: the matrix is computed once
+pytestmark = pytest.mark.xdist_group("fault-matrix")
 
 
 _MATRIX: dict[str, Outcome] = {}
 
 
 def outcome(name: str) -> Outcome:
-    """The matrix is computed once, four targets at a time (most of a run is waiting for events)."""
+    """The matrix is computed once, four targets at a time (in processes: runs are CPU-bound)."""
     if not _MATRIX:
         _MATRIX.update((o.name, o) for o in selftest(jobs=4))
     return _MATRIX[name]

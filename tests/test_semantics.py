@@ -237,6 +237,7 @@ CONSEQUENCES: dict[str, str] = {
 }
 
 
+@pytest.mark.xdist_group("fault-matrix")  # the matrix is computed once, in one worker
 @pytest.mark.parametrize("fault", [f for f in FAULTS if f.name not in CONSEQUENCES], ids=lambda f: f.name)
 def test_a_fault_trips_only_its_own_rules(fault) -> None:
     result = outcome(fault.name)

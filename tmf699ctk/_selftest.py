@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import multiprocessing
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from functools import partial
 
 from ._apis import DEFAULT_VERSION, api_spec
 from ._plan import Plan, build_plan
@@ -96,6 +96,26 @@ def prepare_selftest(api_version: str = DEFAULT_VERSION, **cli: object) -> Prepa
     return settings, build_plan(settings)
 
 
+# the self-check's inputs, set in the parent before worker processes fork (nothing to pickle)
+_PREPARED: Prepared | None = None
+_CATALOGUE: dict[str, Fault] = {}
+
+
+def _run_task(name: str) -> Outcome:
+    assert _PREPARED is not None
+    if name in (CLEAN, ACCEPTED, INDEPENDENT):
+        return run_clean(name, _PREPARED)
+    return run_fault(_CATALOGUE[name], _PREPARED)
+
+
+def _pool(jobs: int) -> Executor:
+    """Processes where they can fork (runs are CPU-bound in Python: threads would share one core),
+    threads elsewhere."""
+    if "fork" in multiprocessing.get_all_start_methods() and jobs > 1:
+        return ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("fork"))
+    return ThreadPoolExecutor(max_workers=max(1, jobs))
+
+
 def selftest(
     names: list[str] | None = None,
     jobs: int = 2,
@@ -104,18 +124,17 @@ def selftest(
 ) -> list[Outcome]:
     """Clean servers first, then each fault of ``api_version``'s catalogue; ``jobs`` runs that many
     at once (each isolated)."""
+    global _PREPARED, _CATALOGUE
     catalogue = {fault.name: fault for fault in faults_of(api_version)}
     unknown = sorted(set(names or []) - catalogue.keys())
     if unknown:
         raise ValueError(f"unknown fault(s) for TMF699 v{api_version}: {', '.join(unknown)}")
-    prepared = prepare_selftest(api_version)
-    faults = [catalogue[n] for n in names] if names else list(catalogue.values())
-    tasks: list[Callable[[], Outcome]] = [partial(run_clean, which, prepared)
-                                          for which in clean_targets(api_version)]
-    tasks += [partial(run_fault, fault, prepared) for fault in faults]
+    # set before the pool forks: its processes inherit them
+    _PREPARED, _CATALOGUE = prepare_selftest(api_version), catalogue
+    tasks = [*clean_targets(api_version), *(names or list(catalogue))]
     outcomes: list[Outcome] = []
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        for outcome in pool.map(lambda task: task(), tasks):
+    with _pool(jobs) as pool:
+        for outcome in pool.map(_run_task, tasks):
             outcomes.append(outcome)
             if on_outcome:
                 on_outcome(outcome)
