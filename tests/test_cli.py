@@ -35,7 +35,7 @@ def test_a_failing_mandatory_check_exits_1_and_names_the_rule(tmp_path: Path) ->
 def test_a_recommended_failure_only_warns_and_exits_0(tmp_path: Path) -> None:
     out = ctk("run", "--embedded", "--fault", "no-location", "-o", str(tmp_path / "r"))
     assert out.returncode == 0
-    assert "WARN TMF630-LOCATION-01 [recommended]" in out.stdout and "1 warning " in out.stdout
+    assert "WARN TMF630-LOCATION-01 [recommended]" in out.stdout and "1 warning, " in out.stdout
 
 
 def test_an_unreachable_target_exits_3_with_a_report(tmp_path: Path) -> None:

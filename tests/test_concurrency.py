@@ -22,12 +22,13 @@ _STAMP = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}
 _TOKEN = re.compile(r"/callback/[A-Za-z0-9_-]{16}")
 _PORT = re.compile(r"127\.0\.0\.1:\d+")
 _NUMBER = re.compile(r"\d+(\.\d+)?")
+_DURATION = re.compile(r"<n> m?s\b")
 
 
 def words(text: str, run_id: str) -> str:
     text = text.replace(run_id, "<run>").replace(run_id.upper(), "<RUN>")
     for pattern, placeholder in ((_UUID, "<id>"), (_STAMP, "<time>"), (_TOKEN, "/callback/<token>"),
-                                 (_PORT, "<host>"), (_NUMBER, "<n>")):
+                                 (_PORT, "<host>"), (_NUMBER, "<n>"), (_DURATION, "<duration>")):
         text = pattern.sub(placeholder, text)
     return text
 

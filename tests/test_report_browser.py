@@ -9,10 +9,12 @@ import pytest
 
 from tmf699ctk._outputs import write_outputs
 from tmf699ctk._results import RunResult
+from tmf699ctk._view import PARTIAL_BANNER
 
 from .browser import Browser, find_chromium
 from .conftest import run_suite
 from .reportdata import HOSTILE
+from .scoperuns import SCOPES, scope_run
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 CHROMIUM = find_chromium()
@@ -126,3 +128,41 @@ def test_the_report_prints_to_pdf(browser: Browser, failing_report) -> None:
     browser.load(html)
     pdf = browser.send("Page.printToPDF", {"printBackground": True})["data"]
     assert len(pdf) > 10_000
+
+
+@pytest.fixture(scope="module", params=SCOPES)
+def scoped_report(request, tmp_path_factory) -> tuple[str, RunResult, Path]:
+    result, folder = scope_run(request.param, tmp_path_factory.mktemp(f"scope-{request.param}"))
+    [html] = folder.glob("*.html")
+    return request.param, result, html
+
+
+def test_a_partial_custom_or_insecure_run_shows_it_on_the_cover(browser: Browser, scoped_report) -> None:
+    kind, result, html = scoped_report
+    assert result.scope["complete"] is (kind == "insecure")
+    browser.load(html)
+    weakened = browser.evaluate("document.getElementById('weakened').innerText")
+    banner = browser.evaluate("(() => { const b = document.getElementById('partial-banner'); "
+                              "return b && b.querySelector('.banner-text').innerText; })()")
+    if kind == "insecure":
+        assert banner is None and "TLS certificates were not verified (--insecure)" in weakened
+    else:
+        assert banner == PARTIAL_BANNER
+        # as prominent as the verdict: the same type size and weight, on the cover, seen without scrolling
+        sizes = browser.evaluate("['.verdict', '#partial-banner .banner-text'].map(s => { "
+                                 "const st = getComputedStyle(document.querySelector(s)); "
+                                 "return [st.fontSize, st.fontWeight]; })")
+        assert sizes[0] == sizes[1]
+        top = browser.evaluate("document.getElementById('partial-banner').getBoundingClientRect().top")
+        assert 0 < top < browser.evaluate("window.innerHeight")
+        assert browser.evaluate("document.title").endswith(f"({PARTIAL_BANNER})")
+    browser.screenshot(ARTIFACTS / f"report-{kind}.png")
+
+
+def test_a_rule_table_link_opens_the_step_it_points_to(browser: Browser, failing_report) -> None:
+    _, html = failing_report
+    browser.load(html)
+    anchor = browser.evaluate("document.querySelector('#rules tr.r-failed a').getAttribute('href')")
+    browser.evaluate(f"location.hash = {json.dumps(anchor)}")
+    browser.evaluate("new Promise(r => setTimeout(r, 50))")
+    assert browser.evaluate(f"document.getElementById({json.dumps(anchor[1:])}).open") is True

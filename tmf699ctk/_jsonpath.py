@@ -1,46 +1,124 @@
-"""A small JSON path subset for scenarios: ``$``, ``$.a.b``, ``$[0]``, ``$['@type']``, ``$.a[2].b``."""
+"""JSON paths in scenarios (``save`` and the CTK-JSON-01 assertion): RFC 9535, by python-jsonpath.
+
+A singular query (``$.a.b``, ``$.note[0]``, ``$['@type']``) selects one value; any other query
+(``$.note[*].text``, ``$..id``, ``$.note[?@.role == 'x']``) selects the list of every match.
+"""
 
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Any
 
-_TOKEN = re.compile(r"""\.(?P<name>[A-Za-z_@][\w@-]*)|\[(?P<index>-?\d+)\]|\[['"](?P<key>[^'"]+)['"]\]""")
+from jsonpath import JSONPath, JSONPathEnvironment, JSONPathError
+
+# strict: RFC 9535 only, none of the library's extensions, so a scenario means the same everywhere
+_ENV = JSONPathEnvironment(strict=True)
 
 
-def parse(path: str) -> list[str | int]:
-    if not path.startswith("$"):
-        raise ValueError(f"JSON path {path!r} must start with '$'")
-    parts: list[str | int] = []
-    pos = 1
-    while pos < len(path):
-        match = _TOKEN.match(path, pos)
-        if not match:
-            raise ValueError(f"JSON path {path!r}: cannot parse at {path[pos:]!r}")
-        if match.group("index") is not None:
-            parts.append(int(match.group("index")))
-        else:
-            parts.append(match.group("name") or match.group("key"))
-        pos = match.end()
-    return parts
+class JSONPathProblem(ValueError):
+    """A JSON path that is not valid RFC 9535 syntax (a scenario mistake, not a server failure)."""
+
+
+def _explain(path: str, exc: JSONPathError) -> str:
+    message = str(exc.args[0]) if exc.args else str(exc)
+    token = getattr(exc, "token", None)
+    at = getattr(token, "index", -1)
+    where = f" at character {at + 1}" if isinstance(at, int) and at >= 0 else ""
+    hint = ""
+    if re.search(r"\.[^A-Za-z_\[*.\s]", path):
+        hint = " (a name that starts with another character needs brackets: $['@type'])"
+    elif not path.startswith("$"):
+        hint = " (a JSON path starts with $)"
+    return f"JSON path {path!r}: {message}{where}{hint}"
+
+
+@lru_cache(maxsize=1024)
+def compile_path(path: str) -> JSONPath:
+    """The compiled query; JSONPathProblem with the position of a syntax error."""
+    try:
+        query = _ENV.compile(path)
+    except JSONPathError as exc:
+        raise JSONPathProblem(_explain(path, exc)) from None
+    if not isinstance(query, JSONPath):  # a union (`|`) or intersection is not RFC 9535
+        raise JSONPathProblem(f"JSON path {path!r}: not an RFC 9535 query")
+    for function, pattern in _patterns(query):
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            # match()/search() would quietly select nothing: the scenario's mistake would look like the server's
+            raise JSONPathProblem(f"JSON path {path!r}: invalid regular expression {pattern!r} in {function}(): "
+                                  f"{exc}") from None
+    return query
+
+
+def _patterns(query: JSONPath) -> list[tuple[str, str]]:
+    """(function, pattern) of every match()/search() with a literal pattern, nested filters included."""
+    found: list[tuple[str, str]] = []
+
+    def visit(node: Any) -> None:
+        if type(node).__name__ == "FunctionExtension" and getattr(node, "name", "") in ("match", "search"):
+            args = list(getattr(node, "args", ()))
+            if len(args) > 1 and type(args[1]).__name__ == "StringLiteral":
+                found.append((node.name, str(args[1].value)))
+        nested = getattr(node, "query", None)
+        if isinstance(nested, JSONPath):
+            walk(nested)
+        for child in node.children():
+            visit(child)
+
+    def walk(q: JSONPath) -> None:
+        for segment in q.segments:
+            for selector in segment.selectors:
+                expression = getattr(selector, "expression", None)
+                if expression is not None:
+                    visit(expression)
+
+    walk(query)
+    return found
+
+
+def syntax_error(path: str) -> str | None:
+    """Why ``path`` is not a valid JSON path, or None."""
+    try:
+        compile_path(path)
+    except JSONPathProblem as exc:
+        return str(exc)
+    return None
+
+
+def is_singular(path: str) -> bool:
+    return compile_path(path).singular_query()
 
 
 def get(document: Any, path: str) -> Any:
-    """Value at ``path``; KeyError with the failing segment when absent."""
-    current = document
-    walked = "$"
-    for part in parse(path):
-        if isinstance(part, int):
-            if not isinstance(current, list) or not -len(current) <= part < len(current):
-                raise KeyError(f"{walked}[{part}] does not exist")
-            current = current[part]
-            walked += f"[{part}]"
-        else:
-            if not isinstance(current, dict) or part not in current:
-                raise KeyError(f"{walked}.{part} does not exist")
-            current = current[part]
-            walked += f".{part}"
-    return current
+    """The value at a singular ``path`` (KeyError naming the first missing step when absent), or
+    the list of values a non-singular path matches (KeyError when it matches nothing)."""
+    query = compile_path(path)
+    values = [match.obj for match in query.finditer(document)]
+    if query.singular_query():
+        if not values:
+            raise KeyError(f"{_first_missing(document, query)} does not exist")
+        return values[0]
+    if not values:
+        raise KeyError(f"{path} matches nothing")
+    return values
+
+
+def _first_missing(document: Any, query: JSONPath) -> str:
+    """The shortest prefix of a singular query that selects nothing, written like ``$.a.b[0]``."""
+    current, walked = document, "$"
+    for segment in query.segments:
+        selector = segment.selectors[0]
+        name = getattr(selector, "name", None)
+        key: str | int = name if isinstance(name, str) else int(getattr(selector, "index", 0))
+        walked = join(walked, key)
+        listed = isinstance(key, int) and isinstance(current, list) and -len(current) <= key < len(current)
+        named = isinstance(key, str) and isinstance(current, dict) and key in current
+        if not (listed or named):
+            return walked
+        current = current[key]
+    return walked
 
 
 def join(base: str, key: str | int) -> str:

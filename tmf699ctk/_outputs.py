@@ -105,6 +105,7 @@ def _atomic_write(path: Path, text: str) -> None:
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as out:
             out.write(text)
+        os.chmod(temporary, 0o666 & ~_UMASK)  # as a plain open() would: mkstemp makes it private
         os.replace(temporary, path)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -112,10 +113,19 @@ def _atomic_write(path: Path, text: str) -> None:
         raise
 
 
+def _read_umask() -> int:
+    mask = os.umask(0)  # the only way to read it; done once, at import, before any thread exists
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _read_umask()
+
+
 def save_results(run: RunResult, path: Path) -> Path:
     """Write results.json atomically (a reader never sees half a file)."""
     try:
-        _atomic_write(path, json.dumps(run.to_dict(), indent=2, ensure_ascii=False) + "\n")
+        _atomic_write(path, run.to_json())
     except OSError as exc:
         raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from exc
     return path
@@ -154,11 +164,16 @@ def write_outputs(run: RunResult, results_path: Path, paths: OutputPaths | None 
 
 
 def verify_report(html_path: Path, results_path: Path) -> list[str]:
-    """Problems that show the report or its evidence were altered; empty when both are authentic.
+    """Problems that show the report or its evidence were altered or do not hold together; empty
+    when both are authentic.
 
     The report is a pure rendering of results.json: re-rendering it must give the same bytes, and
-    the digest on its cover must be the SHA-256 of the results file.
+    the digest on its cover must be the SHA-256 of the results file. The results must match the
+    shipped results schema and their seal; their verdict, summary and scope must follow from their
+    checks and from the suite installed with this kit (``_evidence``).
     """
+    from ._evidence import read_checked
+
     html = html_path.read_text(encoding="utf-8")
     digest = sha256_file(results_path)
     problems = []
@@ -168,17 +183,17 @@ def verify_report(html_path: Path, results_path: Path) -> list[str]:
     claimed = html.split(marker, 1)[1].split('"', 1)[0]
     if claimed != digest:
         problems.append(f"the report names results.json SHA-256 {claimed}, but {results_path} has {digest}")
-    run = RunResult.read(results_path)
-    stored = run.stored or {}
-    if stored.get("verdict") != run.verdict:
-        problems.append(f"results.json says verdict {stored.get('verdict')!r}, but its checks give {run.verdict!r}")
-    if stored.get("summary") != run.summary:
-        fields = sorted(k for k in set(run.summary) | set(stored.get("summary") or {})
-                        if (stored.get("summary") or {}).get(k) != run.summary.get(k))
-        problems.append(f"results.json's summary disagrees with its checks ({', '.join(fields)})")
-    if run.tool.get("version") != __version__:
-        problems.append(f"the results come from tmf699ctk {run.tool.get('version')}; re-rendering needs that "
-                        f"version, this is {__version__}")
-    elif render_html(run, claimed) != html:
+    try:
+        data = json.loads(results_path.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        return [*problems, f"{results_path} is not JSON: {exc}"]
+    tool = data.get("tool") if isinstance(data, dict) else None
+    version = tool.get("version") if isinstance(tool, dict) else None
+    if version != __version__:
+        return [*problems, f"the results come from tmf699ctk {version}; checking them needs that version, "
+                           f"this is {__version__}"]
+    run, found = read_checked(data)
+    problems += found
+    if run is not None and render_html(run, claimed) != html:
         problems.append(f"{html_path} differs from the report rendered from {results_path}: it was edited")
     return problems

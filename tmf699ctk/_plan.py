@@ -187,7 +187,10 @@ def _scope(settings: Settings, version: str, profile: Profile, selected: list[Sc
         reasons.append(f"only part of the suite was selected ({shown}): {len(selected)} of the {whole} "
                        f"scenarios of the {profile.value} profile")
     if custom_files:
-        reasons.append(f"{len(custom_files)} scenario file(s) are not the bundled suite's")
+        bundled_ids = {s.id for s in _bundled()}
+        named = [s.file + (f" (reuses the bundled ID {s.id})" if s.id in bundled_ids else "")
+                 for s in selected if s.file in {c["file"] for c in custom_files}]
+        reasons.append(f"{len(custom_files)} scenario file(s) are not the bundled suite's: {', '.join(named)}")
     if digest != bundled and not reasons:
         reasons.append("the scenarios that ran differ from the bundled suite of this profile")
     return {
@@ -200,6 +203,9 @@ def _scope(settings: Settings, version: str, profile: Profile, selected: list[Sc
         "selection": {"scenarios": list(settings.run.only), "tags": list(settings.run.tags)},
         "custom_files": custom_files,
         "weakened": settings.weakening(),
+        # the values behind "weakened", so `verify` can recompute it (an edit of one contradicts the other)
+        "options": {"notifications": settings.notifications.mode.value, "verify_tls": settings.target.verify_tls,
+                    "timeout": settings.target.timeout, "payload_overrides": list(settings.payload_overrides)},
         "complete": digest == bundled and not reasons,
         "partial_reasons": reasons,
         "workers": settings.run.workers,

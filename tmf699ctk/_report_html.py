@@ -1,4 +1,8 @@
-"""The single-file HTML certification report (jinja2; inline CSS and JS; no network)."""
+"""The single-file HTML certification report (jinja2; inline CSS and JS; no network).
+
+A pure rendering of results.json: everything shown is read from the results (never the clock,
+the host or the installed suite), so ``verify`` can re-render it byte for byte.
+"""
 
 from __future__ import annotations
 
@@ -11,8 +15,27 @@ from jinja2 import Environment, FileSystemLoader, Template, select_autoescape
 
 from ._baseline_view import html_view as baseline_view
 from ._resources import package_file
-from ._results import Exchange, RunResult, Status, is_blocking
-from ._view import check_outcome, curl, declined_features, human_bytes, human_ms, pretty_body
+from ._results import Exchange, RunResult
+from ._view import (
+    OUTCOME_ORDER,
+    PARTIAL_BANNER,
+    WEAKENED_TITLE,
+    check_outcome,
+    counted,
+    curl,
+    declined_features,
+    human_bytes,
+    human_ms,
+    outcome_counts,
+    pretty_body,
+    problem_groups,
+    requests_sentence,
+    rule_rows,
+    scope_view,
+    skip_reasons,
+    unclaimed_events,
+    worst_outcome,
+)
 
 
 @cache
@@ -42,45 +65,76 @@ def _exchange(x: Exchange | None) -> dict[str, Any] | None:
     return view
 
 
-def _outcome(statuses: list[str]) -> str:
-    for word in ("error", "failed", "warning", "passed", "not supported"):
-        if word in statuses:
-            return word
-    return "skipped"
-
-
-def build_view(run: RunResult) -> dict[str, Any]:
+def _scenarios(run: RunResult) -> list[dict[str, Any]]:
     scenarios: list[dict[str, Any]] = []
-    failures: list[dict[str, Any]] = []
     for i, sc in enumerate(run.scenarios):
         steps: list[dict[str, Any]] = []
         for j, st in enumerate(sc.steps):
-            anchor = f"s{i}-{j}"
             checks = [{**vars(c), "outcome": check_outcome(c)} for c in st.checks]
             outcomes = [c["outcome"] for c in checks]
-            levels = {c.level.value for c in st.checks}
-            flags = [f" has-{lv}" for lv in sorted(levels)]
+            flags = [f" has-{lv}" for lv in sorted({c.level.value for c in st.checks})]
             if any(o in ("failed", "error", "warning") for o in outcomes):
                 flags.append(" has-failed")
-            steps.append({"anchor": anchor, "name": st.name, "kind": st.kind, "skipped_reason": st.skipped_reason,
-                          "checks": checks, "outcome": _outcome(outcomes) if outcomes else
-                          ("skipped" if st.skipped_reason else "recorded"),
-                          "classes": "".join(flags), "exchange": _exchange(st.exchange)})
-            for c in st.checks:
-                if c.status in (Status.FAILED, Status.ERROR):
-                    failures.append({"check": c, "outcome": check_outcome(c), "scenario": sc.id, "step": st.name,
-                                     "anchor": anchor, "exchange": _exchange(st.exchange),
-                                     "curl": curl(st.exchange) if st.exchange else "",
-                                     "blocking": is_blocking(c)})
-        flags_of_steps = sorted({flag for st in steps for flag in st["classes"].split()})
+            outcome = ("error" if st.scenario_error else worst_outcome(outcomes) if outcomes
+                       else "skipped" if st.skipped_reason else "recorded")
+            steps.append({"anchor": f"s{i}-{j}", "name": st.name, "kind": st.kind,
+                          "skipped_reason": st.skipped_reason, "scenario_error": st.scenario_error,
+                          "checks": checks, "outcome": outcome, "classes": "".join(flags),
+                          "exchange": _exchange(st.exchange)})
         scenarios.append({
-            "anchor": f"s{i}", "id": sc.id, "title": sc.title, "description": sc.description, "steps": steps,
-            "outcome": _outcome([s["outcome"] for s in steps]), "duration": human_ms(sc.duration_ms),
-            "classes": "".join(f" {flag}" for flag in flags_of_steps),
+            "anchor": f"s{i}", "id": sc.id, "title": sc.title, "description": sc.description, "file": sc.file,
+            "steps": steps, "outcome": worst_outcome([s["outcome"] for s in steps]),
+            "duration": human_ms(sc.duration_ms),
+            "classes": "".join(f" {flag}" for flag in sorted({f for st in steps for f in st["classes"].split()})),
             "cleanup": [_exchange(x) for x in sc.cleanup],
         })
-    failures.sort(key=lambda f: (not f["blocking"],))  # blocking failures first, warnings after
-    return {"scenarios": scenarios, "failures": failures, "not_supported": declined_features(run)}
+    return scenarios
+
+
+def _problems(run: RunResult) -> list[dict[str, Any]]:
+    anchors = {id(st): f"s{i}-{j}" for i, sc in enumerate(run.scenarios) for j, st in enumerate(sc.steps)}
+    problems = []
+    for group in problem_groups(run):
+        _, st, first = group.where[0]
+        problems.append({
+            "outcome": group.outcome, "message": group.message, "hint": group.hint, "check": first,
+            "rules": list(dict.fromkeys(c.rule_id for _, _, c in group.where)),
+            "levels": list(dict.fromkeys(c.level.value for _, _, c in group.where)),
+            "count": len(group.where),
+            "places": list({anchors[id(step)]: (anchors[id(step)], f"{scenario.id} / {step.name}")
+                            for scenario, step, _ in group.where}.values()),
+            "exchange": _exchange(st.exchange), "curl": curl(st.exchange) if st.exchange else "",
+        })
+    return problems
+
+
+def _families(run: RunResult) -> list[tuple[str, list[int]]]:
+    """Checks of each rule family by outcome (the same words and order as every other count)."""
+    rows: dict[str, list[int]] = {}
+    for c in run.checks():
+        row = rows.setdefault(c.family, [0] * len(OUTCOME_ORDER))
+        row[[o.value for o in OUTCOME_ORDER].index(check_outcome(c))] += 1
+    return sorted(rows.items())
+
+
+def _levels(run: RunResult) -> list[tuple[str, list[int]]]:
+    rows: dict[str, list[int]] = {lv: [0] * len(OUTCOME_ORDER) for lv in ("mandatory", "optional", "recommended")}
+    for c in run.checks():
+        rows[c.level.value][[o.value for o in OUTCOME_ORDER].index(check_outcome(c))] += 1
+    return list(rows.items())
+
+
+def build_view(run: RunResult) -> dict[str, Any]:
+    rules = [{**vars(r), "anchor": f"s{r.evidence[0]}-{r.evidence[1]}" if r.evidence else None}
+             for r in rule_rows(run)]
+    skipped = skip_reasons(run)
+    return {
+        "scenarios": _scenarios(run), "problems": _problems(run), "not_supported": declined_features(run),
+        "scope": scope_view(run), "rules": rules, "outcomes": outcome_counts(run),
+        "outcome_words": [o.value for o in OUTCOME_ORDER], "by_level": _levels(run), "by_family": _families(run),
+        "unclaimed": unclaimed_events(run), "skip_reasons": skipped[:5], "requests_sentence": requests_sentence(run),
+        "scenario_errors": run.scenario_errors(),
+    }
 
 
 def render_html(run: RunResult, digest: str) -> str:
@@ -88,10 +142,14 @@ def render_html(run: RunResult, digest: str) -> str:
     script_hash = "sha256-" + base64.b64encode(hashlib.sha256(js.encode("utf-8")).digest()).decode()
     s = run.summary
     company = run.metadata.get("company")
-    title = f"{company + ' - ' if company else ''}TMF699 v{run.spec.get('version')} conformance: {run.verdict}"
+    scope = scope_view(run)
+    title = (f"{company + ' - ' if company else ''}TMF699 v{run.spec.get('version')} conformance: {run.verdict}"
+             + ("" if scope.complete else f" ({PARTIAL_BANNER})"))
     return template.render(
         run=run, s=s, digest=digest, css=css, js=js, script_hash=script_hash, title=title,
-        statuses=[st.value for st in Status], duration=human_ms(run.duration_ms),
-        received=human_bytes(s["bytes_received"]), avg_response=human_ms(s["avg_response_ms"]),
+        duration=human_ms(run.duration_ms), received=human_bytes(s["bytes_received"]),
+        avg_response=human_ms(s["avg_response_ms"]), partial_banner=PARTIAL_BANNER, weakened_title=WEAKENED_TITLE,
+        warnings=counted("warning", int(s["outcomes"].get("warning", 0))),
+        leftovers=[{"curl": x.curl(), "reason": x.reason, "name": x.name, "url": x.url} for x in run.leftovers],
         baseline=baseline_view(run), **build_view(run),
     )

@@ -7,6 +7,7 @@ a stored verdict or summary is never trusted (``tmf699ctk verify`` recomputes an
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
@@ -15,7 +16,16 @@ from typing import Any
 
 RESULTS_SCHEMA_VERSION = "2.1"
 # 1.1 added "notifications"; 2.0: "aborted" is a boolean with "abort_reason", adds "scope" and "leftovers";
-# 2.1 adds "baseline" (run --baseline)
+# 2.1 adds "baseline" (run --baseline), "content_sha256", a step's "scenario_error" and scope.options
+SEAL = "content_sha256"
+
+
+def content_digest(data: dict[str, Any]) -> str:
+    """SHA-256 of a results document without its own seal, in a canonical JSON form (key order and
+    whitespace do not count). A checksum against edits, not a signature: anyone can recompute it."""
+    body = {k: v for k, v in data.items() if k != SEAL}
+    text = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 class Status(StrEnum):
@@ -93,6 +103,7 @@ class StepResult:
     checks: list[CheckResult] = field(default_factory=list)
     skipped_reason: str | None = None
     saved: list[str] = field(default_factory=list)
+    scenario_error: str | None = None  # the scenario itself is wrong here (template, JSON path): not the server
 
 
 @dataclass
@@ -159,6 +170,10 @@ class RunResult:
     def exchanges(self) -> list[Exchange]:
         return [s.exchange for sc in self.scenarios for s in sc.steps if s.exchange is not None]
 
+    def scenario_errors(self) -> list[tuple[ScenarioResult, StepResult]]:
+        """Steps the scenario file got wrong (found at run time): the run says nothing about the server there."""
+        return [(sc, st) for sc in self.scenarios for st in sc.steps if st.scenario_error]
+
     def finish(self) -> None:
         """Store the derived summary and verdict (for readers of the JSON; never trusted on read)."""
         self.summary = summarise(self)
@@ -174,8 +189,14 @@ class RunResult:
         data.pop("stored", None)
         return data
 
+    def to_json(self) -> str:
+        """The results.json text: the document and its seal (``content_digest``)."""
+        data = self.to_dict()
+        data[SEAL] = content_digest(data)
+        return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
     def write(self, path: Path) -> Path:
-        path.write_text(json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        path.write_text(self.to_json(), encoding="utf-8")
         return path
 
     @classmethod
@@ -190,11 +211,12 @@ class RunResult:
             raise ValueError(f"results schema version {version!r} is not supported")
         scenarios = [_scenario_from(s) for s in data.get("scenarios", [])]
         leftovers = [Leftover(**x) for x in data.get("leftovers", [])]
-        fields = {k: v for k, v in data.items() if k not in ("scenarios", "leftovers")}
+        fields = {k: v for k, v in data.items() if k not in ("scenarios", "leftovers", SEAL)}
         run = cls(scenarios=scenarios, leftovers=leftovers, **fields)
         stored_verdict, stored_summary = run.verdict, run.summary
         run.finish()
-        run.stored = {"verdict": stored_verdict, "summary": stored_summary}
+        run.stored = {"verdict": stored_verdict, "summary": stored_summary, SEAL: data.get(SEAL),
+                      "sealed": content_digest(data)}
         return run
 
     @classmethod
@@ -301,7 +323,7 @@ def _scenario_from(d: dict[str, Any]) -> ScenarioResult:
     for s in d.get("steps", []):
         checks = [CheckResult(**{**c, "level": Level(c["level"]), "status": Status(c["status"])}) for c in s["checks"]]
         steps.append(StepResult(s["name"], s.get("kind", "step"), _exchange_from(s.get("exchange")), checks,
-                                s.get("skipped_reason"), s.get("saved", [])))
+                                s.get("skipped_reason"), s.get("saved", []), s.get("scenario_error")))
     cleanup = [e for e in (_exchange_from(x) for x in d.get("cleanup", [])) if e is not None]
     fields = {k: v for k, v in d.items() if k not in ("steps", "cleanup")}
     return ScenarioResult(steps=steps, cleanup=cleanup, **fields)

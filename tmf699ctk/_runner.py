@@ -42,10 +42,16 @@ from ._results import (
     Status,
     StepResult,
 )
+from ._rule_args import argument_problems
 from ._rules import BY_ID, Gate
 from ._scenarios import NO_BODY, Expectation, Scenario, Step
 from ._settings import NotificationMode, Settings
 from ._templating import TemplateProblem, render
+
+
+class _ScenarioFault(Exception):
+    """The scenario itself is wrong at this step (a template or JSON path problem the author made)."""
+
 
 # statuses after which a resource no longer needs cleaning up
 _GONE = {200, 202, 204, 404, 410}
@@ -432,6 +438,23 @@ class Runner:
             return self._skip(result, step, state.broken)
         if step.feature and step.feature in state.declined:
             return self._skip(result, step, state.declined[step.feature], not_supported=True)
+        try:
+            return self._attempt(scenario, step, state, result, context, kind, attempts)
+        except _ScenarioFault as fault:
+            return self._scenario_error(result, step, state, str(fault))
+
+    def _scenario_error(self, result: StepResult, step: Step, state: ScenarioState, message: str) -> StepResult:
+        """The step's checks are errors of the scenario (not of the server) and the rest of it is skipped."""
+        result.scenario_error = message
+        result.checks = [self._outcome(e, Status.ERROR, f"scenario error: {message}") for e in step.expect
+                         if not e.auto]
+        with state.lock:
+            state.broken = f"not run: step '{result.name}' has a scenario error ({message})"
+        return result
+
+    def _attempt(self, scenario: Scenario, step: Step, state: ScenarioState, result: StepResult,
+                 context: dict[str, Any], kind: str, attempts: list[StepResult]) -> StepResult:
+        name = result.name
         if step.wait is not None:
             return self._wait(step, state, result, context, scenario.id)
         sent_at = time.monotonic()
@@ -616,20 +639,23 @@ class Runner:
         """Send the step's request (``body``: instead of the step's own JSON body)."""
         req = step.request
         assert req is not None  # the scenario schema requires a request or a wait_event
-        rendered_url = render(req.url, context) if req.url is not None else None
-        url = build_url(self.base_url, render(req.path, context), rendered_url, render(req.query, context))
+        with _authored("the request cannot be built"):
+            rendered_url = render(req.url, context) if req.url is not None else None
+            url = build_url(self.base_url, render(req.path, context), rendered_url, render(req.query, context))
+            if body is NO_BODY:
+                body = render(req.json, context) if req.json is not NO_BODY else None
+            headers = render(req.headers, context)
+            content_type = render(req.content_type, context)
         if rendered_url is not None and urlsplit(url)[:2] != self._origin:
             # never send the user's credentials to an origin they did not configure
             raise TemplateProblem(f"refusing to follow {url!r}: it is outside the configured base URL's origin")
-        if body is NO_BODY:
-            body = render(req.json, context) if req.json is not NO_BODY else None
         entry = None
         if req.method == "POST":
             name = body.get("name") if isinstance(body, dict) and isinstance(body.get("name"), str) else None
             entry = self.ledger.sending(url.split("?", 1)[0].rstrip("/"), scenario.id, name)
         exchange = send(
-            self.client, req.method, url, health=self.health, headers=render(req.headers, context),
-            json_body=body, raw_body=req.body, content_type=render(req.content_type, context), abort=self.cancel.stop,
+            self.client, req.method, url, health=self.health, headers=headers,
+            json_body=body, raw_body=req.body, content_type=content_type, abort=self.cancel.stop,
         )
         if entry is not None:
             self.ledger.answered(entry, exchange)
@@ -687,7 +713,8 @@ class Runner:
         and the checks already decided."""
         spec = step.reduce
         assert spec is not None and step.request is not None
-        body = render(step.request.json, context)
+        with _authored("the request cannot be built"):
+            body = render(step.request.json, context)
         if not isinstance(body, dict):
             raise TemplateProblem(f"reduce needs a JSON object body, got {type(body).__name__}")
         context[spec.variable] = body
@@ -800,9 +827,10 @@ class Runner:
         """Wait for the notification the previous request should have caused (or for its absence)."""
         assert step.wait is not None and self.listener is not None
         try:
-            subscription = str(render(step.wait.subscription, context))
-            about = render(step.wait.about, context) if step.wait.about else None
-            wanted = str(render(step.wait.type, context)) if step.wait.type else None
+            with _authored("the wait cannot be built"):
+                subscription = str(render(step.wait.subscription, context))
+                about = render(step.wait.about, context) if step.wait.about else None
+                wanted = str(render(step.wait.type, context)) if step.wait.type else None
         except TemplateProblem as exc:
             with state.lock:
                 state.broken = f"step '{result.name}' could not be built: {exc}"
@@ -914,9 +942,18 @@ class Runner:
                   context: dict[str, Any]) -> CheckResult:
         rule = expectation.rule
         try:
-            args = render(expectation.args, context)
+            with _authored(f"the arguments of {rule.id} cannot be built"):
+                args = render(expectation.args, context)
         except TemplateProblem as exc:
             return self._outcome(expectation, Status.SKIPPED, f"cannot evaluate: {exc}")
+        problems = argument_problems(rule, args)
+        if problems:
+            message = "; ".join(p.message for p in problems)
+            if any(p.syntax or expectation.args.get(p.name) == args.get(p.name) for p in problems):
+                # a literal the scenario wrote, or a JSON path/regex it built: the author's mistake
+                raise _ScenarioFault(f"rule {rule.id}: {message}")
+            # a value taken from the server's earlier answer is not of the kind the rule needs
+            return self._outcome(expectation, Status.SKIPPED, f"not evaluated: {message}")
         try:
             note = rule.check(ctx, **args)
         except CheckFailed as exc:
@@ -954,6 +991,8 @@ class Runner:
                         value = found.group(1) if found.groups() else found.group(0)
                 else:
                     value = jsonpath.get(ctx.json(), source)
+            except jsonpath.JSONPathProblem as exc:
+                raise _ScenarioFault(f"save {name}: {exc}") from exc
             except (KeyError, CheckFailed) as exc:
                 problem = str(exc).strip(chr(39))
                 with state.lock:
@@ -1084,6 +1123,18 @@ def _schedule_key(scenario: Scenario) -> tuple[bool, bool, int]:
     steps = (*scenario.steps, *scenario.teardown)
     sequential = sum(1 for s in steps if s.group is None) + len({s.group for s in steps if s.group is not None})
     return (not scenario.exclusive, "notifications" not in scenario.requires, -sequential)
+
+
+@contextmanager
+def _authored(what: str) -> Iterator[None]:
+    """A template problem the author made (syntax, sandbox, undefined name) is a scenario fault;
+    one the data caused (an attribute the saved answer lacks) stays a TemplateProblem."""
+    try:
+        yield
+    except TemplateProblem as exc:
+        if exc.author:
+            raise _ScenarioFault(f"{what}: {exc}") from exc
+        raise
 
 
 @contextmanager

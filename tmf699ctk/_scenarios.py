@@ -5,6 +5,7 @@ Every problem is reported as ``file:line: message`` before any request is sent.
 
 from __future__ import annotations
 
+import difflib
 import inspect
 import json
 from dataclasses import dataclass, field
@@ -14,17 +15,34 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
+from . import _jsonpath
 from ._exceptions import ScenarioError
 from ._resources import data_dir, package_file
 from ._results import Level
-from ._rules import BY_ID, Rule
-from ._templating import TemplateProblem, check_syntax, names_used, render
+from ._rule_args import argument_problems, placeholder_problems
+from ._rules import BY_ID, Context, Rule
+from ._templating import (
+    TemplateProblem,
+    check_syntax,
+    has_template,
+    is_whole_expression,
+    names_used,
+    render,
+    sandbox_refusals,
+    templates_in,
+    undefined_names,
+)
 from ._yaml import Location, YamlProblem, error_location, line_for, load_with_lines, read_text
 
 PROFILES = ("official", "full")  # see _settings.Profile
 DEFAULT_API_VERSIONS = ("4.0.0",)  # a scenario file without `api_versions:` is a v4 scenario
 ACCEPTED = ("appears", "changes", "disappears")  # what a 202 Accepted answer to a step promises
 NO_BODY = object()
+# what every template may read (the runner defines them); callback_url needs the listener
+GLOBALS = ("payloads", "run_id", "base_url")
+LISTENER_GLOBALS = ("callback_url",)
+# step keys whose strings are templates; `body` is sent as written, `save` holds JSON paths
+_TEMPLATED_KEYS = ("name", "request", "expect", "wait_event")
 
 
 @dataclass(frozen=True)
@@ -142,24 +160,89 @@ class _Problems:
     def __init__(self, file: str, lines: dict[Location, int]) -> None:
         self.file = file
         self.lines = lines
-        self.items: list[str] = []
+        self._found: list[tuple[int, str]] = []
 
     def add(self, path: Location, message: str) -> None:
-        self.items.append(f"{self.file}:{line_for(self.lines, path)}: {message}")
+        self._found.append((line_for(self.lines, path), message))
+
+    @property
+    def items(self) -> list[str]:
+        """In the order of the file's lines (a stable sort keeps one line's problems in order)."""
+        return [f"{self.file}:{line}: {message}" for line, message in sorted(self._found, key=lambda f: f[0])]
 
 
-def _templates(value: Any, path: Location, problems: _Problems) -> None:
+def _locations(value: Any, path: Location) -> list[tuple[Location, str]]:
+    """Every template string in ``value`` with where it is (a key's location is its own)."""
+    found: list[tuple[Location, str]] = []
     if isinstance(value, str):
-        if "{{" in value or "{%" in value:
-            error = check_syntax(value)
-            if error:
-                problems.add(path, f"template syntax error in {value!r}: {error}")
+        if has_template(value):
+            found.append((path, value))
     elif isinstance(value, dict):
         for key, sub in value.items():
-            _templates(sub, (*path, key), problems)
+            if has_template(key):
+                found.append(((*path, key), key))
+            found += _locations(sub, (*path, key))
     elif isinstance(value, list):
         for index, sub in enumerate(value):
-            _templates(sub, (*path, index), problems)
+            found += _locations(sub, (*path, index))
+    return found
+
+
+class _Names:
+    """What a step's templates may read: the globals, the loop variable, earlier steps' saves."""
+
+    def __init__(self, listener: bool) -> None:
+        self.listener = listener
+        self.saved: dict[str, str] = {}  # name -> the step that saves it
+
+    def defined(self, loop: dict[str, Any] | None) -> list[str]:
+        return [*GLOBALS, *(LISTENER_GLOBALS if self.listener else ()), *self.saved, *(loop or {})]
+
+    def explain(self, name: str, text: str, defined: list[str], later: dict[str, str]) -> str:
+        if name in LISTENER_GLOBALS and not self.listener:
+            return (f"{name} in {text!r} is defined only in a scenario with `requires: [notifications]` "
+                    "(the kit's listener gives it)")
+        if name in later:
+            return f"{name!r} in {text!r} is saved only later, by step {later[name]!r}: not defined yet here"
+        close = difflib.get_close_matches(name, defined, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        return f"undefined variable {name!r} in {text!r} (defined here: {', '.join(defined)}){hint}"
+
+
+def _check_templates(value: Any, path: Location, defined: list[str], names: _Names,
+                     later: dict[str, str], problems: _Problems) -> None:
+    """Syntax, sandbox refusals and undefined names of every template in ``value``."""
+    for where, text in _locations(value, path):
+        error = check_syntax(text)
+        if error:
+            problems.add(where, f"template syntax error in {text!r}: {error}")
+            continue
+        for refusal in sandbox_refusals(text):
+            problems.add(where, f"refused by the template sandbox: {text!r} {refusal}")
+        for name in undefined_names(text, defined):
+            problems.add(where, names.explain(name, text, defined, later))
+
+
+def _check_save(save: dict[str, Any], path: Location, problems: _Problems) -> None:
+    for name, source in save.items():
+        if isinstance(source, str):
+            error = _jsonpath.syntax_error(source)
+            if error:
+                problems.add((*path, name), f"save {name}: {error}")
+
+
+def _check_arguments(rule: Rule, spec: dict[str, Any], path: Location, problems: _Problems) -> None:
+    """Each argument against the rule's argument schema; templated ones are checked once rendered."""
+    literal = {}
+    for name, value in spec.items():
+        if not any(True for _ in templates_in(value)):
+            literal[name] = value
+        elif isinstance(value, str) and not is_whole_expression(value):
+            needs = placeholder_problems(rule, name)
+            if needs:
+                problems.add((*path, name), f"rule {rule.id}: {needs}")
+    for found in argument_problems(rule, literal):
+        problems.add((*path, found.name), f"rule {rule.id}: {found.message}")
 
 
 def _expectation(raw: Any, path: Location, problems: _Problems,
@@ -181,11 +264,28 @@ def _expectation(raw: Any, path: Location, problems: _Problems,
         if name not in params:
             problems.add((*path, name), f"rule {rule.id} takes no argument {name!r} "
                                         f"(accepted: {', '.join(accepted) or 'none'})")
+    _check_arguments(rule, {k: v for k, v in spec.items() if k in params}, path, problems)
     args = {**rule.defaults, **spec}
     missing = [n for n, p in params.items() if n != "ctx" and p.default is p.empty and n not in args]
     if missing:
         problems.add(path, f"rule {rule.id} needs {', '.join(missing)}")
     return Expectation(rule, level, args)
+
+
+def _check_contexts(raw: dict[str, Any], expect: list[tuple[int, Expectation]], path: Location, names: _Names,
+                    problems: _Problems) -> None:
+    """A notification rule in a request step (or an HTTP rule in a wait) would examine the wrong thing."""
+    waits = "wait_event" in raw
+    if waits and not names.listener:
+        problems.add((*path, "wait_event"), "wait_event needs the kit's listener: add `requires: [notifications]` "
+                                            "to the scenario")
+    for i, e in expect:
+        if waits and e.rule.context == Context.RESPONSE:
+            problems.add((*path, "expect", i), f"rule {e.rule.id} examines an HTTP response, but this step waits "
+                                               "for a notification")
+        elif not waits and e.rule.context == Context.EVENT:
+            problems.add((*path, "expect", i), f"rule {e.rule.id} examines a notification: use it in a step with "
+                                               "wait_event")
 
 
 def _blocks(raw_steps: list[dict], base: Location, problems: _Problems) -> list[tuple[int, int] | None]:
@@ -209,19 +309,33 @@ def _blocks(raw_steps: list[dict], base: Location, problems: _Problems) -> list[
     return groups
 
 
-def _steps(raw_steps: list[dict], base: Location, problems: _Problems,
+def _steps(raw_steps: list[dict], base: Location, problems: _Problems, names: _Names,
            versions: tuple[str, ...] = DEFAULT_API_VERSIONS, matrix: dict[str, Any] | None = None) -> tuple[Step, ...]:
     steps: list[Step] = []
     blocks = _blocks(raw_steps, base, problems)
+    saved_later = {name: raw["name"] for raw in raw_steps
+                   for name in [*raw.get("save", {}), *(raw[k]["variable"] for k in ("negotiate", "reduce")
+                                                        if isinstance(raw.get(k), dict))]}
     for index, raw in enumerate(raw_steps):
         group = blocks[index]
         path = (*base, index)
         if "when" in raw and not _holds(raw["when"], matrix or {}, (*path, "when"), problems):
             continue
-        expect = tuple(
-            e for i, item in enumerate(raw.get("expect", []))
-            if (e := _expectation(item, (*path, "expect", i), problems, versions)) is not None
-        )
+        loop = raw.get("for_each")
+        # a negotiated value, or the body a reduce settled on, is defined for this step and later ones
+        adapted = [raw[key]["variable"] for key in ("negotiate", "reduce") if isinstance(raw.get(key), dict)]
+        defined = [*names.defined(loop), *adapted, *(matrix or {})]
+        later = {n: step for n, step in saved_later.items() if n not in defined}
+        for key in _TEMPLATED_KEYS:
+            if key in raw:
+                _check_templates(raw[key], (*path, key), defined, names, later, problems)
+        _check_save(raw.get("save", {}), (*path, "save"), problems)
+        indexed = [(i, e) for i, item in enumerate(raw.get("expect", []))
+                   if (e := _expectation(item, (*path, "expect", i), problems, versions)) is not None]
+        expect = tuple(e for _, e in indexed)
+        _check_contexts(raw, indexed, path, names, problems)
+        for name in [*raw.get("save", {}), *adapted]:
+            names.saved.setdefault(name, raw["name"])
         req = raw.get("request")
         request = None if req is None else RequestSpec(
             method=req["method"], path=req.get("path"), url=req.get("url"), query=req.get("query", {}),
@@ -230,7 +344,6 @@ def _steps(raw_steps: list[dict], base: Location, problems: _Problems,
         )
         wait = WaitSpec(**raw["wait_event"]) if "wait_event" in raw else None
         negotiate, reduce = _adaptation(raw, expect, path, problems)
-        loop = raw.get("for_each")
         variants = [{}] if not loop else [{name: v} for name, values in loop.items() for v in values]
         for iteration, variables in enumerate(variants):
             steps.append(Step(
@@ -313,12 +426,12 @@ def load_all(path: Path) -> list[Scenario]:
         problems.add(error_location(error), _schema_message(error))
     if problems.items:
         raise ScenarioError("\n".join(problems.items))
-    _templates(data, (), problems)
     versions = tuple(data.get("api_versions", DEFAULT_API_VERSIONS))
     scenarios = []
     for suffix, matrix in _variants(data):
-        steps = _steps(data["steps"], ("steps",), problems, versions, matrix)
-        teardown = _steps(data.get("teardown", []), ("teardown",), problems, versions, matrix)
+        names = _Names(listener="notifications" in data.get("requires", []))
+        steps = _steps(data["steps"], ("steps",), problems, names, versions, matrix)
+        teardown = _steps(data.get("teardown", []), ("teardown",), problems, names, versions, matrix)
         if problems.items:
             break
         try:

@@ -21,7 +21,8 @@ from ._resources import package_file
 from ._results import RunResult
 from ._submission_config import SubmissionInputs
 from ._submission_names import company_short, deliverable_name
-from ._view import report_filename
+from ._view import PARTIAL_BANNER, report_filename
+from ._view import partial_reasons as _partial_reasons
 
 TITLE = "TM Forum Open APIs Conformance Certification"
 LABELS = {
@@ -37,7 +38,6 @@ SECTIONS = (
     "4. Test Results",
 )
 LINK_TEXT = "Click here to view the test results:"
-PARTIAL_BANNER = "PARTIAL RUN — not valid for certification"  # the report's words (issue 10)
 NOT_VALID = "For internal review only: this run is not valid for certification."
 FORMATS = ("html", "docx", "md")
 EN_DASH = "\u2013"
@@ -105,21 +105,6 @@ class SubmissionFacts:
 
     def name(self, suffix: str) -> str:
         return deliverable_name({"company_short": self.company_short}, self.api_version, suffix)
-
-
-def _partial_reasons(run: RunResult) -> list[str]:
-    """Why the run is not a complete run of its profile's bundled suite (empty when it is)."""
-    scope = run.scope or {}
-    reasons = [str(r) for r in scope.get("partial_reasons", [])]
-    if not scope:
-        reasons.append("the results record no scope (written by a kit older than 0.2)")
-    elif not scope.get("complete") and not reasons:
-        reasons.append("the scenarios that ran differ from the bundled suite of this profile")
-    if run.aborted:
-        reasons.append(f"the run was aborted: {run.abort_reason or 'interrupted'}")
-    if run.unreachable:
-        reasons.append(f"the target was unreachable: {run.unreachable}")
-    return reasons
 
 
 def submission_facts(run: RunResult) -> SubmissionFacts:

@@ -59,7 +59,11 @@ def _main(
 
 
 def exit_code_for(result: RunResult) -> int:
-    if result.aborted or result.unreachable:
+    if result.aborted:
+        return EXIT_UNREACHABLE
+    if result.scenario_errors():  # the scenario files need fixing before the run says anything
+        return EXIT_USAGE
+    if result.unreachable:
         return EXIT_UNREACHABLE
     return EXIT_PASS if result.verdict == "PASS" else EXIT_FAIL
 
@@ -386,6 +390,13 @@ def report(
         raise UsageError(f"cannot read {results}: {exc.strerror or exc}") from exc
     except (ValueError, KeyError, TypeError) as exc:
         raise UsageError(f"{results} is not a tmf699ctk results file: {exc}") from exc
+    from ._evidence import derived_problems
+
+    disagreements = derived_problems(run_result)
+    for problem in disagreements[:5]:  # the outputs show what the checks give, never what the file claims
+        make_console(stderr=True).print(f"note: results.json's {problem}; the outputs show what the checks give")
+    if len(disagreements) > 5:
+        make_console(stderr=True).print(f"note: ... and {len(disagreements) - 5} more disagreements")
     written = write_outputs(run_result, results, OutputPaths(results.parent, html, junit, markdown))
     console = make_console()
     for path in written.paths:
