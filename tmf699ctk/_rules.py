@@ -374,6 +374,8 @@ V5_RULES: tuple[Rule, ...] = (
 )
 
 RULES = tuple(replace(r, versions=V4) if r.id in _V4_ONLY | _V4_SUITE_ONLY else r for r in RULES) + V5_RULES
+# the rule the runner judges a 202 Accepted answer's polling with (a step marked `accepted:`)
+ACCEPTED_RULE = "TMF699-ASYNC-01"
 
 
 BY_ID: dict[str, Rule] = {rule.id: rule for rule in RULES}

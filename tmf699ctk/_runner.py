@@ -43,7 +43,7 @@ from ._results import (
     StepResult,
 )
 from ._rule_args import argument_problems
-from ._rules import BY_ID, Gate
+from ._rules import ACCEPTED_RULE, BY_ID, Gate
 from ._scenarios import NO_BODY, Expectation, Scenario, Step
 from ._settings import NotificationMode, Settings
 from ._templating import TemplateProblem, render
@@ -56,7 +56,6 @@ class _ScenarioFault(Exception):
 # statuses after which a resource no longer needs cleaning up
 _GONE = {200, 202, 204, 404, 410}
 GROUP_WORKERS = 8  # requests of one concurrent `for_each` sent at the same time
-ACCEPTED_RULE = "TMF699-ASYNC-01"  # judges what a 202 Accepted answer promised
 
 
 def _now() -> str:

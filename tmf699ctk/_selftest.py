@@ -90,7 +90,7 @@ def clean_targets(api_version: str = DEFAULT_VERSION) -> tuple[str, ...]:
 
 def prepare_selftest(api_version: str = DEFAULT_VERSION, **cli: object) -> Prepared:
     """Shorter event waits than a real run: every server here delivers within milliseconds."""
-    settings = build_settings({"notifications.event_timeout": 2.0, "notifications.quiet_period": 0.5,
+    settings = build_settings({"notifications.event_timeout": 3.0, "notifications.quiet_period": 0.5,
                                "target.api_version": api_version, **cli}, env={})
     settings = replace(settings, run=replace(settings.run, embedded=False))
     return settings, build_plan(settings)
