@@ -277,8 +277,8 @@ class Runner:
             while (scenarios or running) and not self.cancel.cancelled:
                 while scenarios and len(running) < workers and not self.cancel.cancelled:
                     index, scenario = scenarios[0]
-                    if running and (scenario.exclusive or any(s.exclusive for s in running.values())):
-                        break
+                    if running and any(s.exclusive != scenario.exclusive for s in running.values()):
+                        break  # exclusive scenarios run only with their own group; the others together
                     scenarios.pop(0)
                     outcome = self._new_outcome(scenario)
                     outcomes[index] = outcome
@@ -1116,12 +1116,12 @@ class Runner:
             time.sleep(0.05)
 
 
-def _schedule_key(scenario: Scenario) -> tuple[bool, bool, int]:
+def _schedule_key(scenario: Scenario) -> tuple[bool, str, bool, int]:
     """Exclusive first; then scenarios that wait for notifications (their waits are long), then by
     how many requests they send one after another (a concurrent block counts once)."""
     steps = (*scenario.steps, *scenario.teardown)
     sequential = sum(1 for s in steps if s.group is None) + len({s.group for s in steps if s.group is not None})
-    return (not scenario.exclusive, "notifications" not in scenario.requires, -sequential)
+    return (not scenario.exclusive, scenario.exclusive, "notifications" not in scenario.requires, -sequential)
 
 
 @contextmanager

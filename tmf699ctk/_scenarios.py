@@ -128,7 +128,9 @@ class Scenario:
     file: str
     requires: tuple[str, ...] = ()
     path: Path | None = None  # where the file was read from
-    exclusive: bool = False  # runs alone: no other scenario runs at the same time
+    # runs without the other scenarios: "" (no), the scenario's own id (alone), or a group name
+    # (with the scenarios of that group only: they may share the server with each other)
+    exclusive: str = ""
     api_versions: tuple[str, ...] = DEFAULT_API_VERSIONS  # the TMF699 versions it tests
 
     def applies_to(self, version: str) -> bool:
@@ -443,11 +445,17 @@ def load_all(path: Path) -> list[Scenario]:
             id=f"{data['id']}-{suffix}".upper() if suffix else data["id"], title=title, description=description,
             tags=tuple(data.get("tags", [])), profiles=tuple(data.get("profiles", ["full"])),
             steps=steps, teardown=teardown, file=name, requires=tuple(data.get("requires", [])),
-            path=path.resolve(), exclusive=bool(data.get("exclusive", False)), api_versions=versions,
+            path=path.resolve(), exclusive=_exclusive(data.get("exclusive", False), data["id"]), api_versions=versions,
         ))
     if problems.items:
         raise ScenarioError("\n".join(problems.items))
     return scenarios
+
+
+def _exclusive(value: bool | str, scenario_id: str) -> str:
+    if value is True:
+        return f"scenario {scenario_id}"
+    return f"group {value}" if value else ""
 
 
 def scenario_files(paths: list[Path] | None = None) -> list[Path]:
