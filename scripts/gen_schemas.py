@@ -222,17 +222,20 @@ class OpenApi30:
             return {"allOf": branches} if branches else {}
 
         known = {"properties": {prop: {"enum": values}}}
-        dispatch: dict[str, Any] = {"if": {"required": [prop], **known}}
+        # OAS 3.0: the discriminator property MUST be present, so an instance without it (nor a
+        # @baseType extension) is invalid rather than silently undispatched
+        required = {"required": [prop], **known}
+        dispatch: dict[str, Any] = {"if": required}
         if then := by(prop):
             dispatch["then"] = then
         base = EXTENSION_OF.get(prop)
         if base is None:
-            dispatch["else"] = known
+            dispatch["else"] = required
         else:
             # an unknown @type is an extension when @baseType names a mapped type; otherwise the
             # error names @type, the property that is wrong
             extension = {"required": [base], "properties": {base: {"enum": values}}}
-            dispatch["else"] = {"if": extension, **({"then": by(base)} if refs else {}), "else": known}
+            dispatch["else"] = {"if": extension, **({"then": by(base)} if refs else {}), "else": required}
         return dispatch
 
 

@@ -22,12 +22,13 @@ _STAMP = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}
 _TOKEN = re.compile(r"/callback/[A-Za-z0-9_-]{16}")
 _PORT = re.compile(r"127\.0\.0\.1:\d+")
 _NUMBER = re.compile(r"\d+(\.\d+)?")
+_DURATION = re.compile(r"<n> m?s\b")
 
 
 def words(text: str, run_id: str) -> str:
     text = text.replace(run_id, "<run>").replace(run_id.upper(), "<RUN>")
     for pattern, placeholder in ((_UUID, "<id>"), (_STAMP, "<time>"), (_TOKEN, "/callback/<token>"),
-                                 (_PORT, "<host>"), (_NUMBER, "<n>")):
+                                 (_PORT, "<host>"), (_NUMBER, "<n>"), (_DURATION, "<duration>")):
         text = pattern.sub(placeholder, text)
     return text
 
@@ -58,7 +59,7 @@ def test_what_the_kit_decides_is_the_same_for_one_or_many_workers(tmp_path: Path
         assert runs[workers].verdict == "PASS"
     one, many = runs[1], runs[4]
     # suite order, whatever finished first
-    assert [s.id for s in many.scenarios] == [s.id for s in select(load_scenarios(), "full")]
+    assert [s.id for s in many.scenarios] == [s.id for s in select(load_scenarios(), "full", api_version="4.0.0")]
     assert decisions(one) == decisions(many)
     assert one.summary["outcomes"] == many.summary["outcomes"] and one.summary["checks"] == many.summary["checks"]
     assert one.summary["requests"] == many.summary["requests"] and one.leftovers == many.leftovers == []
@@ -71,17 +72,22 @@ def test_what_the_kit_decides_is_the_same_for_one_or_many_workers(tmp_path: Path
         assert first == second
 
 
-def test_an_exclusive_scenario_runs_alone(tmp_path: Path, schemas) -> None:
+def test_exclusive_scenarios_run_without_the_others(tmp_path: Path, schemas) -> None:
     with ReferenceServer(schemas=schemas) as server:
         result = run_suite(tmp_path, base_url=server.url, workers=4)
-    spans = {s.id: (s.started_at, s.duration_ms) for s in result.scenarios}
-    exclusive = "FULL-LIST"
-
-    def when(stamp: str) -> datetime:
-        return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
-
-    ended = when(spans[exclusive][0]) + timedelta(milliseconds=spans[exclusive][1])
-    # it ran first, alone: every other scenario started after it had ended
-    assert all(when(start) >= ended - timedelta(milliseconds=2)
-               for sid, (start, _) in spans.items() if sid != exclusive)
     assert result.verdict == "PASS"
+    exclusive = {s.id: s.exclusive for s in select(load_scenarios(), "full")}
+    assert exclusive["FULL-LIST"] == "scenario FULL-LIST"
+    assert exclusive["OFFICIAL-N1"] == exclusive["OFFICIAL-N2"] == "group official"
+
+    def span(scenario: Any) -> tuple[datetime, datetime]:
+        start = datetime.fromisoformat(scenario.started_at.replace("Z", "+00:00"))
+        return start, start + timedelta(milliseconds=scenario.duration_ms)
+
+    slack = timedelta(milliseconds=2)  # start times are written to the millisecond
+    for one in result.scenarios:
+        for other in result.scenarios:
+            if one is other or exclusive[one.id] == exclusive[other.id] or not exclusive[one.id]:
+                continue
+            (a_start, a_end), (b_start, b_end) = span(one), span(other)
+            assert b_end <= a_start + slack or b_start >= a_end - slack, f"{other.id} overlapped {one.id}"

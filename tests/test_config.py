@@ -3,7 +3,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tmf699ctk._config import template_text, validate_payloads
+from tmf699ctk._apis import V4
+from tmf699ctk._config import effective_payloads, template_text, validate_payloads
 from tmf699ctk._exceptions import ConfigError, UsageError
 from tmf699ctk._settings import (
     OPTIONS,
@@ -19,7 +20,7 @@ from tmf699ctk._settings import (
 def load(path: Path, schemas, env: dict | None = None) -> Settings:
     """The config file alone (no environment), payloads validated as a run would."""
     settings = build_settings({}, env=env or {}, config_path=path)
-    validate_payloads(settings.payloads, schemas, settings.config_file)
+    validate_payloads(effective_payloads(settings.payloads, V4), schemas, settings.config_file, V4)
     return settings
 
 
@@ -27,7 +28,7 @@ def test_the_template_written_by_init_is_a_valid_config(tmp_path: Path, schemas)
     path = tmp_path / "c.yaml"
     path.write_text(template_text())
     settings = load(path, schemas)
-    assert settings.payloads["full"]["priority"] == "high"
+    assert settings.payloads["salesLead"]["full"]["priority"] == "high"
 
 
 def test_the_template_states_the_built_in_defaults(tmp_path: Path) -> None:
@@ -110,8 +111,8 @@ def test_a_user_payload_replaces_the_default_whole_and_is_recorded(tmp_path: Pat
     path = tmp_path / "c.yaml"
     path.write_text("payloads:\n  salesLead:\n    full:\n      name: only a name\n")
     settings = load(path, schemas)
-    assert settings.payloads["full"] == {"name": "only a name"}
-    assert settings.payload_overrides == ("full",) and "payloads" in settings.weakening()
+    assert settings.payloads["salesLead"]["full"] == {"name": "only a name"}
+    assert settings.payload_overrides == ("salesLead.full",) and "payloads" in settings.weakening()
 
 
 def test_invalid_yaml_names_the_line(tmp_path: Path, schemas) -> None:

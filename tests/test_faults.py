@@ -16,8 +16,8 @@ from tmf699ctk._selftest import CLEAN, INDEPENDENT, Outcome, selftest
 from tmf699ctk.server import FAULTS, Fault
 
 ROOT = Path(__file__).resolve().parents[1]
-# with pytest-xdist, every test of this module runs in one worker: the matrix is computed once
-pytestmark = pytest.mark.xdist_group("fault-matrix")
+# every test that reads the matrix is in this module: with pytest-xdist (--dist loadfile) they
+# run in one worker, and the matrix is computed once
 
 
 _MATRIX: dict[str, Outcome] = {}
@@ -58,3 +58,30 @@ def test_the_documented_matrix_is_what_the_suite_does() -> None:
     readme = (ROOT / "README.md").read_text()
     block = readme.split(MATRIX_BEGIN, 1)[1].split(MATRIX_END, 1)[0]
     assert block == "\n" + matrix_markdown(outcomes)
+
+
+# -- one root cause, reported once ------------------------------------------------------------------------------
+
+# Faults whose consequences other rules may legitimately see too, and why. Every other fault must
+# trip only the rules it names: a new cascade is a regression.
+CONSEQUENCES: dict[str, str] = {
+    # a value served wrong everywhere is wrong wherever it is compared
+    "status-uppercase": "representation", "date-not-rfc3339": "representation", "ref-without-id": "representation",
+    "null-optional": "representation", "note-as-object": "representation",
+    "schema-location-relative": "representation", "revenue-as-string": "representation",
+    # nothing stored or listed: nothing to build on
+    "create-not-persisted": "catastrophic", "list-object": "catastrophic", "list-200-only-first": "catastrophic",
+    "create-no-href": "official N1 asserts the same attributes", "create-no-status": "official N1 too",
+    "href-differs-on-post": "official N1 compares the same values (a warning under --profile official)",
+    "href-wrong-id": "the href then leads elsewhere", "get-unknown-200": "the deleted lead is then 'found'",
+    "get-unknown-500": "the deleted lead is then an error", "ignore-fields": "every fields rule",
+    "fields-drops-id": "every fields rule", "ignore-filters": "every filter rule",
+    "patch-stale-response": "every PATCH answer is stale", "patch-accepts-readonly": "the lead moves to a new id",
+    "patch-no-enum-check": "the 'refused' patches changed the lead", "event-no-payload": "no lead to match",
+}
+
+
+@pytest.mark.parametrize("fault", [f for f in FAULTS if f.name not in CONSEQUENCES], ids=lambda f: f.name)
+def test_a_fault_trips_only_its_own_rules(fault) -> None:
+    result = outcome(fault.name)
+    assert set(result.failed) <= set(fault.rules), f"{fault.name} also failed {set(result.failed) - set(fault.rules)}"

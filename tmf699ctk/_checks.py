@@ -171,6 +171,9 @@ def schema(ctx: AnyContext, schema: str, items: bool = False) -> str:
     return f"valid {schema}" + (f" ({len(targets)} items)" if items else "")
 
 
+_valid_against = schema  # for checks whose own argument is named `schema`
+
+
 def error_body(ctx: CheckContext) -> str:
     ctx.obj()
     return schema(ctx, "Error")
@@ -232,6 +235,17 @@ def equals_resource(ctx: CheckContext, expected: dict[str, Any], attributes: lis
     if problems:
         raise CheckFailed("differs from the lead as created: " + "; ".join(problems))
     return f"{len(expected)} attributes equal"
+
+
+def reference_resolves(ctx: CheckContext, expected: dict[str, Any]) -> str:
+    """GET on a reference's href serves the resource the reference names."""
+    if ctx.response.status != 200:
+        raise CheckFailed(f"the reference's href {ctx.request.url} answered {ctx.response.status} "
+                          f"{ctx.response.reason}: it resolves to nothing")
+    problems = differences(expected, ctx.obj())
+    if problems:
+        raise CheckFailed("the reference's href serves another resource: " + "; ".join(problems))
+    return f"resolves to {expected.get('id')!r}"
 
 
 def values_equal(ctx: CheckContext, expected: dict[str, Any], attributes: list[str], items: bool = False) -> str:
@@ -402,8 +416,29 @@ _ABSENT = object()
 
 
 def _spec_attributes(ctx: AnyContext, schema: str) -> set[str]:
-    contents = ctx.schemas.registry.contents(ctx.schemas.id_base + f"{schema}.schema.json")
-    return set(contents.get("properties", {}))
+    """The attributes a schema defines, through allOf and $ref chains (v5 builds SalesLead on Entity)."""
+    found: set[str] = set()
+    seen: set[tuple[int, str]] = set()
+
+    def walk(document: Any, node: Any) -> None:
+        if not isinstance(node, dict):
+            return
+        found.update(node.get("properties", {}))
+        for part in node.get("allOf", []):
+            walk(document, part)
+        ref = node.get("$ref")
+        if isinstance(ref, str) and (id(document), ref) not in seen:
+            seen.add((id(document), ref))
+            name, _, pointer = ref.partition("#")
+            target_document = ctx.schemas.registry.contents(ctx.schemas.id_base + name) if name else document
+            target = target_document
+            for key in filter(None, pointer.split("/")):
+                target = target.get(key, {}) if isinstance(target, dict) else {}
+            walk(target_document, target)
+
+    root = ctx.schemas.registry.contents(ctx.schemas.id_base + f"{schema}.schema.json")
+    walk(root, root)
+    return found
 
 
 def _merge_problems(before: Any, patch: Any, actual: Any, path: str, found: list[tuple[str, str]]) -> None:
@@ -908,15 +943,41 @@ def filtered_exact(ctx: CheckContext, attribute: str, value: Any, include: list[
     return f"exact: {len(decoys)} look-alike(s) excluded"
 
 
+# -- writes answered 202 Accepted --------------------------------------------------------------
+
+
+def took_effect(ctx: CheckContext, until: str, polls: int, waited: float,
+                sent: dict[str, Any] | None = None) -> str:
+    """After 202 Accepted the kit polled GET; the last answer shows the write took effect."""
+    status = ctx.response.status
+    spent = f"{polls} poll(s) over {waited:.1f} s"
+    if until == "disappears":
+        if status not in (404, 410):
+            raise CheckFailed(f"still there after {spent}: the last GET answered {status}")
+        return f"gone after {spent} (GET answered {status})"
+    if status != 200:
+        raise CheckFailed(f"not {'there' if until == 'appears' else 'readable'} after {spent}: "
+                          f"the last GET answered {status} {ctx.response.reason}")
+    if until == "changes" and sent:
+        problems = differences(sent, ctx.obj())
+        if problems:
+            raise CheckFailed(f"the change is not visible after {spent}: " + "; ".join(problems))
+    return f"{'appeared' if until == 'appears' else 'changed'} after {spent}"
+
+
 # -- hub and notifications ---------------------------------------------------------------------
 # Event rules receive an EventContext: the notification the server POSTed to the kit's listener.
 
 
-def subscription_valid(ctx: CheckContext, callback: str) -> str:
-    schema(ctx, "EventSubscription")
+def subscription_valid(ctx: CheckContext, callback: str, schema: str = "EventSubscription",
+                       id: str | None = None) -> str:
+    """A valid subscription (v4 EventSubscription, v5 Hub) for ``callback`` (and with ``id``, when known)."""
+    _valid_against(ctx, schema)
     body = ctx.obj()
     if body.get("callback") != callback:
         raise CheckFailed(f"callback is {short(body.get('callback'))}, but {callback!r} was registered")
+    if id is not None and body.get("id") != id:
+        raise CheckFailed(f"id is {short(body.get('id'))}, but subscription {id!r} was asked for")
     return f"subscription {body.get('id')!r} for {callback}"
 
 
@@ -931,14 +992,14 @@ def event_type_is(ctx: EventContext, expected: str) -> str:
     return expected
 
 
-def event_about(ctx: EventContext, id: str) -> str:
+def event_about(ctx: EventContext, id: str, resource: str = "salesLead") -> str:
     event = ctx.obj().get("event")
-    lead = event.get("salesLead") if isinstance(event, dict) else None
-    if not isinstance(lead, dict):
-        raise CheckFailed("the notification carries no event.salesLead payload")
-    if lead.get("id") != id:
-        raise CheckFailed(f"event.salesLead.id is {short(lead.get('id'))}, expected {id!r}")
-    return f"event.salesLead.id {id}"
+    payload = event.get(resource) if isinstance(event, dict) else None
+    if not isinstance(payload, dict):
+        raise CheckFailed(f"the notification carries no event.{resource} payload")
+    if payload.get("id") != id:
+        raise CheckFailed(f"event.{resource}.id is {short(payload.get('id'))}, expected {id!r}")
+    return f"event.{resource}.id {id}"
 
 
 def event_envelope(ctx: EventContext) -> str:

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import os
 import threading
+from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
+from ._plan import Plan
 from ._redact import Redactor
 from ._results import Level, RunResult, ScenarioResult, StepResult, outcome
 from ._runner import RunObserver
@@ -94,6 +96,13 @@ class ConsoleProgress(RunObserver):
             running = ", ".join(self.running[:3]) + (f" +{len(self.running) - 3}" if len(self.running) > 3 else "")
             self.progress.update(self.task, description=running or "finishing", stats=self._stats())
 
+    def run_started(self, plan: Plan) -> None:
+        with self.lock:
+            note = f" ({plan.version_note})" if plan.version_note else ""
+            (self.progress.console if self.progress else self.console).print(
+                Text(f"TMF699 v{plan.api_version}{note}: {len(plan.scenarios)} scenario(s), {plan.profile.value} "
+                     "profile", style="dim"))
+
     def scenario_started(self, scenario: Scenario, index: int, total: int) -> None:
         with self.lock:
             self.running.append(scenario.id)
@@ -159,7 +168,7 @@ def _outcome_table(run: RunResult) -> Table:
     return table
 
 
-def _where(group_where: list, limit: int = MAX_PLACES) -> str:
+def _where(group_where: list[Any], limit: int = MAX_PLACES) -> str:
     places = list(dict.fromkeys(f"{sc.id} / {st.name}" for sc, st, _ in group_where))
     more = len(places) - limit
     return "; ".join(places[:limit]) + (f"; and {more} more" if more > 0 else "")

@@ -18,7 +18,7 @@ from ._plan import _bundled as bundled_scenarios
 from ._plan import installed_suite_digest, resolve
 from ._resources import package_file
 from ._results import SEAL, Level, RunResult
-from ._rules import BY_ID
+from ._rules import ACCEPTED_RULE, BY_ID
 from ._scenarios import Scenario
 from ._settings import NotificationMode, NotificationSettings, Profile, Settings, TargetSettings
 
@@ -88,17 +88,21 @@ def derived_problems(run: RunResult) -> list[str]:
 # -- the scope ---------------------------------------------------------------------------------
 
 
-def _planned(scenario: Scenario, profile: str, mode: str | None) -> dict[str, set[tuple[str, Level]]]:
+def _planned(scenario: Scenario, profile: str, mode: str | None,
+             version: str = "4.0.0") -> dict[str, set[tuple[str, Level]]]:
     """For each rule a bundled scenario applies: the (title, level) pairs the plan gives it, under
     the run's notifications mode (every mode when it is not recorded). The plan's own policy
     decides, so verify cannot drift from it."""
     allowed: dict[str, set[tuple[str, Level]]] = {}
     for each in [NotificationMode(mode)] if mode in set(NotificationMode) else list(NotificationMode):
         settings = Settings(notifications=NotificationSettings(mode=each))
-        resolved = resolve(scenario, settings, Profile(profile))
+        resolved = resolve(scenario, settings, Profile(profile), version)
         for step in (*resolved.steps, *resolved.teardown):
             for e in step.expect:
                 allowed.setdefault(e.rule.id, set()).add((e.rule.title, e.level))
+    if any(step.accepted for step in (*scenario.steps, *scenario.teardown)):
+        rule = BY_ID[ACCEPTED_RULE]  # the runner judges a 202 answer's polling with it
+        allowed.setdefault(rule.id, set()).add((rule.title, rule.level))
     return allowed
 
 
@@ -108,8 +112,8 @@ def _installed(profile: str, version: str) -> str:
 
 
 @cache
-def _bundled(profile: str) -> dict[str, Scenario]:
-    return {s.id: s for s in bundled_scenarios() if profile in s.profiles}
+def _bundled(profile: str, version: str = "4.0.0") -> dict[str, Scenario]:
+    return {s.id: s for s in bundled_scenarios() if profile in s.profiles and s.applies_to(version)}
 
 
 def _time(text: Any) -> datetime | None:
@@ -139,8 +143,9 @@ def scope_problems(run: RunResult) -> list[str]:
     elif sorted(ran) != sorted(listed):
         problems.append(f"scope.scenarios lists {', '.join(listed) or 'none'}, but the checks come from "
                         f"{', '.join(ran) or 'none'}")
-    bundled = _bundled(run.profile)
-    installed = _installed(run.profile, str(scope.get("api_version", run.spec.get("version"))))
+    version = str(scope.get("api_version", run.spec.get("version")))
+    bundled = _bundled(run.profile, version)
+    installed = _installed(run.profile, version)
     if scope.get("bundled_suite_sha256") != installed:
         problems.append(f"scope.bundled_suite_sha256 is {scope.get('bundled_suite_sha256')}, but this kit's "
                         f"{run.profile} suite is {installed}")
@@ -210,11 +215,12 @@ def check_problems(run: RunResult) -> list[str]:
     scope = run.scope or {}
     custom = {c.get("file") for c in scope.get("custom_files") or []}
     mode = (scope.get("options") or {}).get("notifications")
-    bundled = _bundled(run.profile)
+    version = str(scope.get("api_version", run.spec.get("version")))
+    bundled = _bundled(run.profile, version)
     problems: list[str] = []
     for i, sc in enumerate(run.scenarios):
         plan = bundled.get(sc.id) if sc.file not in custom else None
-        allowed = _planned(plan, run.profile, mode) if plan is not None and plan.file == sc.file else None
+        allowed = _planned(plan, run.profile, mode, version) if plan is not None and plan.file == sc.file else None
         for j, st in enumerate(sc.steps):
             for k, c in enumerate(st.checks):
                 where = f"scenarios[{i}].steps[{j}].checks[{k}]"

@@ -57,10 +57,13 @@ class ReceivedEvent:
         return value if isinstance(value, str) else None
 
     def lead_id(self) -> Any:
+        """The id of the resource the event carries (event.salesLead, or v5's event.salesOpportunity)."""
         body = self.json()
         event = body.get("event") if isinstance(body, dict) else None
-        lead = event.get("salesLead") if isinstance(event, dict) else None
-        return lead.get("id") if isinstance(lead, dict) else None
+        if not isinstance(event, dict):
+            return None
+        payload = event.get("salesLead", event.get("salesOpportunity"))
+        return payload.get("id") if isinstance(payload, dict) else None
 
     def is_type(self, event_type: str) -> bool:
         lowered = event_type[0].lower() + event_type[1:]
@@ -97,13 +100,16 @@ class _Handler(BaseHTTPRequestHandler):
             self.end_headers()
             return
         self.listener.record(event)
-        self.send_response(201)
+        self.send_response(self.listener.status)
         self.send_header("Content-Length", "0")
         self.end_headers()
 
 
 class Listener:
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, callback_url: str | None = None) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, callback_url: str | None = None,
+                 status: int = 201) -> None:
+        """``status``: what the listener answers a notification (v4's listeners 201, v5's 204)."""
+        self.status = status
         handler = type("ListenerHandler", (_Handler,), {"listener": self})
         try:
             self.httpd = ThreadingHTTPServer((host, port), handler)

@@ -119,11 +119,21 @@ def _atomic_write(path: Path, text: str | Callable[[TextIO], None]) -> None:
                 text(out)
             else:
                 out.write(text)
+        os.chmod(temporary, 0o666 & ~_UMASK)  # as a plain open() would: mkstemp makes it private
         os.replace(temporary, path)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(temporary)
         raise
+
+
+def _read_umask() -> int:
+    mask = os.umask(0)  # the only way to read it; done once, at import, before any thread exists
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _read_umask()
 
 
 def save_results(run: RunResult, path: Path) -> Path:

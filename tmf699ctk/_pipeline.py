@@ -27,7 +27,8 @@ def embedded_target(settings: Settings, plan: Plan | None = None) -> Iterator[tu
         return
     from .server import ReferenceServer
 
-    server = ReferenceServer(faults=settings.run.faults, schemas=plan.schemas if plan else None).start()
+    server = ReferenceServer(faults=settings.run.faults, schemas=plan.schemas if plan else None,
+                             api_version=plan.api_version if plan else "4.0.0").start()
     try:
         yield settings.with_base_url(server.url), {"embedded": True, "faults": sorted(settings.run.faults)}
     finally:

@@ -11,15 +11,16 @@ import hashlib
 import json
 import platform
 import sys
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from . import SPEC_VERSION, __version__
-from ._config import validate_payloads
+from . import __version__
+from ._apis import API_VERSIONS, DEFAULT_VERSION, ApiSpec, api_spec, version_from_base_url
+from ._config import effective_payloads, validate_payloads
 from ._exceptions import UsageError
 from ._resources import data_dir
 from ._results import Level
@@ -28,7 +29,7 @@ from ._scenarios import Expectation, Scenario, Step, load_scenarios, select
 from ._schemas import SchemaStore
 from ._settings import NotificationMode, Profile, Settings
 
-SUPPORTED_VERSIONS = (SPEC_VERSION,)
+SUPPORTED_VERSIONS = tuple(API_VERSIONS)
 
 
 @dataclass(frozen=True)
@@ -38,21 +39,34 @@ class Plan:
     api_version: str
     schemas: SchemaStore
     scope: dict[str, Any]
+    payloads: dict[str, dict[str, Any]] = field(default_factory=dict)  # resource -> name -> body (templates)
+    version_note: str = ""  # how the version was chosen, for the terminal
+
+    @property
+    def api(self) -> ApiSpec:
+        return api_spec(self.api_version)
+
+
+def choose_version(settings: Settings) -> tuple[str, str]:
+    """(the TMF699 version under test, how it was chosen): the option, else the base URL's /vN,
+    else 4.0.0."""
+    version, note = settings.target.api_version, "from " + settings.sources.get("target.api_version", "the option")
+    if version is None and settings.target.base_url:
+        version = version_from_base_url(settings.target.base_url)
+        note = f"from the base URL, which ends in /v{version.split('.')[0]}" if version else ""
+    if version is None:
+        version, note = DEFAULT_VERSION, "the default (no --api-version, and the base URL names no /v4 or /v5)"
+    if version not in SUPPORTED_VERSIONS:
+        raise UsageError(f"TMF699 v{version} is not supported by this kit; supported: {', '.join(SUPPORTED_VERSIONS)}")
+    return version, note
 
 
 def api_version(settings: Settings) -> str:
     """The TMF699 version under test: the option, else the base URL's /vN, else 4.0.0."""
-    version = settings.target.api_version
-    if version is None and settings.target.base_url:
-        tail = settings.target.base_url.rstrip("/").rsplit("/", 1)[-1]
-        version = {"v4": "4.0.0", "v5": "5.0.0"}.get(tail)
-    version = version or SPEC_VERSION
-    if version not in SUPPORTED_VERSIONS:
-        raise UsageError(f"TMF699 v{version} is not supported by this kit; supported: {', '.join(SUPPORTED_VERSIONS)}")
-    return version
+    return choose_version(settings)[0]
 
 
-def _resolve(step: Step, settings: Settings, profile: Profile) -> Step:
+def _resolve(step: Step, settings: Settings, profile: Profile, version: str = DEFAULT_VERSION) -> Step:
     expectations = []
     mandatory_events = settings.notifications.mode == NotificationMode.MANDATORY
     for e in step.expect:
@@ -67,31 +81,41 @@ def _resolve(step: Step, settings: Settings, profile: Profile) -> Step:
     if step.request is not None:
         listed = {e.rule.id for e in step.expect}
         expectations += [Expectation(rule, rule.level, dict(rule.defaults), auto=True)
-                         for rule in RULES if profile in rule.auto_in and rule.id not in listed]
+                         for rule in RULES if profile in rule.auto_in and rule.id not in listed
+                         and rule.applies_to(version)]
     return replace(step, expect=tuple(expectations))
 
 
-def resolve(scenario: Scenario, settings: Settings, profile: Profile) -> Scenario:
+def resolve(scenario: Scenario, settings: Settings, profile: Profile, version: str = DEFAULT_VERSION) -> Scenario:
     return replace(
         scenario,
-        steps=tuple(_resolve(s, settings, profile) for s in scenario.steps),
-        teardown=tuple(_resolve(s, settings, profile) for s in scenario.teardown),
+        steps=tuple(_resolve(s, settings, profile, version) for s in scenario.steps),
+        teardown=tuple(_resolve(s, settings, profile, version) for s in scenario.teardown),
     )
 
 
 def build_plan(settings: Settings) -> Plan:
     """Load and validate everything up front: nothing is sent if any input is wrong."""
-    version = api_version(settings)
-    schemas = SchemaStore.load(f"tmf699-v{version}")
-    validate_payloads(settings.payloads, schemas, settings.config_file)
+    version, note = choose_version(settings)
+    api = api_spec(version)
+    schemas = SchemaStore.load(api.schemas)
+    payloads = effective_payloads(settings.payloads, api)
+    validate_payloads(payloads, schemas, settings.config_file, api)
     profile = settings.run.profile
     custom = list(settings.run.scenario_paths)
     loaded = load_scenarios(custom) if custom else list(_bundled())
-    selected = select(loaded, profile, only=list(settings.run.only), tags=list(settings.run.tags))
+    selected = select(loaded, profile, only=list(settings.run.only), tags=list(settings.run.tags),
+                      api_version=version)
     if not selected:
-        raise UsageError("no scenario matches the profile, --scenario and --tag selection")
-    scenarios = tuple(resolve(s, settings, profile) for s in selected)
-    return Plan(scenarios, profile, version, schemas, _scope(settings, version, profile, selected))
+        hint = ""
+        if not any(s.applies_to(version) for s in loaded):
+            hint = (f": none of the scenario files is for v{version} (a file declares `api_versions: "
+                    f"[\"{version}\"]`; without it, it is a 4.0.0 scenario)")
+        elif profile == Profile.OFFICIAL:
+            hint = ": the official profile is TM Forum's v4.0.0 kit"
+        raise UsageError(f"no TMF699 v{version} scenario matches the profile, --scenario and --tag selection{hint}")
+    scenarios = tuple(resolve(s, settings, profile, version) for s in selected)
+    return Plan(scenarios, profile, version, schemas, _scope(settings, version, profile, selected), payloads, note)
 
 
 # -- scope: what ran, as evidence -----------------------------------------------------------------
@@ -133,8 +157,8 @@ def suite_digest(scenarios: list[tuple[str, Any]], version: str) -> str:
 
 def installed_suite_digest(profile: str, version: str) -> str:
     """The digest of the bundled suite of ``profile`` in this installation."""
-    return suite_digest([(s.file, _canonical_yaml(_bundled_path(s.file))) for s in _bundled()
-                         if profile in s.profiles], version)
+    files = dict.fromkeys(s.file for s in _bundled() if profile in s.profiles and s.applies_to(version))
+    return suite_digest([(file, _canonical_yaml(_bundled_path(file))) for file in files], version)
 
 
 def _bundled_path(display_name: str) -> Path:
@@ -143,12 +167,14 @@ def _bundled_path(display_name: str) -> Path:
 
 def _scope(settings: Settings, version: str, profile: Profile, selected: list[Scenario]) -> dict[str, Any]:
     custom_files = []
-    ran = []
+    ran: list[tuple[str, Any]] = []
     bundled_root = data_dir("scenarios").resolve()
     for scenario in selected:
         path = Path(scenario.file)
         if not path.is_absolute() and scenario.file.startswith("scenarios/") and not settings.run.scenario_paths:
             path = _bundled_path(scenario.file)
+        if any(file == scenario.file for file, _ in ran):
+            continue  # a matrix file describes several scenarios
         ran.append((scenario.file, _canonical_yaml(path)))
         if not path.resolve().is_relative_to(bundled_root):
             custom_files.append({"file": scenario.file, "sha256": _file_digest(path)})
@@ -157,7 +183,7 @@ def _scope(settings: Settings, version: str, profile: Profile, selected: list[Sc
     reasons = []
     if settings.run.only or settings.run.tags:
         shown = ", ".join([*settings.run.only, *(f"tag {t}" for t in settings.run.tags)])
-        whole = sum(1 for s in _bundled() if profile.value in s.profiles)
+        whole = sum(1 for s in _bundled() if profile.value in s.profiles and s.applies_to(version))
         reasons.append(f"only part of the suite was selected ({shown}): {len(selected)} of the {whole} "
                        f"scenarios of the {profile.value} profile")
     if custom_files:

@@ -8,6 +8,7 @@ and masking happens when results are written or shown.
 
 from __future__ import annotations
 
+import re
 import sys
 import threading
 import time
@@ -15,18 +16,18 @@ import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import parse_qsl, quote, urljoin, urlsplit
 
 import httpx
 
 from . import SPEC_NAME, __version__
 from . import _jsonpath as jsonpath
 from ._checks import CheckContext, CheckFailed, CheckInconclusive, EventContext
-from ._compare import short
-from ._config import render_payloads
+from ._compare import differences, short
+from ._config import LazyPayloads, check_payload_templates
 from ._http import (
     INTERRUPTED,
     KEPT_PREFIX,
@@ -52,7 +53,7 @@ from ._results import (
     StepResult,
 )
 from ._rule_args import argument_problems
-from ._rules import Gate
+from ._rules import ACCEPTED_RULE, BY_ID, Gate
 from ._safejson import loads as load_json
 from ._scenarios import NO_BODY, Expectation, Scenario, Step
 from ._settings import NotificationMode, Settings
@@ -174,6 +175,14 @@ class Ledger:
             else:
                 entry.state = "absent"  # refused: nothing was created
 
+    def identify(self, collection: str, name: str | None, rid: str) -> None:
+        """A POST answered 202 without an id: the resource it created was found by polling."""
+        with self.lock:
+            for entry in self.entries:
+                if entry.state == "unknown" and entry.collection == collection and entry.name == name:
+                    entry.id, entry.state, entry.reason = rid, "created", ""
+                    return
+
     def deleted(self, url: str) -> None:
         with self.lock:
             for entry in self.entries:
@@ -244,7 +253,7 @@ class Runner:
         self.ledger = Ledger()
         self.run_id = uuid.uuid4().hex[:8]
         self.n = settings.notifications
-        render_payloads(settings.payloads, {"run_id": self.run_id})  # fail fast on a broken payload template
+        check_payload_templates(plan.payloads, {"run_id": self.run_id})  # fail fast on a broken payload template
         self._evidence_budget = EVIDENCE_BUDGET_FACTOR * settings.target.max_body
         self._retained = 0
         self._retained_lock = threading.Lock()
@@ -301,8 +310,8 @@ class Runner:
             while (scenarios or running) and not self.cancel.cancelled:
                 while scenarios and len(running) < workers and not self.cancel.cancelled:
                     index, scenario = scenarios[0]
-                    if running and (scenario.exclusive or any(s.exclusive for s in running.values())):
-                        break
+                    if running and any(s.exclusive != scenario.exclusive for s in running.values()):
+                        break  # exclusive scenarios run only with their own group; the others together
                     scenarios.pop(0)
                     outcome = self._new_outcome(scenario)
                     outcomes[index] = outcome
@@ -405,10 +414,10 @@ class Runner:
             self.observer.scenario_finished(outcome)
 
     def _state(self, scenario: Scenario, index: int) -> ScenarioState:
-        # each scenario renders its own payloads: its leads' names match no other scenario's
+        # each scenario has its own run_id, so its resources' names match no other scenario's; payloads
+        # are rendered by each step that uses them (LazyPayloads), with the values saved so far
         run_id = f"{self.run_id}-{index}"
-        payloads = render_payloads(self.settings.payloads, {"run_id": run_id})
-        variables: dict[str, Any] = {"payloads": payloads, "run_id": run_id, "base_url": self.base_url}
+        variables: dict[str, Any] = {"run_id": run_id, "base_url": self.base_url}
         state = ScenarioState(variables=variables)
         if self.listener is not None:
             # one listener for the run; each scenario's subscriptions live under their own path
@@ -436,28 +445,32 @@ class Runner:
 
     def _guarded(self, scenario: Scenario, step: Step, state: ScenarioState, kind: str) -> list[StepResult]:
         """One error boundary per step: whatever happens, the step is recorded with a reason (after
-        the attempts a negotiating or reducing step made before it)."""
+        the attempts a negotiating or reducing step made before it, and before the record of the
+        polling that followed a 202 Accepted answer)."""
         attempts: list[StepResult] = []
         # held from a large body's arrival until the step is evaluated (see LargeBodyPermit)
         self._step_local.permit = permit = LargeBodyPermit()
         try:
-            result = self._step(scenario, step, state, kind, attempts)
+            outcome = self._step(scenario, step, state, kind, attempts)
+            results = outcome if isinstance(outcome, list) else [outcome]
         except Exception as exc:
             result = StepResult(name=step.name, kind=kind)
             message = f"internal error while executing the step: {type(exc).__name__}: {str(exc)[:300]}"
             result.checks = [self._outcome(e, Status.ERROR, message) for e in step.expect if not e.auto]
             with state.lock:
                 state.broken = state.broken or f"step '{step.name}' failed: {message}"
+            results = [result]
         finally:
             self._step_local.permit = None
             permit.release()
         for attempt in attempts:
             self._retain(attempt.exchange)
             self.observer.step_finished(scenario, attempt)
-        self._retain(result.exchange)
-        if not any(pending is result for _, pending, _ in state.deferred):  # told once it is judged
-            self.observer.step_finished(scenario, result)
-        return [*attempts, result]
+        for result in results:
+            self._retain(result.exchange)
+            if not any(pending is result for _, pending, _ in state.deferred):  # told once it is judged
+                self.observer.step_finished(scenario, result)
+        return [*attempts, *results]
 
     def _settle(self, scenario: Scenario, state: ScenarioState) -> None:
         """Judge the absences the scenario watched for, once each one's window has passed."""
@@ -471,8 +484,9 @@ class Runner:
             self.observer.step_finished(scenario, result)
 
     def _step(self, scenario: Scenario, step: Step, state: ScenarioState, kind: str,
-              attempts: list[StepResult]) -> StepResult:
+              attempts: list[StepResult]) -> StepResult | list[StepResult]:
         context = {**state.variables, **step.variables}
+        context["payloads"] = LazyPayloads(self.plan.payloads, context)
         name = self._render_name(step, context)
         result = StepResult(name=name, kind=kind)
         if self.health.unreachable:  # the cause of everything that follows: said once, the same way
@@ -496,12 +510,14 @@ class Runner:
         return result
 
     def _attempt(self, scenario: Scenario, step: Step, state: ScenarioState, result: StepResult,
-                 context: dict[str, Any], kind: str, attempts: list[StepResult]) -> StepResult:
+                 context: dict[str, Any], kind: str, attempts: list[StepResult]) -> StepResult | list[StepResult]:
+        """The step's result, followed by the polling record when a 202 was followed."""
         name = result.name
         if step.wait is not None:
             return self._wait(step, state, result, context, scenario.id)
         sent_at = time.monotonic()
-        expect, decided, refused = step.expect, [], None
+        expect, refused = step.expect, None
+        decided: list[CheckResult] = []
         try:
             if step.negotiate is not None and step.negotiate.variable not in state.variables:
                 exchange, expect, refused = self._negotiate(step, context, scenario, state, name, kind, attempts)
@@ -556,6 +572,17 @@ class Runner:
             with state.lock:
                 state.declined[step.feature] = reason
             return self._skip(result, step, reason, not_supported=True)
+        followed: StepResult | None = None
+        if response.status == 202 and step.accepted:
+            followed, final = self._follow_accepted(step, exchange, name, kind)
+            if final is None:
+                return [self._not_applied(step, result, response, context, state), followed]
+            if step.accepted != "disappears":
+                # the resource as GET returned it once the write took effect, with the 202's status and
+                # Location (what the write answered) and the GET's other headers (what describes the body)
+                location = [(k, v) for k, v in response.headers if k.lower() == "location"]
+                headers = [(k, v) for k, v in final.headers if k.lower() != "location"] + location
+                response = replace(response, headers=headers, body=final.body, size=final.size)
         ctx = self._context(exchange, response)
         has_body = bool(response.body.strip())
         # gates first: if the status or body shape is wrong, body checks would only echo that
@@ -578,6 +605,117 @@ class Runner:
                 state.broken = f"step '{name}' failed ({blocked}); its values were not saved"
         else:
             self._save(step, ctx, state, result)
+        return [result, followed] if followed is not None else result
+
+    # -- writes answered 202 Accepted ----------------------------------------------------------------
+
+    def _accepted_bound(self) -> float:
+        """How long a 202 Accepted write may take to show: twice the event timeout (10 s by default)."""
+        return 2 * max(self.n.event_timeout, 0.5)
+
+    def _follow_accepted(self, step: Step, exchange: Exchange, name: str,
+                         kind: str) -> tuple[StepResult, HttpResponse | None]:
+        """Poll GET, with a bound, until the 202 Accepted write shows: the resource appears (POST),
+        changes (PATCH) or disappears (DELETE). Returns the record of the polling, and the final
+        GET response when the write took effect."""
+        assert exchange.response is not None and step.accepted is not None
+        until, request, accepted = step.accepted, exchange.request, exchange.response
+        target = request.url.split("?", 1)[0]
+        collection = target.rstrip("/")
+        sent = _expected_change(request.body) if until == "changes" else None
+        looked_up_name = None
+        if until == "appears":
+            location = accepted.header("location")
+            rid = _created_id(accepted.body)
+            if location:
+                target = urljoin(request.url, location)
+            elif rid is not None:
+                target = f"{collection}/{quote(rid, safe='')}"
+            else:
+                looked_up_name = (_json_object(request.body) or {}).get("name")
+                target = build_url(collection, None, None, {"name": looked_up_name}) if looked_up_name else ""
+        # the write's own query (v5: fields) shapes what a GET of the written resource shows too
+        carried = {k: v for k, v in parse_qsl(urlsplit(request.url).query) if k in self.plan.api.write_params}
+        if carried and target and looked_up_name is None:
+            target = build_url(target.split("?", 1)[0], None, None, carried)
+        started, polls, delay = time.monotonic(), 0, 0.05
+        deadline = started + self._accepted_bound()
+        poll: Exchange | None = None
+        fenced: str | None = None  # why a URL the server gave to poll was not followed
+        while target and not self.cancel.cancelled:
+            why = outside_base(target, self.base_url)
+            if why is not None:  # a Location or id of the server's taking the poll out of the API
+                fenced = f"refused to poll GET {target}: {why}; the URL came from the 202 answer"
+                poll = Exchange(HttpRequest("GET", target, []), error=f"{NOT_SENT}: {fenced}", started_at=_now())
+                break
+            poll = send(self.client, "GET", target, health=self.health, timeout=self.settings.target.timeout,
+                        max_body=self.settings.target.max_body, abort=self.cancel.stop,
+                        permit=getattr(self._step_local, "permit", None))
+            polls += 1
+            answer = poll.response
+            if answer is not None and looked_up_name is not None and answer.status in (200, 206):
+                found = [i for i in (_json_list(answer.body) or []) if isinstance(i, dict)
+                         and i.get("name") == looked_up_name and isinstance(i.get("id"), str)]
+                if len(found) == 1:  # found by its unique name: from now on, poll the resource itself
+                    target, looked_up_name = f"{collection}/{quote(found[0]['id'], safe='')}", None
+                    if carried:
+                        target = build_url(target, None, None, carried)
+                    continue
+            elif answer is not None and _took_effect(until, answer, sent):
+                break
+            if answer is None or time.monotonic() >= deadline:
+                break
+            time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
+            delay = min(delay * 2, 1.0)
+        waited = time.monotonic() - started
+        rule = BY_ID[ACCEPTED_RULE]
+        expectation = Expectation(rule, rule.level, {})
+        what = {"appears": "the resource appears", "changes": "the change shows",
+                "disappears": "the resource is gone"}[until]
+        record = StepResult(name=f"After 202 Accepted to '{name}': GET until {what}", kind=kind, exchange=poll)
+        if poll is None:
+            reason = ("the 202 answer has no Location header and no id, and the request sent no name to look it "
+                      "up by") if not target else "interrupted before polling"
+            record.checks = [self._outcome(expectation, Status.FAILED if target == "" else Status.SKIPPED, reason)]
+            return record, None
+        if fenced is not None:
+            record.checks = [self._outcome(expectation, Status.FAILED, fenced)]
+            return record, None
+        if poll.response is None or poll.error or poll.response.truncated:
+            problem = poll.error or ("no response" if poll.response is None else "larger than --max-body")
+            record.checks = [self._outcome(expectation, Status.ERROR, problem)]
+            return record, None
+        ctx = self._context(poll, poll.response)
+        if looked_up_name is not None:
+            record.checks = [self._outcome(expectation, Status.FAILED,
+                                           f"no resource named {looked_up_name!r} after {polls} poll(s) over "
+                                           f"{waited:.1f} s (the 202 answer carried no Location header or id)")]
+            return record, None
+        args = {"until": until, "polls": polls, "waited": round(waited, 2), "sent": sent}
+        record.checks = [self._evaluate(replace(expectation, args=args), ctx, {})]
+        applied = record.checks[0].status == Status.PASSED
+        if applied and until == "appears":
+            rid = _created_id(poll.response.body)
+            if rid is not None:
+                self.ledger.identify(collection, (_json_object(request.body) or {}).get("name"), rid)
+        if applied and until == "disappears":
+            self.ledger.deleted(target.split("?", 1)[0])
+        return record, (poll.response if applied else None)
+
+    def _not_applied(self, step: Step, result: StepResult, response: HttpResponse, context: dict[str, Any],
+                     state: ScenarioState) -> StepResult:
+        """The 202 Accepted write did not take effect: the status is judged, the rest is not evaluated."""
+        ctx = CheckContext(result.exchange.request if result.exchange else HttpRequest("GET", "", []), response,
+                           self.plan.schemas, self.base_url, clock_skew=self.settings.run.clock_skew)
+        reason = f"not evaluated: the write answered 202 Accepted but did not take effect ({ACCEPTED_RULE})"
+        for expectation in step.expect:
+            if expectation.rule.gate == Gate.STATUS:
+                result.checks.append(self._evaluate(expectation, ctx, context))
+            elif not expectation.auto:
+                result.checks.append(self._outcome(expectation, Status.SKIPPED, reason))
+        # later steps build on the write (the resource, the change, its absence): one cause, said once
+        with state.lock:
+            state.broken = f"step '{result.name}': {reason[len('not evaluated: '):]}"
         return result
 
     def _context(self, exchange: Exchange, response: HttpResponse) -> CheckContext:
@@ -791,12 +929,13 @@ class Runner:
             with _authored("the wait cannot be built"):
                 subscription = str(render(step.wait.subscription, context))
                 about = render(step.wait.about, context) if step.wait.about else None
+                wanted = str(render(step.wait.type, context)) if step.wait.type else None
         except TemplateProblem as exc:
             with state.lock:
                 state.broken = f"step '{result.name}' could not be built: {exc}"
             return self._skip(result, step, f"step '{result.name}' could not be built: {exc}")
         callback = urlsplit(subscription)
-        since, sub_path, wanted, absent = state.last_sent, callback.path.rstrip("/"), step.wait.type, step.wait.absent
+        since, sub_path, absent = state.last_sent, callback.path.rstrip("/"), step.wait.absent
 
         timeout = self.n.quiet_period if absent else self.n.event_timeout
         until = since + timeout if absent else float("inf")  # an absence is judged over a fixed window
@@ -842,13 +981,15 @@ class Runner:
         return result
 
     def _event_exchange(self, event: ReceivedEvent, latency: float) -> Exchange:
-        """The server's POST to the listener and the listener's 201, with the latency as its time."""
+        """The server's POST to the listener and the listener's answer (v4 201, v5 204), with the latency
+        as its time."""
         assert self.listener is not None
         origin = urlsplit(self.listener.callback_url)
+        status = self.listener.status
         return Exchange(
             request=HttpRequest("POST", f"{origin.scheme}://{origin.netloc}{event.path}", event.headers, event.body),
-            response=HttpResponse(201, "Created (kit listener)", "HTTP/1.1", [], "", len(event.body.encode()),
-                                  latency),
+            response=HttpResponse(status, f"{'Created' if status == 201 else 'Notified'} (kit listener)", "HTTP/1.1",
+                                  [], "", len(event.body.encode()), latency),
             started_at=event.wall_time,
         )
 
@@ -942,13 +1083,23 @@ class Runner:
                         value = source["default"]
                     elif value is None:
                         raise KeyError(f"no {source['header']} header")
+                    if "matches" in source:
+                        found = re.search(source["matches"], value)
+                        if found is None:
+                            raise KeyError(f"{source['header']} {value!r} does not match /{source['matches']}/")
+                        value = found.group(1) if found.groups() else found.group(0)
                 else:
                     value = jsonpath.get(ctx.json(), source)
             except jsonpath.JSONPathProblem as exc:
                 raise _ScenarioFault(f"save {name}: {exc}") from exc
             except (KeyError, CheckFailed) as exc:
+                problem = str(exc).strip(chr(39))
                 with state.lock:
-                    state.broken = f"step '{result.name}' could not save {name!r}: {str(exc).strip(chr(39))}"
+                    if step.feature and step.declines:
+                        # a probe whose answer lacks what the feature needs: the feature is not offered
+                        state.declined[step.feature] = f"{step.feature}: not offered by the server ({problem})"
+                    else:
+                        state.broken = f"step '{result.name}' could not save {name!r}: {problem}"
                 return
             with state.lock:
                 if step.collect:  # a for_each step: one value per iteration, in plan order
@@ -1078,12 +1229,12 @@ class Runner:
             time.sleep(0.05)
 
 
-def _schedule_key(scenario: Scenario) -> tuple[bool, bool, int]:
+def _schedule_key(scenario: Scenario) -> tuple[bool, str, bool, int]:
     """Exclusive first; then scenarios that wait for notifications (their waits are long), then by
     how many requests they send one after another (a concurrent block counts once)."""
     steps = (*scenario.steps, *scenario.teardown)
     sequential = sum(1 for s in steps if s.group is None) + len({s.group for s in steps if s.group is not None})
-    return (not scenario.exclusive, "notifications" not in scenario.requires, -sequential)
+    return (not scenario.exclusive, scenario.exclusive, "notifications" not in scenario.requires, -sequential)
 
 
 @contextmanager
@@ -1120,6 +1271,54 @@ def _size(size: int) -> str:
     return f"{size / (1 << 20):g} MiB" if size % (1 << 20) == 0 else f"{size:,} bytes"
 
 
+def _json_object(text: str | None) -> dict[str, Any] | None:
+    try:
+        data = load_json(text) if text else None
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _json_list(text: str) -> list[Any] | None:
+    try:
+        data = load_json(text)
+    except ValueError:
+        return None
+    return data if isinstance(data, list) else None
+
+
+def _expected_change(body: str | None) -> dict[str, Any] | None:
+    """What a PATCH body says the resource will show: a merge patch's attributes, or the values a
+    JSON Patch adds or replaces at top-level pointers (deeper or JSONPath targets are not predicted)."""
+    merge = _json_object(body)
+    if merge is not None:
+        return merge
+    try:
+        operations = load_json(body) if body else None
+    except ValueError:
+        return None
+    if not isinstance(operations, list):
+        return None
+    expected = {}
+    for op in operations:
+        path = op.get("path") if isinstance(op, dict) else None
+        if op.get("op") in ("add", "replace") and isinstance(path, str) and path.count("/") == 1 \
+                and path.startswith("/") and "~" not in path:
+            expected[path[1:]] = op.get("value")
+    return expected or None
+
+
+def _took_effect(until: str, answer: HttpResponse, sent: dict[str, Any] | None) -> bool:
+    if until == "disappears":
+        return answer.status in (404, 410)
+    if answer.status != 200:
+        return False
+    if until == "changes" and sent:
+        body = _json_object(answer.body)
+        return body is not None and not differences(sent, body)
+    return True
+
+
 def _probe_label(kept: list[str], left_out: list[str]) -> str:
     """Name the smaller side of a probe: what it kept, or what it left out."""
     def names(keys: list[str]) -> str:
@@ -1148,7 +1347,7 @@ def _listener(plan: Plan, settings: Settings) -> Iterator[Listener | None]:
     if n.mode == NotificationMode.OFF or not needed:
         yield None
         return
-    with Listener(n.listen_host, n.listen_port, n.callback_url) as listener:
+    with Listener(n.listen_host, n.listen_port, n.callback_url, plan.api.listener_status) as listener:
         yield listener
 
 

@@ -22,10 +22,12 @@ from ._results import Level
 from ._rule_args import argument_problems, placeholder_problems
 from ._rules import BY_ID, Context, Rule
 from ._templating import (
+    TemplateProblem,
     check_syntax,
     has_template,
     is_whole_expression,
     names_used,
+    render,
     sandbox_refusals,
     templates_in,
     undefined_names,
@@ -33,6 +35,8 @@ from ._templating import (
 from ._yaml import Location, YamlProblem, error_location, line_for, load_with_lines, read_text
 
 PROFILES = ("official", "full")  # see _settings.Profile
+DEFAULT_API_VERSIONS = ("4.0.0",)  # a scenario file without `api_versions:` is a v4 scenario
+ACCEPTED = ("appears", "changes", "disappears")  # what a 202 Accepted answer to a step promises
 NO_BODY = object()
 # what every template may read (the runner defines them); callback_url needs the listener
 GLOBALS = ("payloads", "run_id", "base_url")
@@ -109,6 +113,7 @@ class Step:
     iteration: int = 0  # which value of the `for_each` this step is
     negotiate: NegotiateSpec | None = None
     reduce: ReduceSpec | None = None
+    accepted: str | None = None  # on 202 Accepted, poll until the resource appears / changes / disappears
 
 
 @dataclass(frozen=True, eq=False)  # identity: two loads of one file are two scenarios
@@ -123,7 +128,13 @@ class Scenario:
     file: str
     requires: tuple[str, ...] = ()
     path: Path | None = None  # where the file was read from
-    exclusive: bool = False  # runs alone: no other scenario runs at the same time
+    # runs without the other scenarios: "" (no), the scenario's own id (alone), or a group name
+    # (with the scenarios of that group only: they may share the server with each other)
+    exclusive: str = ""
+    api_versions: tuple[str, ...] = DEFAULT_API_VERSIONS  # the TMF699 versions it tests
+
+    def applies_to(self, version: str) -> bool:
+        return version in self.api_versions
 
 
 _validator: Draft202012Validator | None = None
@@ -236,13 +247,18 @@ def _check_arguments(rule: Rule, spec: dict[str, Any], path: Location, problems:
         problems.add((*path, found.name), f"rule {rule.id}: {found.message}")
 
 
-def _expectation(raw: Any, path: Location, problems: _Problems) -> Expectation | None:
+def _expectation(raw: Any, path: Location, problems: _Problems,
+                 versions: tuple[str, ...] = DEFAULT_API_VERSIONS) -> Expectation | None:
     spec = {"rule": raw} if isinstance(raw, str) else dict(raw)
     rule = BY_ID.get(spec.pop("rule"))
     if rule is None:
         problems.add(path, f"unknown rule {raw if isinstance(raw, str) else raw['rule']!r} "
                            "(see `tmf699ctk list`)")
         return None
+    other = [v for v in versions if not rule.applies_to(v)]
+    if other:
+        problems.add(path, f"rule {rule.id} does not apply to TMF699 v{', v'.join(other)} (it applies to "
+                           f"v{', v'.join(sorted(rule.versions))}; see docs/rules.md)")
     level = Level(spec.pop("level", rule.level))
     params = inspect.signature(rule.check).parameters
     accepted = [p for p in params if p != "ctx"]
@@ -274,7 +290,7 @@ def _check_contexts(raw: dict[str, Any], expect: list[tuple[int, Expectation]], 
                                                "wait_event")
 
 
-def _blocks(raw_steps: list[dict], base: Location, problems: _Problems) -> list[tuple[int, int] | None]:
+def _blocks(raw_steps: list[dict[str, Any]], base: Location, problems: _Problems) -> list[tuple[int, int] | None]:
     """Consecutive steps marked `concurrent: true` form one block, sent at the same time (with every
     iteration of their `for_each`); a step may not use what another step of its block saves."""
     groups: list[tuple[int, int] | None] = []
@@ -295,7 +311,8 @@ def _blocks(raw_steps: list[dict], base: Location, problems: _Problems) -> list[
     return groups
 
 
-def _steps(raw_steps: list[dict], base: Location, problems: _Problems, names: _Names) -> tuple[Step, ...]:
+def _steps(raw_steps: list[dict[str, Any]], base: Location, problems: _Problems, names: _Names,
+           versions: tuple[str, ...] = DEFAULT_API_VERSIONS, matrix: dict[str, Any] | None = None) -> tuple[Step, ...]:
     steps: list[Step] = []
     blocks = _blocks(raw_steps, base, problems)
     saved_later = {name: raw["name"] for raw in raw_steps
@@ -304,17 +321,19 @@ def _steps(raw_steps: list[dict], base: Location, problems: _Problems, names: _N
     for index, raw in enumerate(raw_steps):
         group = blocks[index]
         path = (*base, index)
+        if "when" in raw and not _holds(raw["when"], matrix or {}, (*path, "when"), problems):
+            continue
         loop = raw.get("for_each")
         # a negotiated value, or the body a reduce settled on, is defined for this step and later ones
         adapted = [raw[key]["variable"] for key in ("negotiate", "reduce") if isinstance(raw.get(key), dict)]
-        defined = [*names.defined(loop), *adapted]
+        defined = [*names.defined(loop), *adapted, *(matrix or {})]
         later = {n: step for n, step in saved_later.items() if n not in defined}
         for key in _TEMPLATED_KEYS:
             if key in raw:
                 _check_templates(raw[key], (*path, key), defined, names, later, problems)
         _check_save(raw.get("save", {}), (*path, "save"), problems)
         indexed = [(i, e) for i, item in enumerate(raw.get("expect", []))
-                   if (e := _expectation(item, (*path, "expect", i), problems)) is not None]
+                   if (e := _expectation(item, (*path, "expect", i), problems, versions)) is not None]
         expect = tuple(e for _, e in indexed)
         _check_contexts(raw, indexed, path, names, problems)
         for name in [*raw.get("save", {}), *adapted]:
@@ -332,10 +351,29 @@ def _steps(raw_steps: list[dict], base: Location, problems: _Problems, names: _N
             steps.append(Step(
                 name=raw["name"], request=request, expect=expect, save=raw.get("save", {}),
                 feature=raw.get("feature"), declines=tuple(raw.get("declines", ())),
-                line=line_for(problems.lines, path), variables=variables, wait=wait,
+                line=line_for(problems.lines, path), variables={**(matrix or {}), **variables}, wait=wait,
                 group=group, collect=bool(loop), iteration=iteration, negotiate=negotiate, reduce=reduce,
+                accepted=raw.get("accepted"),
             ))
     return tuple(steps)
+
+
+def _holds(condition: Any, matrix: dict[str, Any], path: Location, problems: _Problems) -> bool:
+    """A step's ``when``: decided when the file is loaded, from the scenario's matrix values."""
+    try:
+        return bool(render(condition, matrix))
+    except TemplateProblem as exc:
+        problems.add(path, f"when: {exc} (only the matrix values are known when a file is loaded)")
+        return False
+
+
+def _variants(data: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """(id suffix, matrix values) for each scenario a file describes: one, or one per matrix value."""
+    matrix = data.get("matrix")
+    if not matrix:
+        return [("", {})]
+    (name, values), = matrix.items()
+    return [(str(v["id"] if isinstance(v, dict) else v), {name: v}) for v in values]
 
 
 def _adaptation(raw: dict[str, Any], expect: tuple[Expectation, ...], path: Location,
@@ -366,7 +404,16 @@ def _display_name(path: Path) -> str:
 
 
 def load_file(path: Path) -> Scenario:
-    """Load one scenario file; ScenarioError lists every problem with its line."""
+    """Load a scenario file that describes one scenario (no ``matrix``)."""
+    scenarios = load_all(path)
+    if len(scenarios) != 1:
+        raise ScenarioError(f"{_display_name(path)}: describes {len(scenarios)} scenarios (a matrix); use load_all")
+    return scenarios[0]
+
+
+def load_all(path: Path) -> list[Scenario]:
+    """Load one scenario file (one scenario, or one per value of its ``matrix``); ScenarioError lists
+    every problem with its line."""
     name = _display_name(path)
     try:
         data, lines = load_with_lines(read_text(path))
@@ -381,17 +428,34 @@ def load_file(path: Path) -> Scenario:
         problems.add(error_location(error), _schema_message(error))
     if problems.items:
         raise ScenarioError("\n".join(problems.items))
-    names = _Names(listener="notifications" in data.get("requires", []))
-    steps = _steps(data["steps"], ("steps",), problems, names)
-    teardown = _steps(data.get("teardown", []), ("teardown",), problems, names)
+    versions = tuple(data.get("api_versions", DEFAULT_API_VERSIONS))
+    scenarios = []
+    for suffix, matrix in _variants(data):
+        names = _Names(listener="notifications" in data.get("requires", []))
+        steps = _steps(data["steps"], ("steps",), problems, names, versions, matrix)
+        teardown = _steps(data.get("teardown", []), ("teardown",), problems, names, versions, matrix)
+        if problems.items:
+            break
+        try:
+            title, description = (str(render(data[k], matrix)) if k in data else "" for k in ("title", "description"))
+        except TemplateProblem as exc:
+            problems.add(("title",), str(exc))
+            break
+        scenarios.append(Scenario(
+            id=f"{data['id']}-{suffix}".upper() if suffix else data["id"], title=title, description=description,
+            tags=tuple(data.get("tags", [])), profiles=tuple(data.get("profiles", ["full"])),
+            steps=steps, teardown=teardown, file=name, requires=tuple(data.get("requires", [])),
+            path=path.resolve(), exclusive=_exclusive(data.get("exclusive", False), data["id"]), api_versions=versions,
+        ))
     if problems.items:
         raise ScenarioError("\n".join(problems.items))
-    return Scenario(
-        id=data["id"], title=data["title"], description=data.get("description", ""),
-        tags=tuple(data.get("tags", [])), profiles=tuple(data.get("profiles", ["full"])),
-        steps=steps, teardown=teardown, file=name, requires=tuple(data.get("requires", [])),
-        path=path.resolve(), exclusive=bool(data.get("exclusive", False)),
-    )
+    return scenarios
+
+
+def _exclusive(value: bool | str, scenario_id: str) -> str:
+    if value is True:
+        return f"scenario {scenario_id}"
+    return f"group {value}" if value else ""
 
 
 def scenario_files(paths: list[Path] | None = None) -> list[Path]:
@@ -414,14 +478,15 @@ def load_scenarios(paths: list[Path] | None = None) -> list[Scenario]:
     seen: dict[str, str] = {}
     for file in scenario_files(paths):
         try:
-            scenario = load_file(file)
+            loaded = load_all(file)
         except ScenarioError as exc:
             errors.append(str(exc))
             continue
-        if scenario.id in seen:
-            errors.append(f"{file}:1: scenario id {scenario.id} is also used by {seen[scenario.id]}")
-        seen[scenario.id] = str(file)
-        scenarios.append(scenario)
+        for scenario in loaded:
+            if scenario.id in seen:
+                errors.append(f"{file}:1: scenario id {scenario.id} is also used by {seen[scenario.id]}")
+            seen[scenario.id] = str(file)
+            scenarios.append(scenario)
     if errors:
         raise ScenarioError("\n".join(errors))
     if not scenarios:
@@ -430,10 +495,12 @@ def load_scenarios(paths: list[Path] | None = None) -> list[Scenario]:
 
 
 def select(
-    scenarios: list[Scenario], profile: str, *, only: list[str] | None = None, tags: list[str] | None = None
+    scenarios: list[Scenario], profile: str, *, only: list[str] | None = None, tags: list[str] | None = None,
+    api_version: str | None = None,
 ) -> list[Scenario]:
-    """The scenarios a run executes, in file order."""
-    selected = [s for s in scenarios if profile in s.profiles]
+    """The scenarios a run executes, in file order (``api_version``: only those testing that version)."""
+    selected = [s for s in scenarios if profile in s.profiles
+                and (api_version is None or s.applies_to(api_version))]
     if only:
         wanted = {o.upper() for o in only}
         selected = [s for s in selected if s.id.upper() in wanted]

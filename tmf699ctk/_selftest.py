@@ -7,15 +7,17 @@ from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
+from ._apis import DEFAULT_VERSION, api_spec
 from ._plan import Plan, build_plan
 from ._results import RunResult, Status
 from ._runner import execute
 from ._settings import Settings, build_settings
-from .server import BY_NAME, FAULTS, Fault, ReferenceServer
+from .server import Fault, ReferenceServer, faults_of
 from .server.independent import IndependentServer
 
 CLEAN = "clean reference server"
 INDEPENDENT = "independent conformant server"
+ACCEPTED = "reference server answering every write 202 Accepted"  # v5: the asynchronous path
 
 
 @dataclass
@@ -54,7 +56,8 @@ def _failed(result: RunResult) -> list[str]:
 
 
 def run_fault(fault: Fault, prepared: Prepared, profile: str = "full") -> Outcome:
-    with ReferenceServer(faults=frozenset({fault.name}), schemas=prepared[1].schemas) as server:
+    plan = prepared[1]
+    with ReferenceServer(faults=frozenset({fault.name}), schemas=plan.schemas, api_version=plan.api_version) as server:
         result = _run(server.url, prepared, profile)
     failed = _failed(result)
     return Outcome(fault.name, fault.description, fault.rules, result.verdict, failed,
@@ -62,9 +65,16 @@ def run_fault(fault: Fault, prepared: Prepared, profile: str = "full") -> Outcom
 
 
 def run_clean(which: str, prepared: Prepared, profile: str = "full") -> Outcome:
-    if which == CLEAN:
-        with ReferenceServer(schemas=prepared[1].schemas) as server:
+    plan = prepared[1]
+    if which in (CLEAN, ACCEPTED):
+        with ReferenceServer(schemas=plan.schemas, api_version=plan.api_version,
+                             accepted=which == ACCEPTED) as server:
             result = _run(server.url, prepared, profile)
+    elif api_spec(plan.api_version).major == "5":
+        from .server.independent_v5 import IndependentV5Server
+
+        with IndependentV5Server() as v5:
+            result = _run(v5.url, prepared, profile)
     else:
         with IndependentServer() as other:
             result = _run(other.url, prepared, profile)
@@ -73,23 +83,29 @@ def run_clean(which: str, prepared: Prepared, profile: str = "full") -> Outcome:
                    ok=result.verdict == "PASS" and not failed)
 
 
-def prepare_selftest(**cli: object) -> Prepared:
+def clean_targets(api_version: str = DEFAULT_VERSION) -> tuple[str, ...]:
+    """The conformant servers of a version's self-check (v5 adds the reference server in 202 mode)."""
+    return (CLEAN, ACCEPTED, INDEPENDENT) if api_spec(api_version).major == "5" else (CLEAN, INDEPENDENT)
+
+
+def prepare_selftest(api_version: str = DEFAULT_VERSION, **cli: object) -> Prepared:
     """Shorter event waits than a real run: every server here delivers within milliseconds."""
-    settings = build_settings({"notifications.event_timeout": 2.0, "notifications.quiet_period": 0.5, **cli},
-                              env={})
+    settings = build_settings({"notifications.event_timeout": 3.0, "notifications.quiet_period": 0.5,
+                               "target.api_version": api_version, **cli}, env={})
     settings = replace(settings, run=replace(settings.run, embedded=False))
     return settings, build_plan(settings)
 
 
 # the self-check's inputs, set in the parent before worker processes fork (nothing to pickle)
 _PREPARED: Prepared | None = None
+_CATALOGUE: dict[str, Fault] = {}
 
 
 def _run_task(name: str) -> Outcome:
     assert _PREPARED is not None
-    if name in (CLEAN, INDEPENDENT):
+    if name in (CLEAN, ACCEPTED, INDEPENDENT):
         return run_clean(name, _PREPARED)
-    return run_fault(BY_NAME[name], _PREPARED)
+    return run_fault(_CATALOGUE[name], _PREPARED)
 
 
 def _pool(jobs: int) -> Executor:
@@ -104,14 +120,18 @@ def selftest(
     names: list[str] | None = None,
     jobs: int = 2,
     on_outcome: Callable[[Outcome], None] | None = None,
+    api_version: str = DEFAULT_VERSION,
 ) -> list[Outcome]:
-    """Clean servers first, then each fault; ``jobs`` runs that many at once (each isolated)."""
-    global _PREPARED
-    unknown = sorted(set(names or []) - BY_NAME.keys())
+    """Clean servers first, then each fault of ``api_version``'s catalogue; ``jobs`` runs that many
+    at once (each isolated)."""
+    global _PREPARED, _CATALOGUE
+    catalogue = {fault.name: fault for fault in faults_of(api_version)}
+    unknown = sorted(set(names or []) - catalogue.keys())
     if unknown:
-        raise ValueError(f"unknown fault(s): {', '.join(unknown)}")
-    _PREPARED = prepare_selftest()
-    tasks = [CLEAN, INDEPENDENT, *(names or [f.name for f in FAULTS])]
+        raise ValueError(f"unknown fault(s) for TMF699 v{api_version}: {', '.join(unknown)}")
+    # set before the pool forks: its processes inherit them
+    _PREPARED, _CATALOGUE = prepare_selftest(api_version), catalogue
+    tasks = [*clean_targets(api_version), *(names or list(catalogue))]
     outcomes: list[Outcome] = []
     with _pool(jobs) as pool:
         for outcome in pool.map(_run_task, tasks):

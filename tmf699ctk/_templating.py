@@ -21,8 +21,9 @@ from typing import Any
 from urllib.parse import quote
 
 from jinja2 import DictLoader, StrictUndefined, TemplateError, UndefinedError, meta, nodes
+from jinja2.exceptions import SecurityError
 from jinja2.runtime import Context
-from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 _WHOLE = re.compile(r"^\s*\{\{\s*(.+?)\s*\}\}\s*$", re.S)
 

@@ -38,13 +38,15 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
-    help=f"Conformance test kit for the TM Forum {SPEC_NAME} API v{SPEC_VERSION}.",
+    help=f"Conformance test kit for the TM Forum {SPEC_NAME} API (v{SPEC_VERSION} and v5.0.0).",
 )
 
 
 def _version(value: bool) -> None:
     if value:
-        typer.echo(f"tmf699ctk {__version__} ({SPEC_NAME} v{SPEC_VERSION})")
+        from ._apis import API_VERSIONS
+
+        typer.echo(f"tmf699ctk {__version__} ({SPEC_NAME} {', '.join('v' + v for v in API_VERSIONS)})")
         raise typer.Exit()
 
 
@@ -329,10 +331,11 @@ def run(
         raise UsageError("give --base-url URL (or target.base_url in the config file, or TMF699CTK_BASE_URL), "
                          "or use --embedded")
     if settings.run.faults:
-        from .server import parse_faults
+        from ._plan import api_version as version_of
+        from .server import parse_faults_for
 
         try:
-            parse_faults(",".join(settings.run.faults))
+            parse_faults_for(",".join(settings.run.faults), version_of(settings))
         except ValueError as exc:
             raise UsageError(str(exc)) from exc
     inputs = None
@@ -487,11 +490,23 @@ def submission(
 def serve(
     host: Annotated[str, typer.Option(help="Interface to bind (loopback by default).")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=0, max=65535, help="Port (0 picks a free one).")] = 8699,
-    base_path: Annotated[str, typer.Option("--base-path", help="Where the API is mounted.")] = "/tmf-api/sales/v4",
+    base_path: Annotated[
+        str | None,
+        typer.Option("--base-path", help="Where the API is mounted (default: the version's, /tmf-api/sales/v4 or "
+                                         "/tmf-api/salesManagement/v5)."),
+    ] = None,
+    api_version: Annotated[
+        str, typer.Option("--api-version", metavar="VERSION", help="TMF699 version served: 4.0.0 or 5.0.0.")
+    ] = "4.0.0",
+    accepted: Annotated[
+        bool, typer.Option("--accepted", help="(v5) Answer every write 202 Accepted and apply it a moment later.")
+    ] = False,
     fault: Annotated[
         list[str] | None, typer.Option("--fault", metavar="NAME", help="Inject faults NAME[,NAME...].")
     ] = None,
-    list_faults: Annotated[bool, typer.Option("--list-faults", help="List the injectable faults.")] = False,
+    list_faults: Annotated[
+        bool, typer.Option("--list-faults", help="List the injectable faults (of --api-version).")
+    ] = False,
     tls_cert: Annotated[
         Path | None, typer.Option("--tls-cert", help="Serve HTTPS with this certificate chain (PEM).")
     ] = None,
@@ -510,17 +525,25 @@ def serve(
     log: Annotated[bool, typer.Option("--log", help="Print one line per request to stderr.")] = False,
 ) -> None:
     """Start the reference TMF699 server on its own (Ctrl-C stops it)."""
-    from .server import FAULTS, ReferenceServer, parse_faults
+    from ._apis import api_spec
+    from .server import ReferenceServer, faults_of, parse_faults_for
 
     console = make_console()
+    try:
+        api = api_spec(api_version)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+    if accepted and api.major != "5":
+        raise UsageError("--accepted is a TMF699 v5 behaviour (v4 has no 202 Accepted): add --api-version 5.0.0")
     if list_faults:
-        table = Table("fault", "description", "rules it must trip")
-        for f in FAULTS:
+        table = Table("fault", "description", "rules it must trip", title=f"Faults of the TMF699 v{api.version} mode",
+                      title_justify="left")
+        for f in faults_of(api.version):
             table.add_row(f.name, f.description, ", ".join(f.rules))
         console.print(table)
         return
     try:
-        faults = parse_faults(",".join(fault or []))
+        faults = parse_faults_for(",".join(fault or []), api.version)
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
     if (tls_cert is None) != (tls_key is None):
@@ -529,15 +552,18 @@ def serve(
     if tls_client_ca and not tls:
         raise UsageError("--tls-client-ca needs --tls-cert and --tls-key (mutual TLS is HTTPS)")
     try:
-        server = ReferenceServer(host=host, port=port, base_path=base_path, faults=faults, tls=tls,
-                                 tls_client_ca=str(tls_client_ca) if tls_client_ca else None,
-                                 latency_ms=latency_ms, jitter_ms=jitter_ms, log=_request_log if log else None)
+        server = ReferenceServer(host=host, port=port, base_path=base_path or api.default_base_path, faults=faults,
+                                 tls=tls, tls_client_ca=str(tls_client_ca) if tls_client_ca else None,
+                                 api_version=api.version, accepted=accepted, latency_ms=latency_ms,
+                                 jitter_ms=jitter_ms, log=_request_log if log else None)
     except ssl.SSLError as exc:
         raise UsageError(f"cannot load the TLS files: {exc.reason or exc}") from exc
     except OSError as exc:
         raise UsageError(f"cannot serve on {host}:{port}: {exc.strerror or exc}") from exc
     console.print(
-        f"TMF699 reference server on {server.url}" + (f" with faults {', '.join(sorted(faults))}" if faults else "")
+        f"TMF699 v{api.version} reference server on {server.url}"
+        + (" (writes answered 202 Accepted)" if accepted else "")
+        + (f" with faults {', '.join(sorted(faults))}" if faults else "")
         + (f", client certificates signed by {tls_client_ca} required" if tls_client_ca else "")
     )
     try:
@@ -559,26 +585,35 @@ def _request_log(line: str) -> None:
 def list_(
     profile: Annotated[str | None, typer.Option("--profile", "-p", help="Only this profile's scenarios.")] = None,
     scenarios: Annotated[list[Path] | None, typer.Option("--scenarios", help="Scenario files or folders.")] = None,
+    api_version: Annotated[
+        str, typer.Option("--api-version", metavar="VERSION", help="The suite and rules of this TMF699 version.")
+    ] = "4.0.0",
 ) -> None:
-    """Show the scenarios and the rule catalogue (rule ID, level, title)."""
+    """Show the scenarios and the rule catalogue (rule ID, level, title) of a TMF699 version."""
+    from ._apis import API_VERSIONS
     from ._scenarios import load_scenarios, select
     from ._settings import Profile
 
+    if api_version not in API_VERSIONS:
+        raise UsageError(f"--api-version must be one of {', '.join(API_VERSIONS)}")
     console = make_console()
-    loaded = load_scenarios(scenarios or None)
+    loaded = [s for s in load_scenarios(scenarios or None) if s.applies_to(api_version)]
     if profile:
         try:
             loaded = select(loaded, Profile(profile))
         except ValueError as exc:
             raise UsageError(f"--profile must be one of {', '.join(p.value for p in Profile)}") from exc
-    table = Table("scenario", "profiles", "steps", "checks", "title", title="Scenarios", title_justify="left")
+    table = Table("scenario", "profiles", "steps", "checks", "title", title=f"Scenarios (TMF699 v{api_version})",
+                  title_justify="left")
     for s in loaded:
         table.add_row(
             s.id, ",".join(s.profiles), str(len(s.steps)), str(sum(len(st.expect) for st in s.steps)), s.title
         )
     console.print(table)
-    rules = Table("rule", "level", "family", "title", title=f"Rules ({len(RULES)})", title_justify="left")
-    for r in RULES:
+    applicable = [r for r in RULES if r.applies_to(api_version)]
+    rules = Table("rule", "level", "family", "title", title=f"Rules of TMF699 v{api_version} ({len(applicable)})",
+                  title_justify="left")
+    for r in applicable:
         rules.add_row(r.id, r.level.value, r.family, r.title)
     console.print(rules)
 
@@ -589,6 +624,9 @@ def selftest(
         list[str] | None, typer.Option("--fault", metavar="NAME", help="Only these faults (repeatable).")
     ] = None,
     jobs: Annotated[int, typer.Option("--jobs", "-j", help="Targets tested at once.")] = 2,
+    api_version: Annotated[
+        str, typer.Option("--api-version", metavar="VERSION", help="Prove the suite of this TMF699 version.")
+    ] = "4.0.0",
 ) -> None:
     """Prove the suite: clean servers must pass with no failed check, every injected fault must fail.
 
@@ -602,7 +640,8 @@ def selftest(
     )
     try:
         outcomes = run_selftest(
-            fault, jobs=jobs, on_outcome=lambda o: console.print(f"{'ok  ' if o.ok else 'MISS'} {o.name}")
+            fault, jobs=jobs, on_outcome=lambda o: console.print(f"{'ok  ' if o.ok else 'MISS'} {o.name}"),
+            api_version=api_version,
         )
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
@@ -627,7 +666,8 @@ def validate(
     config: Annotated[Path | None, typer.Option("--config", "-c", help="Also validate this config file.")] = None,
 ) -> None:
     """Check scenario files and a config file without sending any request."""
-    from ._config import validate_payloads
+    from ._apis import api_spec
+    from ._config import effective_payloads, validate_payloads
     from ._plan import api_version
     from ._scenarios import load_scenarios
     from ._schemas import SchemaStore
@@ -637,8 +677,9 @@ def validate(
     message = f"{len(loaded)} scenarios, {steps} steps: valid"
     if config is not None:
         settings = build_settings({}, config_path=config)
-        version = api_version(settings)
-        validate_payloads(settings.payloads, SchemaStore.load(f"tmf699-v{version}"), settings.config_file)
+        api = api_spec(api_version(settings))
+        validate_payloads(effective_payloads(settings.payloads, api), SchemaStore.load(api.schemas),
+                          settings.config_file, api)
         message += f"; config {config}: valid"
     make_console().print(message)
 
@@ -697,6 +738,9 @@ def diff(
 def init(
     path: Annotated[Path, typer.Argument(help="Where to write the config file.")] = Path("tmf699ctk.yaml"),
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+    api_version: Annotated[
+        str, typer.Option("--api-version", metavar="VERSION", help="Write the payloads of this TMF699 version.")
+    ] = "4.0.0",
     prompt: Annotated[
         bool | None,
         typer.Option("--prompt/--no-prompt", help="Ask for the certification fields (default: when interactive)."),
@@ -707,7 +751,10 @@ def init(
 
     if path.exists() and not force:
         raise UsageError(f"{path} exists; use --force to overwrite it")
-    text, missing = template_text(), list(REQUIRED)
+    try:
+        text, missing = template_text(api_version), list(REQUIRED)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
     if prompt if prompt is not None else sys.stdin.isatty():
         answers = init_answers(lambda question, default: typer.prompt(question, default=default,
                                                                       show_default=bool(default)))

@@ -6,9 +6,12 @@ import sys
 from pathlib import Path
 
 from ._docs import (
+    MATRIX_V5_BEGIN,
+    MATRIX_V5_END,
     SETTINGS_BEGIN,
     SETTINGS_END,
     faults_markdown,
+    faults_v5_markdown,
     matrix_markdown,
     replace_block,
     rules_markdown,
@@ -24,9 +27,13 @@ def write_docs(folder: Path, readme: Path | None) -> list[Path]:
     outcomes = selftest()
     faults = folder / "faults.md"
     faults.write_text(faults_markdown(outcomes), encoding="utf-8")
-    written = [rules, faults]
+    outcomes_v5 = selftest(api_version="5.0.0")
+    faults_v5 = folder / "faults-v5.md"
+    faults_v5.write_text(faults_v5_markdown(outcomes_v5), encoding="utf-8")
+    written = [rules, faults, faults_v5]
     if readme is not None and readme.is_file():
         text = replace_block(readme.read_text(encoding="utf-8"), matrix_markdown(outcomes))
+        text = replace_block(text, matrix_markdown(outcomes_v5), MATRIX_V5_BEGIN, MATRIX_V5_END)
         text = replace_block(text, settings_markdown(), SETTINGS_BEGIN, SETTINGS_END)
         readme.write_text(text, encoding="utf-8")
         written.append(readme)

@@ -7,13 +7,33 @@ import threading
 from collections.abc import Callable
 from types import TracebackType
 
+from .._apis import DEFAULT_VERSION, api_spec
 from .._schemas import SchemaStore
 from ._app import Handler, ReferenceHTTPServer, ServerState
 from .faults import BY_NAME, FAULTS, Fault, parse_faults
+from .faults_v5 import BY_NAME_V5, FAULTS_V5
 
 DEFAULT_BASE_PATH = "/tmf-api/sales/v4"
 
-__all__ = ["BY_NAME", "DEFAULT_BASE_PATH", "FAULTS", "Fault", "ReferenceServer", "parse_faults"]
+__all__ = ["BY_NAME", "DEFAULT_BASE_PATH", "FAULTS", "FAULTS_V5", "Fault", "ReferenceServer", "faults_of",
+           "parse_faults"]
+
+
+def faults_of(api_version: str = DEFAULT_VERSION) -> tuple[Fault, ...]:
+    """The fault catalogue of the reference server in ``api_version``'s mode."""
+    return FAULTS_V5 if api_spec(api_version).major == "5" else FAULTS
+
+
+def parse_faults_for(spec: str | None, api_version: str = DEFAULT_VERSION) -> frozenset[str]:
+    """``a,b`` -> {a, b}, checked against ``api_version``'s catalogue (ValueError naming the unknown)."""
+    if api_spec(api_version).major != "5":
+        return parse_faults(spec)
+    names = {n.strip() for n in (spec or "").split(",") if n.strip()}
+    unknown = sorted(names - BY_NAME_V5.keys())
+    if unknown:
+        raise ValueError(f"unknown v5 fault(s) {', '.join(unknown)}; see `tmf699ctk serve --api-version 5.0.0 "
+                         "--list-faults`")
+    return frozenset(names)
 
 
 class ReferenceServer:
@@ -29,6 +49,8 @@ class ReferenceServer:
         tls: tuple[str, str] | None = None,
         events_to_callback: bool = False,
         tls_client_ca: str | None = None,
+        api_version: str = DEFAULT_VERSION,
+        accepted: bool = False,
         latency_ms: float = 0.0,
         jitter_ms: float = 0.0,
         log: Callable[[str], None] | None = None,
@@ -36,13 +58,28 @@ class ReferenceServer:
         """``tls``: (certificate chain PEM, private key PEM) to serve HTTPS instead of HTTP;
         ``events_to_callback``: POST events to the callback URL itself, not {callback}/listener/<name>;
         ``tls_client_ca``: with ``tls``, accept only clients presenting a certificate signed by this CA;
+        ``api_version``: the TMF699 version served (its default base path unless ``base_path`` is given);
+        ``accepted``: (v5) answer every write 202 Accepted and apply it a moment later;
         ``latency_ms``/``jitter_ms``: every request waits that long (plus up to the jitter) before it
         is handled; ``log``: receives one line per request answered."""
         if tls_client_ca and tls is None:
             raise ValueError("tls_client_ca needs tls: mutual TLS is HTTPS")
-        self.state = ServerState(base_path, faults, schemas or SchemaStore.load(), events_to_callback)
+        api = api_spec(api_version)
+        if base_path == DEFAULT_BASE_PATH:
+            base_path = api.default_base_path
+        if schemas is None or schemas.spec != api.schemas:
+            schemas = SchemaStore.load(api.schemas)
+        handler_class: type[Handler] = Handler
+        if api.major == "5":
+            from ._v5 import V5Handler, V5State
+
+            self.state: ServerState = V5State(base_path, faults, schemas, events_to_callback, accepted, api)
+            handler_class = V5Handler
+        else:
+            self.state = ServerState(base_path, faults, schemas, events_to_callback)
         self.state.latency_ms, self.state.jitter_ms, self.state.log = latency_ms, jitter_ms, log
-        handler = type("BoundHandler", (Handler,), {"state": self.state})
+        self.api_version = api.version
+        handler = type("BoundHandler", (handler_class,), {"state": self.state})
         self.httpd = ReferenceHTTPServer((host, port), handler)
         if tls is not None:
             context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)

@@ -1,0 +1,79 @@
+"""Faults the reference server can inject in its TMF699 v5.0.0 mode: ways v5 implementations break
+(views, discriminators, the opportunity, 202 Accepted, the v5 hub and events, v5 query features).
+
+Each names the rules a v5 run must trip; ``selftest --api-version 5.0.0`` proves every one is caught.
+"""
+
+from __future__ import annotations
+
+from .faults import Fault
+
+FAULTS_V5: tuple[Fault, ...] = (
+    # @type discriminators
+    Fault("contact-medium-untyped", "Contact media are returned without their @type (EmailContactMedium...)",
+          ("TMF699-SCHEMA-01",)),
+    Fault("contact-medium-unknown-type", "An email contact medium is returned as @type 'EMailContactMedium'",
+          ("TMF699-SCHEMA-01",)),
+    Fault("party-ref-untyped", "relatedParty[].partyOrPartyRole is returned without @type (PartyRef/PartyRoleRef)",
+          ("TMF699-SCHEMA-01",)),
+    Fault("accepts-unknown-party-type", "POST accepts a related party whose @type the spec does not map",
+          ("TMF630-VALID-06",)),
+    Fault("opportunity-item-untyped", "salesOpportunityItem entries are returned without @type",
+          ("TMF699-SCHEMA-01",)),
+    # _FVO / _MVO / _RES views
+    Fault("res-no-type", "Responses lack the mandatory @type", ("TMF699-SCHEMA-01", "TMF699-SCHEMA-02")),
+    Fault("res-wrong-type", "Responses carry @type 'Lead' / 'Opportunity' instead of the resource's class",
+          ("TMF699-SCHEMA-01", "TMF699-SCHEMA-02")),
+    Fault("res-no-href", "Responses lack href, which the _RES view requires", ("TMF699-SCHEMA-01", "TMF630-HREF-01")),
+    Fault("list-items-fvo", "List items are returned in the _FVO view, without id and href",
+          ("TMF699-SCHEMA-02", "TMF699-LIST-03")),
+    Fault("accepts-no-type", "POST accepts a body without @type (the _FVO view requires it)", ("TMF630-VALID-05",)),
+    Fault("patch-accepts-no-type", "PATCH accepts a merge patch without @type (the _MVO view requires it)",
+          ("TMF630-PATCH-17",)),
+    Fault("v4-attribute-names", "Returns v4 names: type for salesLeadType, prospectContact for prospectContactMedium",
+          ("TMF699-CREATE-04",)),
+    Fault("revenue-not-array", "revenueEstimate is returned as one object, not v5's array", ("TMF699-SCHEMA-01",)),
+    Fault("status-uppercase", "status is serialised in upper case ('ACKNOWLEDGED')", ("TMF699-SCHEMA-01",)),
+    Fault("error-untyped", "Error bodies lack @type (v5's Error is Extensible)", ("TMF630-ERROR-01",)),
+    Fault("href-v4-base", "href is built on the v4 base path /tmf-api/sales/v4", ("TMF630-HREF-02",)),
+    # the opportunity and its lead
+    Fault("opportunity-lead-ref-dropped", "An opportunity's salesLead references are not stored",
+          ("TMF699-CREATE-04",)),
+    Fault("opportunity-lead-ref-broken", "An opportunity's salesLead reference href points to no lead",
+          ("TMF699-REF-01",)),
+    Fault("opportunity-not-listed", "GET /salesOpportunity omits its last match", ("TMF699-LIST-03",)),
+    Fault("opportunity-delete-noop", "DELETE /salesOpportunity/{id} answers 204 but deletes nothing",
+          ("TMF699-DELETE-03", "TMF699-DELETE-05")),
+    Fault("opportunity-events-as-lead", "Opportunity events carry event.salesLead, not event.salesOpportunity",
+          ("TMF699-EVENT-04", "TMF699-EVENT-02")),
+    # status codes v5 words differently from v4
+    Fault("create-200", "POST answers 200 instead of 201 (or 202)", ("TMF699-CREATE-08",)),
+    Fault("patch-refuses-merge-patch", "PATCH answers 415 to application/merge-patch+json", ("TMF630-PATCH-16",)),
+    Fault("delete-200", "DELETE answers 200 with a body instead of 204 (or 202)", ("TMF699-DELETE-06",)),
+    # 202 Accepted
+    Fault("accepted-never-created", "POST answers 202 Accepted but the resource never appears",
+          ("TMF699-ASYNC-01",)),
+    Fault("accepted-patch-lost", "PATCH answers 202 Accepted but the change is never applied", ("TMF699-ASYNC-01",)),
+    Fault("accepted-delete-lost", "DELETE answers 202 Accepted but the resource is never deleted",
+          ("TMF699-ASYNC-01",)),
+    # the v5 hub and events
+    Fault("hub-get-missing", "GET /hub/{id} answers 404 for a registered subscription", ("TMF630-HUB-05",)),
+    Fault("hub-get-other-callback", "GET /hub/{id} returns another callback", ("TMF630-HUB-05",)),
+    Fault("event-untyped", "Events lack the mandatory @type", ("TMF699-EVENT-02",)),
+    Fault("event-no-event-id", "Events lack the mandatory eventId", ("TMF699-EVENT-02",)),
+    Fault("event-v4-shape", "Events use v4's timeOcurred instead of eventTime", ("TMF699-EVENT-02",)),
+    Fault("events-never-sent", "The hub accepts subscriptions but never sends an event", ("TMF699-EVENT-01",)),
+    # v5 query features and views on writes
+    Fault("fields-ignored-on-post", "fields on POST is ignored: every attribute is returned", ("TMF630-FIELDS-07",)),
+    Fault("fields-ignored-on-patch", "fields on PATCH is ignored: every attribute is returned",
+          ("TMF630-FIELDS-08",)),
+    Fault("sort-ignored", "sort is accepted but the list comes in storage order", ("TMF630-SORT-01", "TMF630-SORT-02")),
+    Fault("filter-ignored", "filter (JSONPath) is accepted but ignored", ("TMF630-FILTER-06",)),
+    Fault("cursor-repeats-page", "after=<cursor> answers the first page again", ("TMF630-PAGE-07",)),
+    Fault("json-patch-ignored", "application/json-patch+json is accepted (200) but the operations are ignored",
+          ("TMF630-PATCH-18",)),
+    Fault("json-patch-query-literal", "application/json-patch-query+json treats a JSONPath path as a pointer",
+          ("TMF630-PATCH-19",)),
+)
+
+BY_NAME_V5 = {fault.name: fault for fault in FAULTS_V5}
