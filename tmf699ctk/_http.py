@@ -38,6 +38,9 @@ _WATCHDOG_PERIOD = 0.05  # seconds between the watchdog's looks at the exchanges
 KEPT_PREFIX = 64 * 1024  # bytes kept of a body that was not read whole
 LARGE_BODY = 128 * 1024  # a body beyond this needs the large-body permit (see LargeBodyPermit)
 INFLATE_STEP = 64 * 1024  # bytes a compressed body may inflate to per step
+# seconds an exchange waits for the large-body permit: other steps' checks of large bodies take
+# seconds, a holder that never lets go must not hang the run
+PERMIT_PATIENCE = 60.0
 # re-entrant: a step holding it may send again (a probe's delete) and read another large body
 _large_bodies = threading.RLock()
 
@@ -48,8 +51,9 @@ class LargeBodyPermit:
     ``send`` takes it when a body grows past the threshold; whoever passed the permit in releases
     it once done with the body (the runner: after the step's checks). One large body at a time,
     read, decoded and parsed, is what keeps the kit's memory bounded whatever servers send.
-    Time spent waiting for it does not count against the exchange's deadline, up to the
-    exchange's own timeout: then the body is read without it (never a hang, whoever holds it).
+    Time spent waiting for it does not count against the exchange's deadline, up to
+    ``PERMIT_PATIENCE`` (or the exchange's timeout, if longer): then the body is read without it,
+    so that no holder, however stuck, can hang a run.
     """
 
     def __init__(self) -> None:
@@ -64,7 +68,7 @@ class LargeBodyPermit:
             while not _large_bodies.acquire(timeout=_WATCHDOG_PERIOD):
                 if watch.abort is not None and watch.abort.is_set():
                     raise httpx.ReadError("interrupted while waiting to read a large body")
-                if time.monotonic() - waited >= watch.timeout:
+                if time.monotonic() - waited >= max(PERMIT_PATIENCE, watch.timeout):
                     self.waived = True
                     break
         watch.deadline += time.monotonic() - waited

@@ -68,7 +68,9 @@ class _ScenarioFault(Exception):
 _GONE = {200, 202, 204, 404, 410}
 GROUP_WORKERS = 8  # requests of one concurrent `for_each` sent at the same time
 # response bodies a run keeps whole in its results: this many times --max-body (the memory bound)
-EVIDENCE_BUDGET_FACTOR = 4
+EVIDENCE_BUDGET_FACTOR = 2
+# values saved from large answers for later steps, alive while their scenario runs: this many times
+SAVED_BUDGET_FACTOR = 2
 KEPT_HEADERS = 100  # headers kept of a response beyond the evidence budget
 
 
@@ -227,6 +229,7 @@ class ScenarioState:
     # `absent` waits judged once the steps are done: (the step's result, the judgement)
     deferred: list[tuple[Step, StepResult, Callable[[], None]]] = field(default_factory=list)
     discarded: list[Exchange] = field(default_factory=list)  # deletes of leads a reduce probe created
+    kept: dict[tuple[str, int | None], int] = field(default_factory=dict)  # memory of large saved values
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
 
@@ -255,7 +258,9 @@ class Runner:
         self.n = settings.notifications
         check_payload_templates(plan.payloads, {"run_id": self.run_id})  # fail fast on a broken payload template
         self._evidence_budget = EVIDENCE_BUDGET_FACTOR * settings.target.max_body
-        self._retained = 0
+        self._retained = 0  # memory of the answers kept whole in the results
+        self._saved_budget = SAVED_BUDGET_FACTOR * settings.target.max_body
+        self._saved = 0  # memory of the large values the running scenarios saved
         self._retained_lock = threading.Lock()
         self._step_local = threading.local()  # the large-body permit of the step this thread runs
         # attributes a server rejected (see _reduce), so that other scenarios need not search again
@@ -358,6 +363,24 @@ class Runner:
         response.headers = response.headers[:KEPT_HEADERS]
         response.truncated = True
 
+    def _keep(self, state: ScenarioState, key: tuple[str, int | None], value: Any) -> bool:
+        """Count a saved value from a large answer against the run's memory budget (the value it
+        replaces is refunded); False, and nothing counted, when it does not fit."""
+        with self._retained_lock:
+            previous = state.kept.get(key, 0)
+            room = self._saved_budget - self._saved + previous
+            cost = _footprint(value, room)
+            if cost > room:
+                return False
+            self._saved += cost - previous
+            state.kept[key] = cost
+        return True
+
+    def _release_kept(self, state: ScenarioState) -> None:
+        with self._retained_lock:
+            self._saved -= sum(state.kept.values())
+            state.kept.clear()
+
     def _new_outcome(self, scenario: Scenario) -> ScenarioResult:
         return ScenarioResult(id=scenario.id, title=scenario.title, file=scenario.file, tags=list(scenario.tags),
                               description=scenario.description, started_at=_now())
@@ -398,6 +421,7 @@ class Runner:
 
     def _run_scenario(self, scenario: Scenario, index: int, outcome: ScenarioResult) -> None:
         started = time.perf_counter()
+        state: ScenarioState | None = None
         try:
             state = self._state(scenario, index)
             self._run_steps(scenario, scenario.steps, state, outcome, "step")
@@ -410,6 +434,8 @@ class Runner:
         except Exception as exc:  # never lose a scenario's evidence to a kit bug
             outcome.steps.append(StepResult(name="(scenario error)", skipped_reason=f"internal error: {exc!r}"))
         finally:
+            if state is not None:
+                self._release_kept(state)  # its saved values die with it
             outcome.duration_ms = round((time.perf_counter() - started) * 1000, 1)
             self.observer.scenario_finished(outcome)
 
@@ -448,6 +474,7 @@ class Runner:
         the attempts a negotiating or reducing step made before it, and before the record of the
         polling that followed a 202 Accepted answer)."""
         attempts: list[StepResult] = []
+        results: list[StepResult] = []
         # held from a large body's arrival until the step is evaluated (see LargeBodyPermit)
         self._step_local.permit = permit = LargeBodyPermit()
         try:
@@ -461,13 +488,13 @@ class Runner:
                 state.broken = state.broken or f"step '{step.name}' failed: {message}"
             results = [result]
         finally:
+            for done in (*attempts, *results):
+                self._retain(done.exchange)  # trimmed before the permit lets another large body in
             self._step_local.permit = None
             permit.release()
         for attempt in attempts:
-            self._retain(attempt.exchange)
             self.observer.step_finished(scenario, attempt)
         for result in results:
-            self._retain(result.exchange)
             if not any(pending is result for _, pending, _ in state.deferred):  # told once it is judged
                 self.observer.step_finished(scenario, result)
         return [*attempts, *results]
@@ -1101,6 +1128,13 @@ class Runner:
                     else:
                         state.broken = f"step '{result.name}' could not save {name!r}: {problem}"
                 return
+            if len(ctx.response.body) > KEPT_PREFIX and not self._keep(state, (name, step.iteration if step.collect
+                                                                              else None), value):
+                with state.lock:
+                    state.broken = (f"step '{result.name}' could not save {name!r}: the value is too large to keep "
+                                    f"for later steps (the running scenarios keep at most {SAVED_BUDGET_FACTOR} x "
+                                    "--max-body of saved values in memory)")
+                return
             with state.lock:
                 if step.collect:  # a for_each step: one value per iteration, in plan order
                     slots = state.collected.setdefault(name, {})
@@ -1257,6 +1291,19 @@ def _interruptible(cancel: CancelToken) -> Iterator[None]:
     except KeyboardInterrupt:
         cancel.cancel("interrupted (Ctrl-C)")
         cancel.skip_cleanup.set()
+
+
+def _footprint(value: Any, limit: int) -> int:
+    """Memory a parsed JSON value holds (strings and containers), counted until it passes ``limit``."""
+    total, stack = 0, [value]
+    while stack and total <= limit:
+        node = stack.pop()
+        total += sys.getsizeof(node)
+        if isinstance(node, dict):
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return total
 
 
 def _absolute(url: str) -> bool:
