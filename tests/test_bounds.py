@@ -13,6 +13,7 @@ from contextlib import contextmanager
 import httpx
 import pytest
 
+from tmf699ctk import _http
 from tmf699ctk._compare import differences, short
 from tmf699ctk._http import INTERRUPTED, LargeBodyPermit, TargetHealth, outside_base, send, watched
 from tmf699ctk._redact import MASK, Redactor, writable
@@ -111,15 +112,18 @@ def test_a_step_holding_the_large_body_permit_can_read_another_large_body() -> N
     body = b"[" + b"0," * 150_000 + b"0]"
     answer = HEAD + b"Connection: close\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
     permit = LargeBodyPermit()
-    with raw_server(answer) as url, httpx.Client() as client:
-        first = send(client, "GET", url, health=TargetHealth(), timeout=10, permit=permit)
-        assert permit.held
-        second = send(client, "DELETE", url, health=TargetHealth(), timeout=10)  # would wait forever if not
-    permit.release()
+    try:
+        with raw_server(answer) as url, httpx.Client() as client:
+            first = send(client, "GET", url, health=TargetHealth(), timeout=10, permit=permit)
+            assert permit.held
+            second = send(client, "DELETE", url, health=TargetHealth(), timeout=10)  # would wait if not re-entrant
+    finally:
+        permit.release()  # held by this thread: later tests in this process must not wait for it
     assert first.response is not None and second.response is not None and second.response.size == len(body)
 
 
-def test_a_permit_never_released_by_another_thread_delays_but_never_hangs_a_read() -> None:
+def test_a_permit_never_released_by_another_thread_delays_but_never_hangs_a_read(monkeypatch) -> None:
+    monkeypatch.setattr(_http, "PERMIT_PATIENCE", 0.5)
     body = b"[" + b"0," * 150_000 + b"0]"
     answer = HEAD + b"Connection: close\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
     holding, done = threading.Event(), threading.Event()
