@@ -73,7 +73,8 @@ def default_payloads(api: ApiSpec) -> dict[str, dict[str, Any]]:
 
 
 def _defaults() -> dict[str, Any]:
-    return yaml.safe_load(template_text())
+    data: dict[str, Any] = yaml.safe_load(template_text())
+    return data
 
 
 def _expand_env(value: Any, where: str, secrets: list[str], problems: list[str]) -> Any:
@@ -110,7 +111,7 @@ def _message(error: ValidationError) -> str:
     return f"{where}: {error.message}"
 
 
-def _validate_file(data: Any, lines: dict, source: str) -> None:
+def _validate_file(data: Any, lines: dict[Any, int], source: str) -> None:
     schema = json.loads(package_file("config.schema.json").read_text(encoding="utf-8"))
     errors = sorted(Draft202012Validator(schema).iter_errors(data), key=lambda e: list(map(str, e.path)))
     if errors:

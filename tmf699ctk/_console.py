@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import threading
+from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
@@ -167,7 +168,7 @@ def _outcome_table(run: RunResult) -> Table:
     return table
 
 
-def _where(group_where: list, limit: int = MAX_PLACES) -> str:
+def _where(group_where: list[Any], limit: int = MAX_PLACES) -> str:
     places = list(dict.fromkeys(f"{sc.id} / {st.name}" for sc, st, _ in group_where))
     more = len(places) - limit
     return "; ".join(places[:limit]) + (f"; and {more} more" if more > 0 else "")

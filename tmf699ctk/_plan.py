@@ -167,7 +167,7 @@ def _bundled_path(display_name: str) -> Path:
 
 def _scope(settings: Settings, version: str, profile: Profile, selected: list[Scenario]) -> dict[str, Any]:
     custom_files = []
-    ran = []
+    ran: list[tuple[str, Any]] = []
     bundled_root = data_dir("scenarios").resolve()
     for scenario in selected:
         path = Path(scenario.file)

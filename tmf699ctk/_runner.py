@@ -452,12 +452,14 @@ class Runner:
         return result
 
     def _attempt(self, scenario: Scenario, step: Step, state: ScenarioState, result: StepResult,
-                 context: dict[str, Any], kind: str, attempts: list[StepResult]) -> StepResult:
+                 context: dict[str, Any], kind: str, attempts: list[StepResult]) -> StepResult | list[StepResult]:
+        """The step's result, followed by the polling record when a 202 was followed."""
         name = result.name
         if step.wait is not None:
             return self._wait(step, state, result, context, scenario.id)
         sent_at = time.monotonic()
-        expect, decided, refused = step.expect, [], None
+        expect, refused = step.expect, None
+        decided: list[CheckResult] = []
         try:
             if step.negotiate is not None and step.negotiate.variable not in state.variables:
                 exchange, expect, refused = self._negotiate(step, context, scenario, state, name, kind, attempts)

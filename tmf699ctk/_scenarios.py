@@ -290,7 +290,7 @@ def _check_contexts(raw: dict[str, Any], expect: list[tuple[int, Expectation]], 
                                                "wait_event")
 
 
-def _blocks(raw_steps: list[dict], base: Location, problems: _Problems) -> list[tuple[int, int] | None]:
+def _blocks(raw_steps: list[dict[str, Any]], base: Location, problems: _Problems) -> list[tuple[int, int] | None]:
     """Consecutive steps marked `concurrent: true` form one block, sent at the same time (with every
     iteration of their `for_each`); a step may not use what another step of its block saves."""
     groups: list[tuple[int, int] | None] = []
@@ -311,7 +311,7 @@ def _blocks(raw_steps: list[dict], base: Location, problems: _Problems) -> list[
     return groups
 
 
-def _steps(raw_steps: list[dict], base: Location, problems: _Problems, names: _Names,
+def _steps(raw_steps: list[dict[str, Any]], base: Location, problems: _Problems, names: _Names,
            versions: tuple[str, ...] = DEFAULT_API_VERSIONS, matrix: dict[str, Any] | None = None) -> tuple[Step, ...]:
     steps: list[Step] = []
     blocks = _blocks(raw_steps, base, problems)

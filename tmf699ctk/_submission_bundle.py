@@ -29,7 +29,6 @@ from ._submission import (
     FORMATS,
     LABELS,
     LINK_TEXT,
-    PARTIAL_BANNER,
     SECTIONS,
     TITLE,
     SubmissionFacts,
@@ -44,6 +43,7 @@ from ._submission import (
 )
 from ._submission_config import SubmissionInputs, parse_diagram
 from ._submission_docx import EXTRA_HINT, docx_available, read_docx, render_document_docx
+from ._view import PARTIAL_BANNER
 
 MANIFEST = "manifest.json"
 BUNDLE_FORMAT = "tmf699ctk-certification-bundle/1"

@@ -21,7 +21,6 @@ from ._submission import (
     LABELS,
     LINK_TEXT,
     NOT_VALID,
-    PARTIAL_BANNER,
     SECTIONS,
     TITLE,
     SubmissionFacts,
@@ -31,6 +30,7 @@ from ._submission import (
     result_rows,
 )
 from ._submission_config import SubmissionInputs
+from ._view import PARTIAL_BANNER
 
 EXTRA_HINT = "DOCX needs the docx extra: pip install 'tmf699ctk[docx]'"
 _W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"

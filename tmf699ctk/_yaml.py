@@ -36,7 +36,8 @@ def _no_duplicates(loader: _Loader, node: yaml.MappingNode, deep: bool = False) 
                 f"duplicate key {key!r} (first defined on line {seen[key]})", key_node.start_mark.line + 1
             )
         seen[key] = key_node.start_mark.line + 1
-    return loader.construct_mapping(node, deep=deep)
+    mapping: dict[Any, Any] = loader.construct_mapping(node, deep=deep)
+    return mapping
 
 
 _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _no_duplicates)
