@@ -69,7 +69,7 @@ class V5State(ServerState):
                  accepted: bool = False, api: ApiSpec = V5) -> None:
         super().__init__(base_path, faults, schemas, events_to_callback)
         self.events.close()
-        self.events = V5Events(faults, events_to_callback)
+        self.v5_events = self.events = V5Events(faults, events_to_callback)
         self.api = api
         self.accepted = accepted
         self.items: dict[str, dict[str, dict[str, Any]]] = {name: {} for name in api.resources}
@@ -77,7 +77,7 @@ class V5State(ServerState):
     def publish_v5(self, kind: str, resource: ResourceSpec, payload: dict[str, Any]) -> None:
         with self.store.lock:
             subscriptions = list(self.store.hubs.values())
-        self.events.publish_v5(subscriptions, resource.events[kind].type, resource.name, payload)
+        self.v5_events.publish_v5(subscriptions, resource.events[kind].type, resource.name, payload)
 
     def later(self, action: Callable[[], None]) -> None:
         """Apply an accepted write a moment after answering 202."""
@@ -372,9 +372,12 @@ class V5Handler(Handler):
             else:
                 expanded.append(operation)
         try:
-            return jsonpath.JSONPatch(expanded).apply(copy.deepcopy(item))  # type: ignore[no-any-return]
+            patched = jsonpath.JSONPatch(expanded).apply(copy.deepcopy(item))
         except (jsonpath.JSONPatchError, jsonpath.JSONPointerError) as exc:
             raise HttpError(400, f"the patch cannot be applied: {exc}") from exc
+        if not isinstance(patched, dict):  # an operation on the root ("path": "") replaced the resource
+            raise HttpError(400, "the patch must leave the resource a JSON object")
+        return patched
 
     def delete_item(self, resource: ResourceSpec, item_id: str) -> None:
         f = self.state.fault

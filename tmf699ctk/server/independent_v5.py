@@ -97,7 +97,7 @@ def _check(kind: str, body: dict[str, Any], creating: bool) -> str | None:
 
 def _kept(body: dict[str, Any]) -> dict[str, Any]:
     """How this server keeps what it is sent: arrays in its own (reversed) order."""
-    kept = json.loads(json.dumps(body))
+    kept: dict[str, Any] = json.loads(json.dumps(body))
     for name in REORDERED:
         if isinstance(kept.get(name), list):
             kept[name].reverse()
