@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import socket
 from pathlib import Path
 
 import pytest
 
 from tmf699ctk import _checks as c
 from tmf699ctk._compare import patch_differences
+from tmf699ctk._listener import Listener
 from tmf699ctk._resources import data_dir
 from tmf699ctk._results import HttpRequest, HttpResponse, Status
 from tmf699ctk._rules import BY_ID
@@ -120,3 +122,30 @@ def test_an_opportunity_event_is_compared_with_the_api_under_its_own_key() -> No
         c.event_lead_matches(ctx, api, resource="salesOpportunity")
     with pytest.raises(c.CheckInconclusive, match=r"no event\.salesLead"):
         c.event_lead_matches(ctx, api)  # v4's default key: the opportunity is not found under it
+
+
+def test_the_listener_takes_a_burst_of_notifications_sent_at_once() -> None:
+    """The independent v5 server POSTs each event to each subscription on its own connection, all
+    at once: connections beyond the listener's accept queue were refused and events lost."""
+    listener = Listener()
+    host, port = listener.listen.rsplit(":", 1)
+    burst: list[socket.socket] = []
+    try:
+        try:
+            for _ in range(40):  # connected before the listener accepts any: they wait in its queue
+                burst.append(socket.create_connection((host, int(port)), timeout=0.5))
+        finally:
+            listener.start()  # before any stop: shutting down a server that never served waits forever
+        path = listener.base_path + "/listener/salesLeadCreateEvent"
+        for index, connection in enumerate(burst):
+            connection.settimeout(10)  # the answer may wait for a busy machine; the connection may not
+            body = json.dumps({"eventId": str(index), "eventType": "SalesLeadCreateEvent"}).encode()
+            connection.sendall(f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+                               f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode() + body)
+        answers = [connection.recv(64) for connection in burst]
+    finally:
+        for connection in burst:
+            connection.close()
+        listener.stop()
+    assert all(a.startswith(b"HTTP/1.1 201") for a in answers)
+    assert sorted(int(e.json()["eventId"]) for e in listener.events) == list(range(40))
