@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import unquote, urljoin, urlsplit
 
 from . import _jsonpath, _safejson
-from ._compare import contains, differences, mismatches, same_scalar, short
+from ._compare import contains, differences, mismatches, patch_differences, same_scalar, short
 from ._jsonpath import join
 from ._results import HttpRequest, HttpResponse
 from ._schemas import SchemaStore, parse_datetime
@@ -21,6 +21,8 @@ from ._schemas import SchemaStore, parse_datetime
 JSON_TYPES = ("application/json", "application/merge-patch+json", "application/problem+json")
 # Polymorphism metadata is class information, not an attribute a `fields` selection can drop.
 META_ATTRIBUTES = frozenset({"@type", "@baseType", "@schemaLocation"})
+# Server-maintained timestamps that every write moves (v5's lastUpdate; v4 has none).
+MAINTAINED = frozenset({"lastUpdate"})
 
 
 class CheckFailed(Exception):
@@ -536,10 +538,11 @@ def _status_changed(before: dict[str, Any], patch: dict[str, Any]) -> bool:
 
 def merge_untouched(ctx: CheckContext, before: dict[str, Any], patch: dict[str, Any], schema: str = "SalesLead") -> str:
     """Every attribute the patch does not name is unchanged (id, href and creationDate included;
-    statusChangeDate too, unless the status changed). Attributes outside the spec are the server's."""
+    statusChangeDate too, unless the status changed). Attributes outside the spec are the server's,
+    and so is the time of the last update (v5's lastUpdate), which every write moves."""
     body = ctx.obj()
     defined = _spec_attributes(ctx, schema)
-    moved = {"statusChangeDate"} if _status_changed(before, patch) else set()
+    moved = ({"statusChangeDate"} if _status_changed(before, patch) else set()) | MAINTAINED
     compared, found = [], []
     for key, value in before.items():
         if key in patch or key not in defined or key in moved:
@@ -959,7 +962,7 @@ def took_effect(ctx: CheckContext, until: str, polls: int, waited: float,
         raise CheckFailed(f"not {'there' if until == 'appears' else 'readable'} after {spent}: "
                           f"the last GET answered {status} {ctx.response.reason}")
     if until == "changes" and sent:
-        problems = differences(sent, ctx.obj())
+        problems = patch_differences(sent, ctx.obj())
         if problems:
             raise CheckFailed(f"the change is not visible after {spent}: " + "; ".join(problems))
     return f"{'appeared' if until == 'appears' else 'changed'} after {spent}"
@@ -1020,22 +1023,23 @@ def event_envelope(ctx: EventContext) -> str:
     return f"eventId {short(event_id)}, eventTime {body['eventTime']}"
 
 
-def event_lead_matches(ctx: EventContext, expected: dict[str, Any]) -> str:
-    """Every attribute the event's lead carries has the API's value at that moment (it may carry fewer)."""
+def event_lead_matches(ctx: EventContext, expected: dict[str, Any], resource: str = "salesLead") -> str:
+    """Every attribute the event's resource (``event.<resource>``) carries has the API's value at
+    that moment (it may carry fewer)."""
     event = ctx.obj().get("event")
-    lead = event.get("salesLead") if isinstance(event, dict) else None
+    lead = event.get(resource) if isinstance(event, dict) else None
     if not isinstance(lead, dict):
-        raise CheckInconclusive("no event.salesLead to compare (TMF699-EVENT-04 reports that)")
+        raise CheckInconclusive(f"no event.{resource} to compare (TMF699-EVENT-04 reports that)")
     compared, problems = [], []
     for key, value in lead.items():
         if key == "id":
             continue
         if key not in expected:
             if key not in META_ATTRIBUTES:
-                problems.append(f"$.event.salesLead.{key}: {short(value)}, but the API's lead has no {key}")
+                problems.append(f"$.event.{resource}.{key}: {short(value)}, but the API's lead has no {key}")
             continue
         compared.append(key)
-        problems.extend(differences(value, expected[key], f"$.event.salesLead.{key}"))
+        problems.extend(differences(value, expected[key], f"$.event.{resource}.{key}"))
     if problems:
         raise CheckFailed("the notification's lead differs from the API's: "
                           + "; ".join(p.replace("expected", "event has", 1).replace(", got", ", the API has", 1)

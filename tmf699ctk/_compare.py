@@ -134,6 +134,29 @@ def _mismatch(left: Any, right: Any, path: str, found: list[str], names: tuple[s
         found.append(f"{path}: {names[0]} has {short(left)}, {names[1]} has {short(right)}")
 
 
+def patch_differences(patch: Any, actual: Any, path: str = "$", limit: int = 10) -> list[str]:
+    """Where ``actual`` does not show a merge patch (RFC 7396): the values it sets are there (as
+    ``differences`` sees them) and the members it sets to ``null`` are gone, at any depth."""
+    found: list[str] = []
+    _patch_diff(patch, actual, path, found)
+    return found[:limit] + ([f"... and {len(found) - limit} more"] if len(found) > limit else [])
+
+
+def _patch_diff(patch: Any, actual: Any, path: str, found: list[str], depth: int = 0) -> None:
+    if not (isinstance(patch, dict) and isinstance(actual, dict)) or depth > MAX_DEPTH:
+        _diff(patch, actual, path, found, depth)
+        return
+    for key, value in patch.items():
+        child = join(path, key)
+        if value is None:
+            if key in actual:
+                found.append(f"{child}: still {short(actual[key])}, but the patch removes it (null)")
+        elif key not in actual:
+            found.append(f"{child}: missing (sent {short(value)})")
+        else:
+            _patch_diff(value, actual[key], child, found, depth + 1)
+
+
 def contains(expected: Any, actual: Any) -> bool:
     return not differences(expected, actual, limit=1)
 

@@ -105,6 +105,12 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
 
 
+class _ListenerServer(ThreadingHTTPServer):
+    # a server may send many events at once (one per subscription and change, each on its own
+    # connection): with socketserver's backlog of 5, the sixth is refused and its event lost
+    request_queue_size = 128
+
+
 class Listener:
     def __init__(self, host: str = "127.0.0.1", port: int = 0, callback_url: str | None = None,
                  status: int = 201) -> None:
@@ -112,7 +118,7 @@ class Listener:
         self.status = status
         handler = type("ListenerHandler", (_Handler,), {"listener": self})
         try:
-            self.httpd = ThreadingHTTPServer((host, port), handler)
+            self.httpd = _ListenerServer((host, port), handler)
         except OSError as exc:
             raise ConfigError(f"the notification listener cannot listen on {host}:{port}: {exc.strerror}") from exc
         self.httpd.daemon_threads = True

@@ -26,7 +26,7 @@ import httpx
 from . import SPEC_NAME, __version__
 from . import _jsonpath as jsonpath
 from ._checks import CheckContext, CheckFailed, CheckInconclusive, EventContext
-from ._compare import differences, short
+from ._compare import patch_differences, short
 from ._config import LazyPayloads, check_payload_templates
 from ._http import (
     INTERRUPTED,
@@ -1362,7 +1362,7 @@ def _took_effect(until: str, answer: HttpResponse, sent: dict[str, Any] | None) 
         return False
     if until == "changes" and sent:
         body = _json_object(answer.body)
-        return body is not None and not differences(sent, body)
+        return body is not None and not patch_differences(sent, body)  # a merge patch's null removes
     return True
 
 

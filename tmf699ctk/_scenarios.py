@@ -441,11 +441,12 @@ def load_all(path: Path) -> list[Scenario]:
         except TemplateProblem as exc:
             problems.add(("title",), str(exc))
             break
+        scenario_id = f"{data['id']}-{suffix}".upper() if suffix else data["id"]
         scenarios.append(Scenario(
-            id=f"{data['id']}-{suffix}".upper() if suffix else data["id"], title=title, description=description,
+            id=scenario_id, title=title, description=description,
             tags=tuple(data.get("tags", [])), profiles=tuple(data.get("profiles", ["full"])),
             steps=steps, teardown=teardown, file=name, requires=tuple(data.get("requires", [])),
-            path=path.resolve(), exclusive=_exclusive(data.get("exclusive", False), data["id"]), api_versions=versions,
+            path=path.resolve(), exclusive=_exclusive(data.get("exclusive", False), scenario_id), api_versions=versions,
         ))
     if problems.items:
         raise ScenarioError("\n".join(problems.items))

@@ -22,7 +22,7 @@ from urllib.parse import urlencode
 import jsonpath
 
 from .._apis import V5, ApiSpec, ResourceSpec
-from ._app import Handler, HttpError, ServerState, _later_than, _merge, _now, _stamp
+from ._app import TEXT_MATCH_FAULTS, Handler, HttpError, ServerState, _ids_only, _later_than, _merge, _now, _stamp
 from ._events import DELIVERY_TIMEOUT, EventSender, _wanted
 from ._query import QueryError, matches, page, parse_filters, select_fields
 
@@ -30,6 +30,13 @@ MEDIA = "application/json"
 INITIAL_STATUS = "acknowledged"
 ACCEPTED_DELAY = 0.15  # seconds before a 202 Accepted write takes effect
 RESERVED = {"fields", "offset", "limit", "sort", "filter", "before", "after"}
+UNPARSED = ("@schemaLocation", "agreement")  # what the create-rejects-unparsed fault cannot read
+UNMAPPED_MEDIA = ("FaxContactMedium", "SocialContactMedium")  # create-rejects-contact-subtypes
+# what the fields-base-type-only fault keeps of a polymorphic member: its base type's attributes
+BASE_ATTRIBUTES = {"prospectContactMedium": ("@type", "id", "preferred", "contactType", "validFor"),
+                   "partyOrPartyRole": ("@type", "@referredType", "id", "href", "name")}
+# what survives the patch-put-semantics fault: the mandatory and the server-set attributes
+PUT_KEPT = ("@type", "name", "id", "href", "creationDate", "status", "statusChangeDate", "lastUpdate")
 
 
 class V5Events(EventSender):
@@ -62,7 +69,7 @@ class V5State(ServerState):
                  accepted: bool = False, api: ApiSpec = V5) -> None:
         super().__init__(base_path, faults, schemas, events_to_callback)
         self.events.close()
-        self.events = V5Events(faults, events_to_callback)
+        self.v5_events = self.events = V5Events(faults, events_to_callback)
         self.api = api
         self.accepted = accepted
         self.items: dict[str, dict[str, dict[str, Any]]] = {name: {} for name in api.resources}
@@ -70,7 +77,7 @@ class V5State(ServerState):
     def publish_v5(self, kind: str, resource: ResourceSpec, payload: dict[str, Any]) -> None:
         with self.store.lock:
             subscriptions = list(self.store.hubs.values())
-        self.events.publish_v5(subscriptions, resource.events[kind].type, resource.name, payload)
+        self.v5_events.publish_v5(subscriptions, resource.events[kind].type, resource.name, payload)
 
     def later(self, action: Callable[[], None]) -> None:
         """Apply an accepted write a moment after answering 202."""
@@ -133,10 +140,22 @@ class V5Handler(Handler):
         return out
 
     def _fields(self, item: dict[str, Any], ignore: bool = False) -> dict[str, Any]:
+        f = self.state.fault
         fields = None if ignore else dict(self.query).get("fields")
         selected = select_fields(item, fields)
-        if fields is not None and "@type" in item:
+        if fields is None:
+            return selected
+        if "@type" in item:
             selected["@type"] = item["@type"]  # class information, not an attribute `fields` drops
+        if f("fields-shallow-refs"):  # a projection that keeps references' ids only
+            selected = {k: v if k in ("id", "href", "@type") else _ids_only(v) for k, v in selected.items()}
+        if f("fields-base-type-only"):  # a projection through the base class of polymorphic members
+            selected = copy.deepcopy(selected)
+            for medium in _each(selected.get("prospectContactMedium")):
+                _keep(medium, BASE_ATTRIBUTES["prospectContactMedium"])
+            for party in _each(selected.get("relatedParty")):
+                if isinstance(party.get("partyOrPartyRole"), dict):
+                    _keep(party["partyOrPartyRole"], BASE_ATTRIBUTES["partyOrPartyRole"])
         return selected
 
     # -- collections -------------------------------------------------------------------------------
@@ -144,15 +163,16 @@ class V5Handler(Handler):
     def list_items(self, resource: ResourceSpec) -> None:
         f = self.state.fault
         params = dict(self.query)
+        text = next((mode for fault, mode in TEXT_MATCH_FAULTS.items() if f(fault)), "exact")
         try:
-            filters = parse_filters(self.query, RESERVED)
+            filters = [] if f("fields-ignores-filter") and "fields" in params else parse_filters(self.query, RESERVED)
             properties = self._properties(resource)
             for path, _, _ in filters:
                 if path[0] not in properties:
                     raise QueryError(f"cannot filter on unknown attribute {path[0]!r}")
             with self.state.store.lock:
                 everything = [self._show(resource, v) for v in self._store(resource).values()]
-            selected = [item for item in everything if matches(item, filters)]
+            selected = [item for item in everything if matches(item, filters, text)]
             if "filter" in params and not f("filter-ignored"):
                 selected = self._json_path_filter(selected, params["filter"])
             if resource.name == "salesOpportunity" and f("opportunity-not-listed") and selected:
@@ -162,13 +182,16 @@ class V5Handler(Handler):
             start = _cursor(params.get("after"), params.get("before"), params.get("limit"), params.get("offset"))
             if f("cursor-repeats-page"):
                 start = int(params.get("offset") or 0)
-            chunk, partial = page(selected, str(start), params.get("limit"))
+            skew = "page" if f("offset-as-page") else "plus-one" if f("offset-off-by-one") else None
+            by_offset = "after" not in params and "before" not in params
+            chunk, partial = page(selected, str(start), params.get("limit"), skew if by_offset else None)
         except QueryError as exc:
             raise HttpError(400, str(exc)) from exc
         body = [self._fields(item) for item in chunk]
         if f("list-items-fvo"):
             body = [{k: v for k, v in item.items() if k not in ("id", "href")} for item in body]
-        headers = {"X-Total-Count": str(len(selected)), "X-Result-Count": str(len(body))}
+        total = len(chunk) if f("page-total-is-page-size") and "limit" in params else len(selected)
+        headers = {"X-Total-Count": str(total), "X-Result-Count": str(len(body))}
         link = self._links(start, len(chunk), len(selected), params)
         if link:
             headers["Link"] = link
@@ -219,6 +242,12 @@ class V5Handler(Handler):
         present = [k for k in ("creationDate", "status", "statusChangeDate", "lastUpdate") if k in body]
         if present:
             raise HttpError(400, f"{', '.join(present)} are set by the server and must not be sent")
+        unparsed = [k for k in UNPARSED if k in body] if f("create-rejects-unparsed") else []
+        if f("create-rejects-contact-subtypes"):
+            unparsed += [f"prospectContactMedium ({m['@type']})" for m in _each(body.get("prospectContactMedium"))
+                         if m.get("@type") in UNMAPPED_MEDIA]
+        if unparsed:
+            raise HttpError(400, f"cannot deserialise {', '.join(unparsed)}")
         checked = dict(body)
         if f("accepts-no-type"):
             checked.setdefault("@type", resource.type_name)
@@ -229,6 +258,10 @@ class V5Handler(Handler):
             body.pop("salesLead", None)
         moment = _stamp(_now())
         item_id = uuid.uuid4().hex
+        with self.state.store.lock:
+            twin = next((k for k, v in self._store(resource).items() if v.get("name") == body.get("name")), None)
+        if twin is not None and f("create-upsert-by-name"):  # the name is taken for a natural key
+            item_id = twin
         item = {**body, "id": item_id, "href": self._href_of(resource, item_id), "creationDate": moment,
                 "lastUpdate": moment, "status": INITIAL_STATUS, "statusChangeDate": moment}
         item.setdefault("@type", resource.type_name)
@@ -238,6 +271,8 @@ class V5Handler(Handler):
             if f("accepted-never-created"):
                 return
             with self.state.store.lock:
+                if twin is not None and f("create-replaces-same-name"):
+                    self._store(resource).pop(twin, None)
                 self._store(resource)[item_id] = item
             self.state.publish_v5("create", resource, self._show(resource, item))
 
@@ -272,16 +307,24 @@ class V5Handler(Handler):
             else:
                 if not isinstance(patch, dict):
                     raise HttpError(400, f"a merge patch must be a JSON object ({resource.update_schema})")
-                checked = {k: v for k, v in patch.items() if v is not None}
+                # RFC 7396: a null is an instruction (remove), not a value the _MVO view describes
+                checked = _without_nulls(patch)
                 if f("patch-accepts-no-type"):
                     checked.setdefault("@type", resource.type_name)
                 self._validate(resource.update_schema, checked)
-                updated = _merge(before, patch)
+                if f("patch-put-semantics"):
+                    updated = {**{k: before[k] for k in PUT_KEPT if k in before}, **_merge({}, patch)}
+                else:
+                    updated = _merge(before, patch, nested=not f("patch-replaces-nested"),
+                                     nulls=not f("patch-null-ignored"), append=f("patch-appends-arrays"))
+                if f("patch-drops-polymorphism"):
+                    for key in ("@baseType", "@schemaLocation"):
+                        updated.pop(key, None)
             touched = [k for k in resource.read_only if updated.get(k) != before.get(k)]
             if touched:
                 raise HttpError(400, f"{', '.join(touched)} cannot be changed")
             self._validate(resource.schema, updated)
-            if updated.get("status") != before.get("status"):
+            if updated.get("status") != before.get("status") or f("patch-moves-status-date"):
                 updated["statusChangeDate"] = _later_than(before.get("statusChangeDate"))
             updated["lastUpdate"] = _later_than(before.get("lastUpdate"))
 
@@ -292,12 +335,13 @@ class V5Handler(Handler):
                 if item_id in self._store(resource):
                     self._store(resource)[item_id] = updated
             shown = self._show(resource, updated)
+            announced = self._show(resource, before) if f("event-stale-lead") else shown
             if updated.get("status") != before.get("status"):
-                self.state.publish_v5("stateChange", resource, shown)
+                self.state.publish_v5("stateChange", resource, announced)
             changed = [k for k in updated if updated.get(k) != before.get(k)
                        and k not in ("status", "statusChangeDate", "statusChangeReason", "lastUpdate")]
             if changed:
-                self.state.publish_v5("attributeValueChange", resource, shown)
+                self.state.publish_v5("attributeValueChange", resource, announced)
 
         if self.state.accepted or f("accepted-patch-lost"):
             self.state.later(store)
@@ -328,9 +372,12 @@ class V5Handler(Handler):
             else:
                 expanded.append(operation)
         try:
-            return jsonpath.JSONPatch(expanded).apply(copy.deepcopy(item))  # type: ignore[no-any-return]
+            patched = jsonpath.JSONPatch(expanded).apply(copy.deepcopy(item))
         except (jsonpath.JSONPatchError, jsonpath.JSONPointerError) as exc:
             raise HttpError(400, f"the patch cannot be applied: {exc}") from exc
+        if not isinstance(patched, dict):  # an operation on the root ("path": "") replaced the resource
+            raise HttpError(400, "the patch must leave the resource a JSON object")
+        return patched
 
     def delete_item(self, resource: ResourceSpec, item_id: str) -> None:
         f = self.state.fault
@@ -434,6 +481,18 @@ def _sorted(items: list[dict[str, Any]], spec: str) -> list[dict[str, Any]]:
 
 def _each(values: Any) -> list[dict[str, Any]]:
     return [v for v in values if isinstance(v, dict)] if isinstance(values, list) else []
+
+
+def _keep(member: dict[str, Any], names: tuple[str, ...]) -> None:
+    for key in [k for k in member if k not in names]:
+        del member[key]
+
+
+def _without_nulls(value: Any) -> Any:
+    """A merge patch without its null members, at any depth: what the patch sets."""
+    if isinstance(value, dict):
+        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
+    return value
 
 
 def _untyped_media(h: V5Handler, r: ResourceSpec, item: dict[str, Any]) -> None:

@@ -74,6 +74,46 @@ FAULTS_V5: tuple[Fault, ...] = (
           ("TMF630-PATCH-18",)),
     Fault("json-patch-query-literal", "application/json-patch-query+json treats a JSONPath path as a pointer",
           ("TMF630-PATCH-19",)),
+    # create coverage and repeated creates (issue 9's checks, adopted by the v5 suite)
+    Fault("create-rejects-unparsed", "POST answers 400 to a body carrying @schemaLocation or agreement "
+          "(attributes its deserialiser does not know)", ("TMF699-CREATE-05",)),
+    Fault("create-rejects-contact-subtypes", "POST answers 400 to a FaxContactMedium or SocialContactMedium "
+          "(its @type mapping knows only email, phone and address)", ("TMF699-CREATE-05",)),
+    Fault("create-upsert-by-name", "A second POST with the same name overwrites the first resource (same id)",
+          ("TMF699-CREATE-06",)),
+    Fault("create-replaces-same-name", "A second POST with the same name deletes the first resource and creates "
+          "another", ("TMF699-CREATE-07",)),
+    # paging against the unpaged list
+    Fault("offset-as-page", "offset is read as a page number (offset=3&limit=2 starts at item 6)", ("TMF630-PAGE-05",)),
+    Fault("offset-off-by-one", "A non-zero offset skips one item too many", ("TMF630-PAGE-05",)),
+    Fault("page-total-is-page-size", "X-Total-Count on a page counts the page's items, not every match",
+          ("TMF630-PAGE-06",)),
+    # fields: values and composition with filters
+    Fault("fields-shallow-refs", "A fields selection returns complex attributes reduced to their ids",
+          ("TMF630-FIELDS-05",)),
+    Fault("fields-base-type-only", "A fields selection projects @type-discriminated members as their base type "
+          "(contact media lose emailAddress, phoneNumber...; party roles lose partyId, partyName)",
+          ("TMF630-FIELDS-05",)),
+    Fault("fields-ignores-filter", "With fields in the query, the attribute filters are ignored",
+          ("TMF630-FIELDS-06",)),
+    # filter exactness against look-alikes
+    Fault("filter-substring", "?name=x matches every name containing x", ("TMF630-FILTER-05",)),
+    Fault("filter-case-insensitive", "?name=x matches names differing in case", ("TMF630-FILTER-05",)),
+    Fault("filter-prefix", "?name=x matches every name starting with x", ("TMF630-FILTER-05",)),
+    # merge patch, modelled as RFC 7396 merge(before, patch)
+    Fault("patch-put-semantics", "PATCH replaces the resource with the patch: only name, @type and server-set "
+          "attributes survive", ("TMF630-PATCH-11",)),
+    Fault("patch-moves-status-date", "Every PATCH moves statusChangeDate, not only a status change",
+          ("TMF630-PATCH-11",)),
+    Fault("patch-drops-polymorphism", "A PATCH loses @baseType and @schemaLocation (the _MVO mapper rebuilds "
+          "the entity without them)", ("TMF630-PATCH-11",)),
+    Fault("patch-replaces-nested", "A nested object in a merge patch replaces the stored object", ("TMF630-PATCH-12",)),
+    Fault("patch-null-ignored", "null in a merge patch is ignored instead of removing the attribute",
+          ("TMF630-PATCH-13",)),
+    Fault("patch-appends-arrays", "An array in a merge patch is appended to the stored array", ("TMF630-PATCH-14",)),
+    # event payloads against the API
+    Fault("event-stale-lead", "Attribute- and state-change events carry the resource as it was before the change",
+          ("TMF699-EVENT-08",)),
 )
 
 BY_NAME_V5 = {fault.name: fault for fault in FAULTS_V5}

@@ -6,6 +6,9 @@ differs wherever the spec leaves room:
 
 - ids are sequential numbers ("5001"), lists are newest first, every page answers 200;
 - timestamps have 1-second resolution and a ``+00:00`` offset; a relative ``Location``;
+- the items of arrays (notes, parties, contact media, revenue estimates) come back in another
+  order than sent;
+- a second POST of the body of a resource that still exists is refused with 409 Conflict;
 - ``DELETE`` is asynchronous: 202 Accepted, the resource goes a moment later;
 - events are POSTed to the callback URL itself, not to ``{callback}/listener/<name>``;
 - optional features are declined: JSON Patch and PATCH with ``application/json`` (415), ``sort``,
@@ -14,6 +17,7 @@ differs wherever the spec leaves room:
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 import socket
@@ -39,6 +43,7 @@ PARTY_KINDS = ("PartyRef", "PartyRoleRef")
 MEDIUM_KINDS = ("EmailContactMedium", "PhoneContactMedium", "FaxContactMedium", "GeographicAddressContactMedium",
                 "SocialContactMedium")
 NOT_OFFERED = ("sort", "filter", "before", "after")
+REORDERED = ("note", "relatedParty", "prospectContactMedium", "revenueEstimate", "agreement", "productOffering")
 DELETE_DELAY = 0.1
 
 
@@ -88,6 +93,33 @@ def _check(kind: str, body: dict[str, Any], creating: bool) -> str | None:
         if not isinstance(medium, dict) or medium.get("@type") not in MEDIUM_KINDS:
             return f"prospectContactMedium[] must be one of {', '.join(MEDIUM_KINDS)}"
     return None
+
+
+def _kept(body: dict[str, Any]) -> dict[str, Any]:
+    """How this server keeps what it is sent: arrays in its own (reversed) order."""
+    kept: dict[str, Any] = json.loads(json.dumps(body))
+    for name in REORDERED:
+        if isinstance(kept.get(name), list):
+            kept[name].reverse()
+    return kept
+
+
+def _merged(document: Any, patch: Any) -> Any:
+    """JSON Merge Patch (RFC 7396), this server's own reading: objects merge member by member,
+    null removes, anything else (arrays included) replaces."""
+    if not isinstance(patch, dict):
+        return json.loads(json.dumps(patch))
+    result = dict(document) if isinstance(document, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = _merged(result.get(key), value)
+    return result
+
+
+def _fingerprint(kind: str, body: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps([kind, body], sort_keys=True).encode()).hexdigest()
 
 
 def _asks_for(query: str, event_type: str) -> bool:
@@ -197,10 +229,15 @@ class _Handler(BaseHTTPRequestHandler):
             (f"{k} is set by the server" for k in SERVER_OWNED if k in body), None)
         if problem:
             return self._fail(400, problem)
+        fingerprint = _fingerprint(kind, body)
         with self.app.lock:
+            twin = self.app.created.get(fingerprint)
+            if twin is not None and twin in self.app.data[parts[0]]:
+                return self._fail(409, f"this {kind} already exists as {twin}")
             number = str(next(self.app.numbers))
+            self.app.created[fingerprint] = number
             now = _now()
-            item = {**body, "id": number, "href": f"{self.app.origin}{self.app.prefix}/{parts[0]}/{number}",
+            item = {**_kept(body), "id": number, "href": f"{self.app.origin}{self.app.prefix}/{parts[0]}/{number}",
                     "creationDate": now, "lastUpdate": now, "status": "pending", "statusChangeDate": now}
             self.app.data[parts[0]][number] = item
         self.app.notify(f"{kind}CreateEvent", parts[0], item)
@@ -246,12 +283,7 @@ class _Handler(BaseHTTPRequestHandler):
             problem = _check(kind, {k: v for k, v in patch.items() if v is not None}, creating=False)
             if problem:
                 return self._fail(400, problem)
-            changed = dict(item)
-            for key, value in patch.items():
-                if value is None:
-                    changed.pop(key, None)
-                else:
-                    changed[key] = value
+            changed = _merged(item, _kept(patch))
             changed["lastUpdate"] = _now()
             if changed.get("status") != item.get("status"):
                 changed["statusChangeDate"] = _now()
@@ -288,6 +320,7 @@ class IndependentV5Server:
         self.prefix = prefix.rstrip("/")
         self.data: dict[str, dict[str, dict[str, Any]]] = {name: {} for name in KINDS}
         self.hubs: dict[str, dict[str, Any]] = {}
+        self.created: dict[str, str] = {}  # fingerprint of a create body -> the id it created
         self.numbers = itertools.count(5001)
         self.lock = threading.Lock()
         self.httpd = ThreadingHTTPServer((host, port), type("Handler", (_Handler,), {"app": self}))
