@@ -16,4 +16,7 @@ python3 -m venv .venv
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -e '.[test]'
 .venv/bin/ruff check .
-exec .venv/bin/python -m pytest "$@"
+.venv/bin/mypy  # strict, on the package (pyproject.toml [tool.mypy])
+# four processes (most tests wait on loopback servers); each test file stays in one process, so
+# the fault matrices, computed once per file, are computed once
+exec .venv/bin/python -m pytest -n 4 --dist loadfile "$@"

@@ -122,8 +122,8 @@ class Listener:
         except OSError as exc:
             raise ConfigError(f"the notification listener cannot listen on {host}:{port}: {exc.strerror}") from exc
         self.httpd.daemon_threads = True
-        bound_host, bound_port = self.httpd.server_address[:2]
-        shown = f"[{bound_host}]" if ":" in str(bound_host) else bound_host
+        bound_host, bound_port = str(self.httpd.server_address[0]), int(self.httpd.server_address[1])
+        shown = f"[{bound_host}]" if ":" in bound_host else bound_host
         token = secrets.token_urlsafe(12)
         self.callback_url = (callback_url or f"http://{shown}:{bound_port}{DEFAULT_PATH}").rstrip("/") + f"/{token}"
         self.base_path = urlsplit(self.callback_url).path.rstrip("/")

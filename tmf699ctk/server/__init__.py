@@ -88,8 +88,8 @@ class ReferenceServer:
                 context.verify_mode = ssl.CERT_REQUIRED
                 context.load_verify_locations(cafile=tls_client_ca)
             self.httpd.socket = context.wrap_socket(self.httpd.socket, server_side=True)
-        bound_host, bound_port = self.httpd.server_address[:2]
-        shown = f"[{bound_host}]" if ":" in str(bound_host) else bound_host
+        bound_host, bound_port = str(self.httpd.server_address[0]), int(self.httpd.server_address[1])
+        shown = f"[{bound_host}]" if ":" in bound_host else bound_host
         self.state.public_origin = f"{'https' if tls else 'http'}://{shown}:{bound_port}"
         self._thread: threading.Thread | None = None
 

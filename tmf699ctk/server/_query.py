@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -33,7 +34,7 @@ def _values_at(item: Any, path: list[str]) -> list[Any]:
 
 
 # how ?attr=text compares with a string attribute: equality, and the near misses of the faults
-TEXT_MATCH = {
+TEXT_MATCH: dict[str, Callable[[str, str], bool]] = {
     "exact": lambda actual, wanted: actual == wanted,
     "substring": lambda actual, wanted: wanted in actual,
     "casefold": lambda actual, wanted: actual.casefold() == wanted.casefold(),
@@ -57,7 +58,7 @@ def _compare(actual: Any, wanted: str, op: str, text: str = "exact") -> bool:
     left, right = _as_datetime(actual), _as_datetime(wanted)
     if left is None or right is None:
         try:
-            left, right = float(actual), float(wanted)  # type: ignore[assignment, arg-type]
+            left, right = float(actual), float(wanted)  # type: ignore[assignment]
         except (TypeError, ValueError):
             return False
     return {"gt": left > right, "gte": left >= right, "lt": left < right, "lte": left <= right}[op]  # type: ignore[operator]

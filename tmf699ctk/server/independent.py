@@ -61,7 +61,7 @@ def _local_times(value: Any) -> Any:
 
 def _stored(body: dict[str, Any]) -> dict[str, Any]:
     """How this server keeps what it is sent: arrays in its own (reversed) order, its own zone."""
-    kept = _local_times(body)
+    kept: dict[str, Any] = _local_times(body)
     for name in ARRAYS:
         if isinstance(kept.get(name), list):
             kept[name] = list(reversed(kept[name]))
@@ -70,7 +70,7 @@ def _stored(body: dict[str, Any]) -> dict[str, Any]:
 
 def _apply(document: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
     """JSON Merge Patch (RFC 7396), this server's own implementation."""
-    result = json.loads(json.dumps(document))
+    result: dict[str, Any] = json.loads(json.dumps(document))
     for key, change in changes.items():
         if change is None:
             result.pop(key, None)
