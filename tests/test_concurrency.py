@@ -91,3 +91,35 @@ def test_exclusive_scenarios_run_without_the_others(tmp_path: Path, schemas) -> 
                 continue
             (a_start, a_end), (b_start, b_end) = span(one), span(other)
             assert b_end <= a_start + slack or b_start >= a_end - slack, f"{other.id} overlapped {one.id}"
+
+
+BLOCK = """\
+id: T-BLOCK
+title: a concurrent block
+steps:
+{steps}
+"""
+
+
+def _interval(step: Any) -> tuple[datetime, datetime]:
+    exchange = step.exchange
+    start = datetime.fromisoformat(exchange.started_at.replace("Z", "+00:00"))
+    return start, start + timedelta(milliseconds=exchange.response.elapsed_ms)
+
+
+def test_the_steps_of_a_concurrent_block_are_sent_at_once_and_the_others_in_turn(tmp_path: Path, schemas) -> None:
+    step = "  - name: {name}\n{block}    request: {{method: GET, path: /salesLead}}\n    expect: [TMF699-LIST-01]\n"
+    steps = "".join(step.format(name=f"together {i}", block="    concurrent: reads\n") for i in range(3))
+    steps += "".join(step.format(name=f"alone {i}", block="") for i in range(2))
+    (tmp_path / "block.yaml").write_text(BLOCK.format(steps=steps.rstrip("\n")))
+    with ReferenceServer(schemas=schemas, latency_ms=200) as server:
+        result = run_suite(tmp_path / "out", base_url=server.url, scenario_paths=[tmp_path / "block.yaml"],
+                           notifications="off")
+    assert result.verdict == "PASS"
+    together = [_interval(s) for s in result.scenarios[0].steps if s.name.startswith("together")]
+    alone = [_interval(s) for s in result.scenarios[0].steps if s.name.startswith("alone")]
+    assert len(together) == 3 and len(alone) == 2
+    # every step of the block was sent before any other of them was answered
+    assert max(start for start, _ in together) < min(end for _, end in together)
+    # the steps after the block wait for it, and for each other
+    assert max(end for _, end in together) <= alone[0][0] and alone[0][1] <= alone[1][0]

@@ -109,3 +109,50 @@ def test_the_bundled_suite_loads_and_both_profiles_plan() -> None:
     official = select(scenarios, "official")
     assert {s.id for s in official} == {"OFFICIAL-N1", "OFFICIAL-N2", "OFFICIAL-E1"}
     assert set(select(scenarios, "full")) > set(official)
+
+
+BLOCKS = """\
+id: T-B
+title: concurrent blocks
+steps:
+  - name: a
+    concurrent: seed
+    request: {method: GET, path: /salesLead}
+    save: {first: "$[0].id"}
+  - name: b
+    concurrent: seed
+    request: {method: GET, path: /salesLead}
+  - name: c
+    concurrent: reads
+    request: {method: GET, path: "/salesLead/{{ first }}"}
+  - name: d
+    concurrent: reads
+    request: {method: GET, path: /salesLead}
+  - name: e
+    request: {method: GET, path: /salesLead}
+  - name: f
+    concurrent: true
+    request: {method: GET, path: /salesLead}
+"""
+
+
+def test_named_concurrent_blocks_that_follow_each_other_stay_apart(tmp_path: Path) -> None:
+    steps = load_file(write(tmp_path, BLOCKS)).steps
+    groups = [step.group for step in steps]
+    assert groups[0] == groups[1] is not None
+    assert groups[2] == groups[3] is not None and groups[2] != groups[0]
+    assert groups[4] is None and groups[5] is not None and groups[5] not in (groups[0], groups[2])
+
+
+def test_a_step_may_not_use_what_its_own_block_saves(tmp_path: Path) -> None:
+    text = BLOCKS.replace("concurrent: reads\n    request: {method: GET, path: \"/salesLead/{{ first }}\"}",
+                          "concurrent: seed\n    request: {method: GET, path: \"/salesLead/{{ first }}\"}")
+    message = error_for(tmp_path, text)
+    expected = f"{tmp_path / 's.yaml'}:11: this step uses first, saved by another step of its concurrent block"
+    assert message.startswith(expected), message
+
+
+def test_a_bad_block_name_is_rejected(tmp_path: Path) -> None:
+    message = error_for(tmp_path, BLOCKS.replace("concurrent: reads", "concurrent: 'two words'", 1))
+    assert message == (f"{tmp_path / 's.yaml'}:12: steps[2].concurrent: 'two words' does not match "
+                       "'^[a-z0-9][a-z0-9-]*$'")

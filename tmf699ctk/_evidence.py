@@ -113,7 +113,7 @@ def _installed(profile: str, version: str) -> str:
 
 @cache
 def _bundled(profile: str, version: str = "4.0.0") -> dict[str, Scenario]:
-    return {s.id: s for s in bundled_scenarios() if profile in s.profiles and s.applies_to(version)}
+    return {s.id: s for s in bundled_scenarios(version) if profile in s.profiles and s.applies_to(version)}
 
 
 def _time(text: Any) -> datetime | None:

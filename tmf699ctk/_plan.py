@@ -103,7 +103,7 @@ def build_plan(settings: Settings) -> Plan:
     validate_payloads(payloads, schemas, settings.config_file, api)
     profile = settings.run.profile
     custom = list(settings.run.scenario_paths)
-    loaded = load_scenarios(custom) if custom else list(_bundled())
+    loaded = load_scenarios(custom) if custom else list(_bundled(version))
     selected = select(loaded, profile, only=list(settings.run.only), tags=list(settings.run.tags),
                       api_version=version)
     if not selected:
@@ -133,9 +133,9 @@ def _parsed(path: str, mtime_ns: int, size: int) -> Any:
 
 
 @lru_cache(maxsize=1)
-def _bundled() -> tuple[Scenario, ...]:
-    """The installed suite (it does not change while the kit runs)."""
-    return tuple(load_scenarios(None))
+def _bundled(version: str) -> tuple[Scenario, ...]:
+    """The installed suite of one version (it does not change while the kit runs)."""
+    return tuple(load_scenarios(None, version))
 
 
 def _file_digest(path: Path) -> str:
@@ -157,7 +157,7 @@ def suite_digest(scenarios: list[tuple[str, Any]], version: str) -> str:
 
 def installed_suite_digest(profile: str, version: str) -> str:
     """The digest of the bundled suite of ``profile`` in this installation."""
-    files = dict.fromkeys(s.file for s in _bundled() if profile in s.profiles and s.applies_to(version))
+    files = dict.fromkeys(s.file for s in _bundled(version) if profile in s.profiles and s.applies_to(version))
     return suite_digest([(file, _canonical_yaml(_bundled_path(file))) for file in files], version)
 
 
@@ -183,11 +183,11 @@ def _scope(settings: Settings, version: str, profile: Profile, selected: list[Sc
     reasons = []
     if settings.run.only or settings.run.tags:
         shown = ", ".join([*settings.run.only, *(f"tag {t}" for t in settings.run.tags)])
-        whole = sum(1 for s in _bundled() if profile.value in s.profiles and s.applies_to(version))
+        whole = sum(1 for s in _bundled(version) if profile.value in s.profiles and s.applies_to(version))
         reasons.append(f"only part of the suite was selected ({shown}): {len(selected)} of the {whole} "
                        f"scenarios of the {profile.value} profile")
     if custom_files:
-        bundled_ids = {s.id for s in _bundled()}
+        bundled_ids = {s.id for s in _bundled(version)}
         named = [s.file + (f" (reuses the bundled ID {s.id})" if s.id in bundled_ids else "")
                  for s in selected if s.file in {c["file"] for c in custom_files}]
         reasons.append(f"{len(custom_files)} scenario file(s) are not the bundled suite's: {', '.join(named)}")

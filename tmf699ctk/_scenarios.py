@@ -291,12 +291,16 @@ def _check_contexts(raw: dict[str, Any], expect: list[tuple[int, Expectation]], 
 
 
 def _blocks(raw_steps: list[dict[str, Any]], base: Location, problems: _Problems) -> list[tuple[int, int] | None]:
-    """Consecutive steps marked `concurrent: true` form one block, sent at the same time (with every
-    iteration of their `for_each`); a step may not use what another step of its block saves."""
+    """Consecutive steps with the same `concurrent` value (true, or a block name that separates two
+    blocks that follow each other) form one block, sent at the same time (with every iteration of
+    their `for_each`); a step may not use what another step of its block saves."""
     groups: list[tuple[int, int] | None] = []
     start: int | None = None
+    previous: Any = None
     for index, raw in enumerate(raw_steps):
-        start = (start if start is not None else index) if raw.get("concurrent") else None
+        label = raw.get("concurrent") or None
+        start = None if label is None else (start if start is not None and label == previous else index)
+        previous = label
         groups.append(None if start is None else (len(base), start))
     for index, raw in enumerate(raw_steps):
         group = groups[index]
@@ -307,7 +311,8 @@ def _blocks(raw_steps: list[dict[str, Any]], base: Location, problems: _Problems
         used = names_used({k: v for k, v in raw.items() if k not in ("name", "save")}) & saved_by_others
         if used:
             problems.add((*base, index), f"this step uses {', '.join(sorted(used))}, saved by another step of "
-                                         "its concurrent block: they run at the same time (remove `concurrent`)")
+                                         "its concurrent block: they run at the same time (remove `concurrent`, or "
+                                         "give the blocks different names: `concurrent: <name>`)")
     return groups
 
 
@@ -411,9 +416,9 @@ def load_file(path: Path) -> Scenario:
     return scenarios[0]
 
 
-def load_all(path: Path) -> list[Scenario]:
+def load_all(path: Path, api_version: str | None = None) -> list[Scenario]:
     """Load one scenario file (one scenario, or one per value of its ``matrix``); ScenarioError lists
-    every problem with its line."""
+    every problem with its line. With ``api_version``, a file for other versions is only parsed."""
     name = _display_name(path)
     try:
         data, lines = load_with_lines(read_text(path))
@@ -424,6 +429,9 @@ def load_all(path: Path) -> list[Scenario]:
     problems = _Problems(name, lines)
     if not isinstance(data, dict):
         raise ScenarioError(f"{name}:1: a scenario file must be a mapping with id, title and steps")
+    declared = data.get("api_versions", DEFAULT_API_VERSIONS)
+    if api_version is not None and isinstance(declared, list) and api_version not in declared:
+        return []  # another version's file: not needed for this run
     for error in sorted(_format_validator().iter_errors(data), key=lambda e: list(map(str, e.absolute_path))):
         problems.add(error_location(error), _schema_message(error))
     if problems.items:
@@ -472,14 +480,15 @@ def scenario_files(paths: list[Path] | None = None) -> list[Path]:
     return files
 
 
-def load_scenarios(paths: list[Path] | None = None) -> list[Scenario]:
-    """Load every scenario below ``paths`` (default: the bundled suite); all errors at once."""
+def load_scenarios(paths: list[Path] | None = None, api_version: str | None = None) -> list[Scenario]:
+    """Load every scenario below ``paths`` (default: the bundled suite), only those of
+    ``api_version`` when it is given; all errors at once."""
     scenarios: list[Scenario] = []
     errors: list[str] = []
     seen: dict[str, str] = {}
     for file in scenario_files(paths):
         try:
-            loaded = load_all(file)
+            loaded = load_all(file, api_version)
         except ScenarioError as exc:
             errors.append(str(exc))
             continue

@@ -259,8 +259,11 @@ def is_whole_expression(text: str) -> bool:
     return bool(whole and "}}" not in whole.group(1))
 
 
+@lru_cache(maxsize=8192)
 def check_syntax(text: str) -> str | None:
-    """Return a syntax error message for a template string (unknown filters and tests included), or None."""
+    """Return a syntax error message for a template string (unknown filters and tests included), or None.
+
+    Cached: loading the suite checks ~1,000 templates, most of them repeated across scenarios."""
     try:
         whole = _WHOLE.match(text)
         if whole and "}}" not in whole.group(1):
@@ -301,10 +304,15 @@ def undefined_names(text: str, defined: Iterable[str]) -> list[str]:
 
 def sandbox_refusals(text: str) -> list[str]:
     """Constructs the sandbox refuses at render time, found before anything is sent."""
+    return list(_sandbox_refusals(text))
+
+
+@lru_cache(maxsize=8192)
+def _sandbox_refusals(text: str) -> tuple[str, ...]:
     try:
         tree = _env.parse(text)
     except TemplateError:
-        return []
+        return ()
     found: list[str] = []
     for node in tree.find_all((nodes.Getattr, nodes.Getitem, nodes.Call, nodes.Filter, nodes.Include,
                                nodes.Import, nodes.FromImport, nodes.Extends)):
@@ -321,7 +329,7 @@ def sandbox_refusals(text: str) -> list[str]:
         elif isinstance(node, nodes.Include | nodes.Import | nodes.FromImport | nodes.Extends):
             kind = {nodes.Include: "include", nodes.Extends: "extends"}.get(type(node), "import")
             found.append(f"uses {{% {kind} %}}: templates cannot read other files")
-    return list(dict.fromkeys(found))
+    return tuple(dict.fromkeys(found))
 
 
 def templates_in(value: Any) -> Iterable[str]:
