@@ -123,3 +123,27 @@ def test_the_steps_of_a_concurrent_block_are_sent_at_once_and_the_others_in_turn
     assert max(start for start, _ in together) < min(end for _, end in together)
     # the steps after the block wait for it, and for each other
     assert max(end for _, end in together) <= alone[0][0] and alone[0][1] <= alone[1][0]
+
+
+def test_a_scenario_waiting_out_a_quiet_period_gives_its_place_to_the_next(tmp_path: Path, schemas) -> None:
+    """With one worker, a scenario that has sent everything and only waits for its quiet period
+    to end lets the next scenario run meanwhile, then finishes (cleanup included) with PASS."""
+    suite = Path(__file__).resolve().parents[1] / "scenarios" / "full"
+    folder = tmp_path / "scenarios"
+    folder.mkdir()
+    (folder / "a.yaml").write_text((suite / "12-notifications-query.yaml").read_text(encoding="utf-8"))
+    (folder / "b.yaml").write_text(BLOCK.format(
+        steps="  - name: list\n    request: {method: GET, path: /salesLead}\n    expect: [TMF699-LIST-01]"))
+    with ReferenceServer(schemas=schemas) as server:
+        result = run_suite(tmp_path / "out", base_url=server.url, scenario_paths=[folder], workers=1,
+                           quiet_period=1.5)
+        assert server.state.store.leads == {}  # the waiting scenario still cleaned up after itself
+    assert result.verdict == "PASS"
+    waiting, other = (next(s for s in result.scenarios if s.id == i) for i in ("FULL-NOTIFICATIONS-QUERY", "T-BLOCK"))
+    absence = next(s for s in waiting.steps if s.name.startswith("No SalesLead"))
+    assert [c.status.value for c in absence.checks] == ["passed"]
+    last_sent = _interval(next(s for s in waiting.steps if s.name == "DELETE the filtered subscription"))[1]
+    started = datetime.fromisoformat(waiting.started_at.replace("Z", "+00:00"))
+    ended = started + timedelta(milliseconds=waiting.duration_ms)
+    begun = _interval(other.steps[0])[0]
+    assert last_sent <= begun < ended - timedelta(seconds=0.5)  # it ran while the other waited

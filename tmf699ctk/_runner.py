@@ -14,7 +14,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -106,6 +106,62 @@ class CancelToken:
     @property
     def cancelled(self) -> bool:
         return self.stop.is_set()
+
+
+class _Slots:
+    """The places of the scenarios that run at once (``--workers``). A scenario that only waits for
+    its quiet periods to pass gives its place back, and one coming back from such a wait goes
+    before any scenario not yet started."""
+
+    def __init__(self, count: int) -> None:
+        self._free = count
+        self._returning = 0
+        self._changes = 0
+        self._cond = threading.Condition()
+
+    def take(self) -> bool:
+        """A place for a scenario not yet started, if one is free and nobody is coming back."""
+        with self._cond:
+            if self._free > 0 and self._returning == 0:
+                self._free -= 1
+                return True
+            return False
+
+    def give(self) -> None:
+        with self._cond:
+            self._free += 1
+            self._changes += 1
+            self._cond.notify_all()
+
+    def poke(self, *_: object) -> None:
+        """Wake the scheduler (a scenario's future is done)."""
+        with self._cond:
+            self._changes += 1
+            self._cond.notify_all()
+
+    def take_back(self, stop: threading.Event) -> bool:
+        """Wait for a place again; False (and none taken) once the run is being stopped."""
+        with self._cond:
+            self._returning += 1
+            try:
+                while self._free == 0:
+                    if stop.is_set():
+                        return False
+                    self._cond.wait(0.1)
+                self._free -= 1
+                return True
+            finally:
+                self._returning -= 1
+
+    def changes(self) -> int:
+        with self._cond:
+            return self._changes
+
+    def wait_change(self, seen: int, timeout: float) -> None:
+        """Until a place is given (or ``timeout``): the scheduler's wake-up."""
+        with self._cond:
+            if self._changes == seen:
+                self._cond.wait(timeout)
 
 
 class RunObserver:
@@ -267,6 +323,7 @@ class Runner:
         self._rejected: dict[tuple[str, str, frozenset[str]], tuple[str, ...]] = {}
         self._rejected_lock = threading.Lock()
         self._groups = ThreadPoolExecutor(max_workers=GROUP_WORKERS, thread_name_prefix="tmf699ctk-group")
+        self._slots = _Slots(max(1, settings.run.workers))
 
     # -- whole run ---------------------------------------------------------------------------
 
@@ -303,29 +360,37 @@ class Runner:
         return result
 
     def _schedule(self, outcomes: dict[int, ScenarioResult]) -> None:
-        """Independent scenarios run at once (up to ``workers``); an exclusive one runs alone."""
+        """Independent scenarios run at once (up to ``workers`` of them sending requests; one that only
+        waits for a quiet period to end gives its place to the next); an exclusive one runs alone."""
         # exclusive scenarios first, while nothing else runs; then the longest first, so that the last
         # to finish is not one started late (results keep the plan's order whatever the schedule)
         scenarios = sorted(enumerate(self.plan.scenarios), key=lambda item: _schedule_key(item[1]))
-        workers = max(1, self.settings.run.workers)
         running: dict[Future[None], Scenario] = {}
-        # not a `with` block: after an interruption, a request stuck on the server must not hold the run
-        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tmf699ctk-scenario")
+        # a thread for every scenario that may be in flight: those waiting out a quiet period hold
+        # one but no place. Not a `with` block: after an interruption, a request stuck on the server
+        # must not hold the run
+        pool = ThreadPoolExecutor(max_workers=max(1, len(scenarios)), thread_name_prefix="tmf699ctk-scenario")
         try:
             while (scenarios or running) and not self.cancel.cancelled:
-                while scenarios and len(running) < workers and not self.cancel.cancelled:
+                seen = self._slots.changes()
+                while scenarios and not self.cancel.cancelled:
                     index, scenario = scenarios[0]
                     if running and any(s.exclusive != scenario.exclusive for s in running.values()):
                         break  # exclusive scenarios run only with their own group; the others together
+                    if not self._slots.take():
+                        break
                     scenarios.pop(0)
                     outcome = self._new_outcome(scenario)
                     outcomes[index] = outcome
                     self.observer.scenario_started(scenario, index, len(self.plan.scenarios))
-                    running[pool.submit(self._run_scenario, scenario, index, outcome)] = scenario
-                done, _ = wait(running, timeout=0.2, return_when=FIRST_COMPLETED)
-                for future in done:
+                    future = pool.submit(self._run_scenario, scenario, index, outcome)
+                    future.add_done_callback(self._slots.poke)
+                    running[future] = scenario
+                for future in [f for f in running if f.done()]:
                     running.pop(future)
                     future.result()  # _run_scenario never raises; a bug here should be loud
+                if running and not any(f.done() for f in running):
+                    self._slots.wait_change(seen, 0.2)  # a scenario ending or waiting gives a place
         except KeyboardInterrupt:
             self.cancel.cancel("interrupted by the user (Ctrl-C)")
         if running:
@@ -422,10 +487,15 @@ class Runner:
     def _run_scenario(self, scenario: Scenario, index: int, outcome: ScenarioResult) -> None:
         started = time.perf_counter()
         state: ScenarioState | None = None
+        placed = True  # the scheduler took this scenario's place
         try:
             state = self._state(scenario, index)
             self._run_steps(scenario, scenario.steps, state, outcome, "step")
-            self._settle(scenario, state)
+            if state.deferred:  # nothing left to send until its quiet periods end: another scenario may
+                self._slots.give()
+                placed = False
+                self._settle(scenario, state)
+                placed = self._slots.take_back(self.cancel.stop)
             state.broken = None  # teardown always runs
             self._run_steps(scenario, scenario.teardown, state, outcome, "teardown")
             if not self.cancel.cancelled:  # after an interruption the run sweeps the ledger itself
@@ -438,6 +508,8 @@ class Runner:
                 self._release_kept(state)  # its saved values die with it
             outcome.duration_ms = round((time.perf_counter() - started) * 1000, 1)
             self.observer.scenario_finished(outcome)
+            if placed:
+                self._slots.give()
 
     def _state(self, scenario: Scenario, index: int) -> ScenarioState:
         # each scenario has its own run_id, so its resources' names match no other scenario's; payloads

@@ -265,11 +265,7 @@ def check_syntax(text: str) -> str | None:
 
     Cached: loading the suite checks ~1,000 templates, most of them repeated across scenarios."""
     try:
-        whole = _WHOLE.match(text)
-        if whole and "}}" not in whole.group(1):
-            _env.compile_expression(whole.group(1))
-        else:
-            _env.compile(text)
+        _compiled(text)  # what rendering will use: compiled once, for both
     except TemplateError as exc:
         return str(exc.message or exc)
     except Exception as exc:  # the compiler folds constants: an expression may fail right here
