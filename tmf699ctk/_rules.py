@@ -292,7 +292,8 @@ RULES: tuple[Rule, ...] = (
          "Send the lead (v5: the lead or opportunity) as the API shows it after the change (it may carry fewer "
          "attributes, none different).",
          c.event_lead_matches, **EVENT_RULE),
-    # generic assertions for scenarios users write themselves (not used by the bundled suite)
+    # generic assertions for scenarios users write themselves; the runner also fails CTK-JSON-01 or
+    # CTK-HEADER-01 when an answer lacks what later steps need and nothing else failed before
     Rule("CTK-STATUS-01", M, "custom", "The response status is one of those expected",
          "See the scenario's expectation.", c.status_in, gate=Gate.STATUS),
     Rule("CTK-JSON-01", M, "custom", "A JSON path assertion on the body holds",

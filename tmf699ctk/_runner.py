@@ -47,6 +47,7 @@ from ._results import (
     HttpRequest,
     HttpResponse,
     Leftover,
+    Level,
     RunResult,
     ScenarioResult,
     Status,
@@ -286,6 +287,7 @@ class ScenarioState:
     deferred: list[tuple[Step, StepResult, Callable[[], None]]] = field(default_factory=list)
     discarded: list[Exchange] = field(default_factory=list)  # deletes of leads a reduce probe created
     kept: dict[tuple[str, int | None], int] = field(default_factory=dict)  # memory of large saved values
+    failed: bool = False  # a check of the scenario failed (or is in error): what skipped checks follow from
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
 
@@ -564,6 +566,9 @@ class Runner:
                 self._retain(done.exchange)  # trimmed before the permit lets another large body in
             self._step_local.permit = None
             permit.release()
+        if any(c.status in (Status.FAILED, Status.ERROR) for r in (*attempts, *results) for c in r.checks):
+            with state.lock:
+                state.failed = True
         for attempt in attempts:
             self.observer.step_finished(scenario, attempt)
         for result in results:
@@ -627,7 +632,10 @@ class Runner:
         except TemplateProblem as exc:
             with state.lock:
                 state.broken = f"step '{name}' could not be built: {exc}"
-            return self._skip(result, step, f"step '{name}' could not be built: {exc}")
+            self._skip(result, step, f"step '{name}' could not be built: {exc}")
+            return self._unexplained(result, step, state, "CTK-JSON-01",
+                                     f"an earlier answer lacks what this step is built from ({exc}): it and "
+                                     "the steps after it are not run")
         except Refused as exc:
             # the server's data would take the request out of the API: that is the server's failure
             result.exchange = exc.exchange
@@ -1032,7 +1040,10 @@ class Runner:
         except TemplateProblem as exc:
             with state.lock:
                 state.broken = f"step '{result.name}' could not be built: {exc}"
-            return self._skip(result, step, f"step '{result.name}' could not be built: {exc}")
+            self._skip(result, step, f"step '{result.name}' could not be built: {exc}")
+            return self._unexplained(result, step, state, "CTK-JSON-01",
+                                     f"an earlier answer lacks what this wait is built from ({exc}): it and "
+                                     "the steps after it are not run")
         callback = urlsplit(subscription)
         since, sub_path, absent = state.last_sent, callback.path.rstrip("/"), step.wait.absent
 
@@ -1168,6 +1179,24 @@ class Runner:
         return CheckResult(rule.id, rule.title, expectation.level, rule.family, status, message, rule.hint,
                            not_supported)
 
+    def _unexplained(self, result: StepResult, step: Step, state: ScenarioState, rule_id: str,
+                     message: str) -> StepResult:
+        """An answer lacked what the scenario needs next, so its remaining checks are skipped. When no
+        check of the scenario has failed, that lack is the failure the user sees first (said once,
+        at the level of the step's strongest check): skipped checks never leave a PASS behind them."""
+        with state.lock:
+            if state.failed or any(c.status in (Status.FAILED, Status.ERROR) for c in result.checks):
+                return result
+            state.failed = True
+        rule = BY_ID[rule_id]
+        levels = {e.level for e in step.expect}
+        level = next((lv for lv in (Level.MANDATORY, Level.OPTIONAL, Level.RECOMMENDED) if lv in levels),
+                     Level.MANDATORY)
+        result.checks.append(CheckResult(rule.id, rule.title, level, rule.family, Status.FAILED, message,
+                                         "Return the attributes and headers the API defines for this answer: "
+                                         "the scenario's later steps use them."))
+        return result
+
     def _skip(self, result: StepResult, step: Step, reason: str, not_supported: bool = False) -> StepResult:
         result.skipped_reason = reason
         result.checks = [self._outcome(e, Status.SKIPPED, reason, not_supported) for e in step.expect if not e.auto]
@@ -1199,6 +1228,12 @@ class Runner:
                         state.declined[step.feature] = f"{step.feature}: not offered by the server ({problem})"
                     else:
                         state.broken = f"step '{result.name}' could not save {name!r}: {problem}"
+                if not (step.feature and step.declines):
+                    what = f"the {source['header']} header" if isinstance(source, dict) else source
+                    self._unexplained(result, step, state,
+                                      "CTK-HEADER-01" if isinstance(source, dict) else "CTK-JSON-01",
+                                      f"later steps need {what} of this answer (saved as {name!r}): {problem}; "
+                                      "the steps after it are not run")
                 return
             if len(ctx.response.body) > KEPT_PREFIX and not self._keep(state, (name, step.iteration if step.collect
                                                                               else None), value):
