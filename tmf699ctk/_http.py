@@ -368,6 +368,8 @@ def _watching(timeout: float, abort: threading.Event | None) -> Iterator[_Watch]
     try:
         yield watch
     finally:
+        with watch.lock:  # over, however it ended: a late shut() must not touch a connection reused since
+            watch.done = True
         _current.watch = None
         _watchdog.remove(watch)
 
