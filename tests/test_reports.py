@@ -271,3 +271,17 @@ def test_the_html_report_is_a_pure_rendering_of_the_results(tmp_path: Path) -> N
     results = run.write(tmp_path / "results.json")
     first = render_html(RunResult.read(results), "d" * 64)
     assert render_html(RunResult.read(results), "d" * 64) == first
+
+
+def test_an_answer_cut_short_shows_what_arrived_and_why_and_a_lost_one_says_no_response() -> None:
+    run = sample_run()
+    exchange = next(st.exchange for sc in run.scenarios for st in sc.steps
+                    if st.exchange is not None and st.exchange.response is not None)
+    exchange.error = "the body was cut short after 100 bytes: the connection was reset"
+    exchange.response.body = '{"id": "partial-body-marker'
+    html = render_html(run, "d" * 64)
+    assert "Answer cut short:</strong> the body was cut short after 100 bytes" in html
+    assert "partial-body-marker" in html and f"{exchange.response.status} {exchange.response.reason}" in html
+    exchange.response = None
+    html = render_html(run, "d" * 64)
+    assert "No response:</strong> the body was cut short" in html and "partial-body-marker" not in html
