@@ -1063,7 +1063,8 @@ class Runner:
             # an event about this lead of another type: report it as the wrong eventType
             return next((e for e in candidates if e.lead_id() == about), None)
 
-        what = f"{wanted or 'event'}{f' about lead {about}' if about else ''}"
+        noun = "opportunity" if "Opportunity" in (wanted or "") else "lead"  # v5 has both resources
+        what = f"{wanted or 'event'}{f' about {noun} {about}' if about else ''}"
         if absent:
             # nothing to wait for now: the window is judged when the scenario's steps are done, so the
             # quiet period overlaps with the steps that follow (the step keeps its place in the results)
