@@ -157,3 +157,38 @@ def test_the_results_file_says_aborted_in_json_too(tmp_path: Path) -> None:
         assert_results_written(proc, tmp_path / "r", 3)
     data = json.loads((tmp_path / "r" / "results.json").read_text())
     assert data["aborted"] is True and data["verdict"] == "FAIL" and data["abort_reason"]
+
+
+def test_sigterm_while_scenarios_wait_out_their_quiet_periods_still_cleans_up_everything(tmp_path: Path) -> None:
+    """With one worker and a long quiet period, the notification scenarios have given their place to
+    the others when the signal comes: the run stops at once, not after the quiet period, judges
+    nothing it did not watch to the end, and deletes every lead of every scenario."""
+    answered = threading.Event()
+
+    class Counting(ReferenceServer):
+        def __init__(self) -> None:
+            self.count = 0
+            super().__init__(log=self._count)
+
+        def _count(self, line: str) -> None:
+            self.count += 1
+            if self.count >= 70:  # past the exclusive and the notification scenarios' requests
+                answered.set()
+
+    with Counting() as server:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "tmf699ctk", "run", "--base-url", server.url, "-o", str(tmp_path / "r"),
+             "--workers", "1", "--quiet-period", "60"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            env={**os.environ, "NO_COLOR": "1", "PYTHONUNBUFFERED": "1"})
+        assert answered.wait(60), "the run never got past the notification scenarios"
+        proc.send_signal(signal.SIGTERM)
+        result, _ = assert_results_written(proc, tmp_path / "r", 3)
+        leads = dict(server.state.store.leads)
+    assert result.aborted and leads == {} and result.leftovers == []
+    watched = [step for scenario in result.scenarios if scenario.id.startswith("FULL-NOTIFICATIONS")
+               for step in scenario.steps if step.name.startswith("No ")]
+    assert watched and all(step.skipped_reason == "interrupted while watching for the notification"
+                           for step in watched), [(s.name, s.skipped_reason) for s in watched]
+    later = [s for s in result.scenarios if not s.id.startswith(("OFFICIAL", "FULL-LIST", "FULL-NOTIFICATIONS"))]
+    assert later, "no other scenario ran while the notification scenarios waited"
