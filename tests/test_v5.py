@@ -205,3 +205,17 @@ def test_a_missing_opportunity_event_names_the_opportunity(tmp_path: Path, v5_sc
     missing = [c for c in result.checks() if c.rule_id == "TMF699-EVENT-01" and c.status == Status.FAILED]
     assert missing and all(c.message.startswith("no SalesOpportunityDeleteEvent about opportunity ")
                            for c in missing), [c.message for c in missing]
+
+
+def test_checks_on_opportunities_speak_of_opportunities(tmp_path: Path, v5_schemas: SchemaStore) -> None:
+    import re
+
+    with ReferenceServer(api_version="5.0.0", schemas=v5_schemas,
+                         faults=frozenset({"opportunity-not-listed"})) as server:
+        result = run_suite(tmp_path, base_url=server.url, api_version="5.0.0",
+                           only=["V5-LIST-OPPORTUNITY", "V5-FILTERING-OPPORTUNITY"], notifications="off")
+    messages = [c.message for sc in result.scenarios for st in sc.steps
+                if st.exchange is not None and "/salesOpportunity" in st.exchange.request.url for c in st.checks]
+    failed = [c.message for c in result.checks() if c.status == Status.FAILED]
+    assert any("opportunities match" in m for m in failed) and any(m.startswith("opportunity '") for m in failed)
+    assert messages and not [m for m in messages if re.search(r"\blead", m)]

@@ -85,6 +85,15 @@ class CheckContext(_Body):
     def _text(self) -> tuple[str, str]:
         return self.response.body, f"the {self.response.status} response"
 
+    @property
+    def one(self) -> str:
+        """What the request is about, for messages: a v5 opportunity, or a lead."""
+        return "opportunity" if "/salesOpportunity" in urlsplit(self.request.url).path else "lead"
+
+    @property
+    def many(self) -> str:
+        return "opportunities" if self.one == "opportunity" else "leads"
+
 
 @dataclass
 class EventContext(_Body):
@@ -232,10 +241,11 @@ def equals_resource(ctx: CheckContext, expected: dict[str, Any], attributes: lis
     if attributes:
         expected = {k: expected[k] for k in attributes if k in expected}
     if not expected:
-        raise CheckInconclusive(f"the lead to compare with has none of {', '.join(attributes or ['its attributes'])}")
+        wanted = ", ".join(attributes or ["its attributes"])
+        raise CheckInconclusive(f"the {ctx.one} to compare with has none of {wanted}")
     problems = differences(expected, body)
     if problems:
-        raise CheckFailed("differs from the lead as created: " + "; ".join(problems))
+        raise CheckFailed(f"differs from the {ctx.one} as created: " + "; ".join(problems))
     return f"{len(expected)} attributes equal"
 
 
@@ -254,7 +264,7 @@ def values_equal(ctx: CheckContext, expected: dict[str, Any], attributes: list[s
     """The lead (or the list item with its id) carries the same values (official kit's value tests)."""
     wanted = {k: expected[k] for k in attributes if k in expected}
     if not wanted:
-        raise CheckInconclusive(f"the lead to compare with has none of {', '.join(attributes)}")
+        raise CheckInconclusive(f"the {ctx.one} to compare with has none of {', '.join(attributes)}")
     actual = _our_item(ctx, expected, "is not in the list") if items else ctx.obj()
     problems = differences(wanted, actual)
     if problems:
@@ -277,27 +287,27 @@ def second_create(ctx: CheckContext, first: dict[str, Any]) -> str:
     if got == 409:
         return "409 Conflict: the duplicate is refused"
     if not 200 <= got < 300:
-        raise CheckFailed(f"expected 201 (a second lead) or 409 (a conflict), got {got} {ctx.response.reason}")
+        raise CheckFailed(f"expected 201 (a second {ctx.one}) or 409 (a conflict), got {got} {ctx.response.reason}")
     rid, first_id = ctx.obj().get("id"), first.get("id")
     if not isinstance(first_id, str) or not first_id:
-        raise CheckInconclusive(f"the first lead has no id ({short(first_id)}) to compare with")
+        raise CheckInconclusive(f"the first {ctx.one} has no id ({short(first_id)}) to compare with")
     if rid == first_id:
-        raise CheckFailed(f"answered {got} with the first lead's id {rid!r}: the duplicate overwrote or "
-                          "returned the first lead instead of creating another (or answering 409)")
-    return f"a second lead {rid!r} (the first is {first_id!r})"
+        raise CheckFailed(f"answered {got} with the first {ctx.one}'s id {rid!r}: the duplicate overwrote or "
+                          f"returned the first {ctx.one} instead of creating another (or answering 409)")
+    return f"a second {ctx.one} {rid!r} (the first is {first_id!r})"
 
 
 def unchanged_by_duplicate(ctx: CheckContext, expected: dict[str, Any], second: Any = None) -> str:
     """After a duplicate POST the first lead is still there, exactly as it was."""
     if isinstance(second, dict) and second.get("id") is not None and second.get("id") == expected.get("id"):
-        raise CheckInconclusive("the duplicate POST answered with the first lead's id: TMF699-CREATE-06 reports "
-                                "that it overwrote the first lead")
+        raise CheckInconclusive(f"the duplicate POST answered with the first {ctx.one}'s id: TMF699-CREATE-06 reports "
+                                f"that it overwrote the first {ctx.one}")
     if ctx.response.status != 200:
-        raise CheckFailed(f"GET of the first lead answers {ctx.response.status} {ctx.response.reason}: the "
+        raise CheckFailed(f"GET of the first {ctx.one} answers {ctx.response.status} {ctx.response.reason}: the "
                           "duplicate POST removed or replaced it")
-    problems = mismatches(expected, ctx.obj(), ("the lead as created", "the lead now"))
+    problems = mismatches(expected, ctx.obj(), (f"the {ctx.one} as created", f"the {ctx.one} now"))
     if problems:
-        raise CheckFailed("the duplicate POST changed the first lead: " + "; ".join(problems))
+        raise CheckFailed(f"the duplicate POST changed the first {ctx.one}: " + "; ".join(problems))
     return f"{len(expected)} attributes unchanged"
 
 
@@ -339,7 +349,8 @@ def location_in_base(ctx: CheckContext, resource: str = "salesLead") -> str:
     rid, href = body.get("id"), body.get("href")
     absolute = urljoin(ctx.request.url, location)
     if not _unquoted_endswith(urlsplit(absolute).path, f"/{resource}/{rid}"):
-        raise CheckInconclusive(f"Location {location!r} does not point to the lead (TMF630-LOCATION-01 reports that)")
+        raise CheckInconclusive(f"Location {location!r} does not point to the {ctx.one} "
+                                "(TMF630-LOCATION-01 reports that)")
     base = urlsplit(ctx.base_url.rstrip("/"))
     where = urlsplit(absolute)
     if (where.scheme, where.netloc.lower()) != (base.scheme, base.netloc.lower()) \
@@ -347,10 +358,10 @@ def location_in_base(ctx: CheckContext, resource: str = "salesLead") -> str:
         raise CheckFailed(f"Location {location!r} resolves to {absolute!r}, outside the API's base URL "
                           f"{ctx.base_url!r}: a client cannot follow it")
     if isinstance(href, str) and not _unquoted_endswith(urlsplit(href).path, f"/{resource}/{rid}"):
-        raise CheckInconclusive(f"the lead's href {href!r} does not point to it (TMF630-HREF-01 reports that)")
+        raise CheckInconclusive(f"the {ctx.one}'s href {href!r} does not point to it (TMF630-HREF-01 reports that)")
     if isinstance(href, str) and urlsplit(href).scheme \
             and unquote(absolute).rstrip("/") != unquote(href).rstrip("/"):
-        raise CheckFailed(f"Location {location!r} resolves to {absolute!r}, but the lead's href is {href!r}")
+        raise CheckFailed(f"Location {location!r} resolves to {absolute!r}, but the {ctx.one}'s href is {href!r}")
     return f"{location} = href"
 
 
@@ -553,7 +564,7 @@ def merge_untouched(ctx: CheckContext, before: dict[str, Any], patch: dict[str, 
         else:
             found.extend(differences(value, body[key], join("$", key)))
     if not compared:
-        raise CheckInconclusive("the lead had no attribute the patch left alone: nothing to examine")
+        raise CheckInconclusive(f"the {ctx.one} had no attribute the patch left alone: nothing to examine")
     if found:
         raise CheckFailed("attributes the patch did not touch changed: " + "; ".join(found[:10]))
     return f"{len(compared)} untouched attributes unchanged"
@@ -603,18 +614,18 @@ def _missing_from_list(ctx: CheckContext, items: list[Any], rid: Any, what: str)
     """A lead absent from a partial page may be on another page: that proves nothing."""
     partial = _partial_page(ctx, items)
     if partial:
-        return CheckInconclusive(f"lead {rid!r} is not on this page, but {partial}: it may be on another page")
-    return CheckFailed(f"lead {rid!r} {what}")
+        return CheckInconclusive(f"{ctx.one} {rid!r} is not on this page, but {partial}: it may be on another page")
+    return CheckFailed(f"{ctx.one} {rid!r} {what}")
 
 
 def _our_item(ctx: CheckContext, expected: dict[str, Any], what: str) -> dict[str, Any]:
     """The list item with the id of ``expected``; an id-less lead cannot be told apart from others."""
     rid = expected.get("id")
     if not isinstance(rid, str) or not rid:
-        raise CheckInconclusive(f"the lead to look for has no id ({short(rid)}): it cannot be found in a list")
+        raise CheckInconclusive(f"the {ctx.one} to look for has no id ({short(rid)}): it cannot be found in a list")
     items = ctx.items()
     if items and all(not isinstance(i, dict) or i.get("id") is None for i in items):
-        raise CheckInconclusive(f"no item carries an id: lead {rid!r} cannot be told apart from the others")
+        raise CheckInconclusive(f"no item carries an id: {ctx.one} {rid!r} cannot be told apart from the others")
     match = [i for i in items if isinstance(i, dict) and i.get("id") == rid]
     if not match:
         raise _missing_from_list(ctx, items, rid, what)
@@ -626,7 +637,7 @@ def list_contains(ctx: CheckContext, id: str, present: bool = True) -> str:
     if present and id not in ids:
         raise _missing_from_list(ctx, ctx.items(), id, f"is not among the {len(ids)} items returned")
     if not present and id in ids:
-        raise CheckFailed(f"lead {id!r} is returned although it must be excluded")
+        raise CheckFailed(f"{ctx.one} {id!r} is returned although it must be excluded")
     return f"{id} {'present' if present else 'absent'} among {len(ids)} items"
 
 
@@ -661,9 +672,9 @@ def count_headers_consistent(ctx: CheckContext, total: int | None = None) -> str
         if total is not None and known_total != total:
             distinct = {i for i in _ids(items) if i is not None}
             if len(distinct) == total < len(items) == known_total:
-                raise CheckInconclusive(f"X-Total-Count is {known_total} because the list repeats leads "
+                raise CheckInconclusive(f"X-Total-Count is {known_total} because the list repeats {ctx.many} "
                                         "(TMF699-LIST-04 reports that)")
-            raise CheckFailed(f"X-Total-Count is {known_total}, but exactly {total} leads match")
+            raise CheckFailed(f"X-Total-Count is {known_total}, but exactly {total} {ctx.many} match")
         notes.append(f"X-Total-Count {known_total}")
     if not notes:
         raise CheckInconclusive("no X-Result-Count or X-Total-Count header to compare (TMF630-PAGE-01 reports that)")
@@ -675,7 +686,7 @@ def page_size(ctx: CheckContext, limit: int, at_least: int | None = None) -> str
     if len(items) > limit:
         raise CheckFailed(f"limit={limit} but {len(items)} items returned")
     if at_least is not None and len(items) < at_least:
-        raise CheckFailed(f"expected {at_least} item(s) on this page (at least two leads exist), got {len(items)}")
+        raise CheckFailed(f"expected {at_least} item(s) on this page (at least two {ctx.many} exist), got {len(items)}")
     return f"{len(items)} item(s) for limit={limit}"
 
 
@@ -730,10 +741,10 @@ def page_slice(ctx: CheckContext, everything: list[Any], offset: int, limit: int
     known = _as_count(total)
     expected = every[offset:offset + limit]
     if known is not None and known > len(every) and offset + limit > len(every):
-        raise CheckInconclusive(f"the unpaged list held {len(every)} of {known} leads: it does not reach "
+        raise CheckInconclusive(f"the unpaged list held {len(every)} of {known} {ctx.many}: it does not reach "
                                 f"offset {offset} + limit {limit}")
     if not expected:
-        raise CheckInconclusive(f"offset {offset} is past the {len(every)} leads: nothing to compare")
+        raise CheckInconclusive(f"offset {offset} is past the {len(every)} {ctx.many}: nothing to compare")
     got = _ids(ctx.items())
     if got == expected:
         return f"items {offset}..{offset + len(expected) - 1} of the unpaged list"
@@ -760,7 +771,7 @@ def page_total(ctx: CheckContext, total: int | str) -> str:
     if got is None:
         raise CheckInconclusive("no X-Total-Count header (TMF630-PAGE-01 reports that)")
     if got != wanted:
-        raise CheckFailed(f"X-Total-Count on this page is {got}, but the unpaged list counts {wanted} leads")
+        raise CheckFailed(f"X-Total-Count on this page is {got}, but the unpaged list counts {wanted} {ctx.many}")
     return f"X-Total-Count {got}"
 
 
@@ -779,10 +790,10 @@ def sorted_by(ctx: CheckContext, attribute: str, ids: list[str], descending: boo
         raise _missing_from_list(ctx, items, missing[0], "is missing from the sorted list")
     ours = [item for item in items if isinstance(item, dict) and item.get("id") in ids]
     if any(attribute not in item for item in ours):
-        raise CheckInconclusive(f"a lead of this scenario is returned without {attribute}: nothing to sort on")
+        raise CheckInconclusive(f"a {ctx.one} of this scenario is returned without {attribute}: nothing to sort on")
     keys = [_order_key(item[attribute]) for item in ours]
     if len(set(map(str, keys))) < 2:
-        raise CheckInconclusive(f"the leads share one {attribute}: their order proves nothing")
+        raise CheckInconclusive(f"the {ctx.many} share one {attribute}: their order proves nothing")
     word = "descending" if descending else "ascending"
     for i in range(len(ours) - 1):
         a, b, ka, kb = ours[i], ours[i + 1], keys[i], keys[i + 1]
@@ -791,9 +802,9 @@ def sorted_by(ctx: CheckContext, attribute: str, ids: list[str], descending: boo
         except TypeError:
             raise CheckInconclusive(f"{attribute} values of different types cannot be ordered") from None
         if wrong:
-            raise CheckFailed(f"sort {word} on {attribute}, but lead {a.get('id')!r} ({short(a[attribute])}) comes "
-                              f"before {b.get('id')!r} ({short(b[attribute])})")
-    return f"{len(ours)} leads in {word} {attribute} order"
+            raise CheckFailed(f"sort {word} on {attribute}, but {ctx.one} {a.get('id')!r} ({short(a[attribute])}) "
+                              f"comes before {b.get('id')!r} ({short(b[attribute])})")
+    return f"{len(ours)} {ctx.many} in {word} {attribute} order"
 
 
 def fields_only(
@@ -816,7 +827,7 @@ def fields_only(
         ours = _our_item(ctx, expected, "is missing from the fields-selected list") if items else targets[0]
         absent = [f for f in fields if f in expected and f not in ours]
         if absent:
-            raise CheckFailed(f"fields={','.join(fields)} but the lead's {', '.join(absent)} is missing")
+            raise CheckFailed(f"fields={','.join(fields)} but the {ctx.one}'s {', '.join(absent)} is missing")
     elif not targets:
         raise CheckInconclusive("the list is empty: no item to examine")
     shown = sorted(set(fields) - {"none"}) or ["id", "href"]
@@ -828,12 +839,13 @@ def fields_values(ctx: CheckContext, fields: list[str], expected: dict[str, Any]
     lead = _our_item(ctx, expected, "is missing from the fields-selected list") if items else ctx.obj()
     compared = [f for f in fields if f in expected and f in lead]
     if not compared:
-        raise CheckInconclusive(f"the lead shows none of {', '.join(fields)}: no value to compare "
+        raise CheckInconclusive(f"the {ctx.one} shows none of {', '.join(fields)}: no value to compare "
                                 "(TMF630-FIELDS-01/03 report a missing attribute)")
     problems = [p for f in compared for p in differences(expected[f], lead[f], join("$", f))]
     if problems:
-        raise CheckFailed(f"fields={','.join(fields)} returns other values than the full lead: " + "; ".join(problems))
-    return f"{', '.join(compared)} equal to the full lead's"
+        raise CheckFailed(f"fields={','.join(fields)} returns other values than the full {ctx.one}: "
+                          + "; ".join(problems))
+    return f"{', '.join(compared)} equal to the full {ctx.one}'s"
 
 
 def fields_filtered(ctx: CheckContext, fields: list[str], where: dict[str, Any], same_as: list[Any],
@@ -842,7 +854,7 @@ def fields_filtered(ctx: CheckContext, fields: list[str], where: dict[str, Any],
     each with the attributes the selection alone gives it (``projected``): the two compose."""
     wanted = {i for i in _ids(same_as) if i is not None}
     if not wanted:
-        raise CheckInconclusive("the filter alone returned no lead with an id: nothing to compare")
+        raise CheckInconclusive(f"the filter alone returned no {ctx.one} with an id: nothing to compare")
     if any(isinstance(i, dict) and not same_scalar(v, i.get(k)) for i in same_as for k, v in where.items()):
         raise CheckInconclusive("the filter alone does not filter (TMF630-FILTER-01 reports that): "
                                 "there is no filtered set to compare with")
@@ -852,17 +864,18 @@ def fields_filtered(ctx: CheckContext, fields: list[str], where: dict[str, Any],
         raise CheckInconclusive("no item carries an id (TMF630-FIELDS-01 reports that): nothing to compare")
     if got != wanted:
         extra, lost = sorted(map(str, got - wanted)), sorted(map(str, wanted - got))
-        detail = "; ".join(x for x in (f"{len(extra)} lead(s) the filter excludes ({short(extra)})" if extra else "",
+        detail = "; ".join(x for x in (f"{len(extra)} {ctx.one}(s) the filter excludes ({short(extra)})"
+                                       if extra else "",
                                        f"without {short(lost)}" if lost else "") if x)
-        raise CheckFailed(f"with fields={','.join(fields)} the filter returns other leads: {detail}")
+        raise CheckFailed(f"with fields={','.join(fields)} the filter returns other {ctx.many}: {detail}")
     alone = {i.get("id"): set(i) for i in projected if isinstance(i, dict) and i.get("id") is not None}
     for item in items:
         keys = set(item) if isinstance(item, dict) else set()
         if item.get("id") in alone and keys != alone[item.get("id")]:
             differ = sorted(keys ^ alone[item["id"]])
-            raise CheckFailed(f"with a filter, fields={','.join(fields)} gives lead {item.get('id')!r} other "
+            raise CheckFailed(f"with a filter, fields={','.join(fields)} gives {ctx.one} {item.get('id')!r} other "
                               f"attributes than without one: {', '.join(differ)}")
-    return f"the {len(wanted)} filtered lead(s), projected as fields={','.join(fields)} alone projects them"
+    return f"the {len(wanted)} filtered {ctx.one}(s), projected as fields={','.join(fields)} alone projects them"
 
 
 _OPS = {
@@ -917,9 +930,9 @@ def filtered(
             raise _missing_from_list(ctx, items, rid, f"matches the filter but is not returned ({len(ids)} items)")
     for rid in exclude or []:
         if rid in ids:
-            raise CheckFailed(f"lead {rid!r} does not match the filter but is returned")
+            raise CheckFailed(f"{ctx.one} {rid!r} does not match the filter but is returned")
     if not items and not exclude:
-        raise CheckInconclusive("the filter returned nothing and no lead had to be excluded: nothing to examine")
+        raise CheckInconclusive(f"the filter returned nothing and no {ctx.one} had to be excluded: nothing to examine")
     return f"{len(items)} matching item(s)"
 
 
@@ -927,17 +940,17 @@ def filtered_exact(ctx: CheckContext, attribute: str, value: Any, include: list[
     """An equality filter matches exactly: leads whose value only resembles it (contains it, in
     another case, a prefix of it) are left out."""
     if not decoys:
-        raise CheckInconclusive("no look-alike lead to exclude")
+        raise CheckInconclusive(f"no look-alike {ctx.one} to exclude")
     items = ctx.items()
     unrelated = [i for i in items if isinstance(i, dict) and i.get("id") not in decoys
                  and not same_scalar(value, i.get(attribute))]
     if unrelated:
-        raise CheckInconclusive(f"the filter also returned lead {unrelated[0].get('id')!r} whose {attribute} is "
+        raise CheckInconclusive(f"the filter also returned {ctx.one} {unrelated[0].get('id')!r} whose {attribute} is "
                                 f"{short(unrelated[0].get(attribute))}: it is ignored altogether (TMF630-FILTER-01)")
     slipped = [i for i in items if isinstance(i, dict) and i.get("id") in decoys]
     if slipped:
         shown = ", ".join(short(i.get(attribute), 60) for i in slipped)
-        raise CheckFailed(f"{attribute}={value!r} also returned {len(slipped)} lead(s) whose {attribute} only "
+        raise CheckFailed(f"{attribute}={value!r} also returned {len(slipped)} {ctx.one}(s) whose {attribute} only "
                           f"resembles it: {shown}; equality must be exact (not substring, prefix or case-blind)")
     ids = _ids(items)
     for rid in include:
