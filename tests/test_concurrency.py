@@ -150,3 +150,44 @@ def test_a_scenario_waiting_out_a_quiet_period_gives_its_place_to_the_next(tmp_p
     begun = _interval(other.steps[0])[0]
     # it ran while the other waited (times to the millisecond, measured apart: 50 ms of slack)
     assert last_sent <= begun + timedelta(milliseconds=50) and begun < ended - timedelta(seconds=0.5)
+
+
+def test_the_scheduler_is_woken_when_a_returning_scenario_leaves_a_place_free() -> None:
+    """Places refused to new scenarios while one comes back are offered again as soon as it is back."""
+    import threading
+
+    from tmf699ctk._runner import _Slots
+
+    slots = _Slots(2)
+    assert slots.take() and slots.take()
+    back: list[bool] = []
+    returning = threading.Thread(target=lambda: back.append(slots.take_back(threading.Event())))
+    returning.start()
+    while True:  # until it waits for its place
+        with slots._cond:
+            if slots._returning:
+                slots.give()
+                slots.give()  # two scenarios end while it has not got the lock back yet
+                seen = slots.changes()
+                assert not slots.take()  # a new scenario waits: one is coming back
+                break
+    returning.join()
+    assert back == [True]
+    assert slots.changes() != seen  # so the scheduler's wait_change(seen) returns at once
+    assert slots.take()  # and the place left is given
+
+
+def test_a_scenario_whose_quiet_period_is_nearly_over_keeps_its_place(tmp_path: Path, schemas) -> None:
+    suite = Path(__file__).resolve().parents[1] / "scenarios" / "full"
+    folder = tmp_path / "scenarios"
+    folder.mkdir()
+    (folder / "a.yaml").write_text((suite / "12-notifications-query.yaml").read_text(encoding="utf-8"))
+    step = "  - name: list {i}\n    request: {{method: GET, path: /salesLead}}\n    expect: [TMF699-LIST-01]\n"
+    (folder / "b.yaml").write_text("id: T-LONG\ntitle: long\nsteps:\n" + "".join(step.format(i=i) for i in range(6)))
+    with ReferenceServer(schemas=schemas, latency_ms=150) as server:
+        result = run_suite(tmp_path / "out", base_url=server.url, scenario_paths=[folder], workers=1,
+                           quiet_period=0.02)
+    waiting, other = (next(s for s in result.scenarios if s.id == i) for i in ("FULL-NOTIFICATIONS-QUERY", "T-LONG"))
+    # its 20 ms window closed while its last request was answered: it did not wait for the other
+    # scenario's six requests (900 ms) to get its place back for its cleanup
+    assert waiting.cleanup and waiting.duration_ms < other.duration_ms, (waiting.duration_ms, other.duration_ms)

@@ -68,3 +68,44 @@ def test_a_feature_probe_without_the_value_declines_the_feature_and_fails_nothin
     result = run(tmp_path, schemas, steps)
     assert [s for _, _, s in statuses(result)] == ["passed", "passed", "skipped"]
     assert result.verdict == "PASS"
+
+
+def test_a_warning_before_does_not_excuse_the_lack(tmp_path: Path, schemas) -> None:
+    """A recommended check that failed is a warning, not the cause the skipped checks follow from."""
+    steps = CREATE.replace("TMF699-CREATE-01]", "TMF699-CREATE-01, TMF630-LOCATION-01]").replace(
+        "expect", "save: {lead_id: $.nothing}\n    expect") + GET
+    (tmp_path / "s.yaml").write_text(HEAD + steps)
+    with ReferenceServer(schemas=schemas, faults=frozenset({"no-location"})) as server:
+        result = run_suite(tmp_path / "out", base_url=server.url, scenario_paths=[tmp_path / "s.yaml"],
+                           notifications="off")
+    failed = [(rule, status) for _, rule, status in statuses(result) if status == "failed"]
+    assert failed == [("TMF630-LOCATION-01", "failed"), ("CTK-JSON-01", "failed")]
+    assert result.verdict == "FAIL"
+
+
+def test_the_lack_is_mandatory_even_on_a_step_whose_checks_are_recommended(tmp_path: Path, schemas) -> None:
+    steps = LIST.replace("[TMF699-LIST-01]", "[{rule: TMF699-LIST-01, level: recommended}]").replace(
+        "expect", "save: {lead_id: $.nothing}\n    expect") + GET
+    result = run(tmp_path, schemas, steps)
+    lack = [c for c in result.checks() if c.rule_id == "CTK-JSON-01"]
+    assert [c.level.value for c in lack] == ["mandatory"] and result.verdict == "FAIL"
+
+
+def test_in_a_concurrent_block_the_cause_is_decided_in_the_scenario_order(tmp_path: Path, schemas) -> None:
+    """Whichever step of a block finishes first, the report is the same: the earlier step's failure
+    is the cause, and the later step's lack is not reported again."""
+    block = ("  - name: a-fails\n    concurrent: x\n    request: {method: GET, path: /salesLead}\n"
+             "    expect: [TMF699-CREATE-01]\n"
+             "  - name: b-lacks\n    concurrent: x\n    request: {method: GET, path: /salesLead}\n"
+             "    expect: [TMF699-LIST-01]\n    save: {lead_id: $.nothing}\n")
+    reversed_block = block.split("  - name: b-lacks")
+    seen = set()
+    for i, steps in enumerate([block + GET] * 6 + [("  - name: b-lacks" + reversed_block[1]
+                                                     + reversed_block[0]) + GET] * 2):
+        folder = tmp_path / str(i)
+        folder.mkdir()
+        failed = tuple((name, rule) for name, rule, status in statuses(run(folder, schemas, steps))
+                       if status == "failed")
+        seen.add((i >= 6, failed))
+    assert seen == {(False, (("a-fails", "TMF699-CREATE-01"),)),
+                    (True, (("b-lacks", "CTK-JSON-01"), ("a-fails", "TMF699-CREATE-01")))}, seen

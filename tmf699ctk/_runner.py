@@ -52,6 +52,7 @@ from ._results import (
     ScenarioResult,
     Status,
     StepResult,
+    is_blocking,
 )
 from ._rule_args import argument_problems
 from ._rules import ACCEPTED_RULE, BY_ID, Gate
@@ -68,6 +69,8 @@ class _ScenarioFault(Exception):
 # statuses after which a resource no longer needs cleaning up
 _GONE = {200, 202, 204, 404, 410}
 GROUP_WORKERS = 8  # requests of one concurrent `for_each` sent at the same time
+# a scenario waiting out quiet periods gives its place to another only when the wait is longer
+PLACE_WORTH_GIVING = 0.05
 # response bodies a run keeps whole in its results: this many times --max-body (the memory bound)
 EVIDENCE_BUDGET_FACTOR = 2
 # values saved from large answers for later steps, alive while their scenario runs: this many times
@@ -153,6 +156,9 @@ class _Slots:
                 return True
             finally:
                 self._returning -= 1
+                if self._returning == 0 and self._free > 0:  # new scenarios may have a place again
+                    self._changes += 1
+                    self._cond.notify_all()
 
     def changes(self) -> int:
         with self._cond:
@@ -287,7 +293,10 @@ class ScenarioState:
     deferred: list[tuple[Step, StepResult, Callable[[], None]]] = field(default_factory=list)
     discarded: list[Exchange] = field(default_factory=list)  # deletes of leads a reduce probe created
     kept: dict[tuple[str, int | None], int] = field(default_factory=dict)  # memory of large saved values
-    failed: bool = False  # a check of the scenario failed (or is in error): what skipped checks follow from
+    failed: bool = False  # a blocking check of the scenario failed, in plan order: what skipped checks follow from
+    # the failure standing for what an answer lacked, per step result; kept in plan order (see _in_order)
+    unexplained: dict[int, CheckResult] = field(default_factory=dict)
+    window_end: float = 0.0  # monotonic time the last `absent` window closes
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
 
@@ -493,11 +502,14 @@ class Runner:
         try:
             state = self._state(scenario, index)
             self._run_steps(scenario, scenario.steps, state, outcome, "step")
-            if state.deferred:  # nothing left to send until its quiet periods end: another scenario may
+            if state.deferred and state.window_end - time.monotonic() > PLACE_WORTH_GIVING:
+                # nothing left to send until its quiet periods end: another scenario may
                 self._slots.give()
                 placed = False
                 self._settle(scenario, state)
                 placed = self._slots.take_back(self.cancel.stop)
+            else:
+                self._settle(scenario, state)
             state.broken = None  # teardown always runs
             self._run_steps(scenario, scenario.teardown, state, outcome, "teardown")
             if not self.cancel.cancelled:  # after an interruption the run sweeps the ledger itself
@@ -535,13 +547,27 @@ class Runner:
                 return
             step = steps[i]
             if step.group is None:
-                outcome.steps.extend(self._guarded(scenario, step, state, kind))
+                outcome.steps.extend(self._in_order(state, self._guarded(scenario, step, state, kind)))
                 i += 1
                 continue
             group = [s for s in steps[i:] if s.group == step.group]
             futures = [self._groups.submit(self._guarded, scenario, s, state, kind) for s in group]
-            outcome.steps.extend(r for f in futures for r in f.result())  # in plan order, whatever finished first
+            # in plan order, whatever finished first
+            outcome.steps.extend(self._in_order(state, [r for f in futures for r in f.result()]))
             i += len(group)
+
+    @staticmethod
+    def _in_order(state: ScenarioState, results: list[StepResult]) -> list[StepResult]:
+        """Decide, in plan order (not in the order a concurrent block finished), whether what an
+        answer lacked is the scenario's first failure: only then is it reported (see _unexplained)."""
+        with state.lock:
+            for result in results:
+                pending = state.unexplained.pop(id(result), None)
+                if pending is not None and not state.failed:
+                    result.checks.append(pending)
+                if any(is_blocking(c) for c in result.checks):
+                    state.failed = True
+        return results
 
     def _guarded(self, scenario: Scenario, step: Step, state: ScenarioState, kind: str) -> list[StepResult]:
         """One error boundary per step: whatever happens, the step is recorded with a reason (after
@@ -566,9 +592,6 @@ class Runner:
                 self._retain(done.exchange)  # trimmed before the permit lets another large body in
             self._step_local.permit = None
             permit.release()
-        if any(c.status in (Status.FAILED, Status.ERROR) for r in (*attempts, *results) for c in r.checks):
-            with state.lock:
-                state.failed = True
         for attempt in attempts:
             self.observer.step_finished(scenario, attempt)
         for result in results:
@@ -1068,6 +1091,7 @@ class Runner:
         if absent:
             # nothing to wait for now: the window is judged when the scenario's steps are done, so the
             # quiet period overlaps with the steps that follow (the step keeps its place in the results)
+            state.window_end = max(state.window_end, until)
             state.deferred.append((step, result, lambda: self._judge_absence(
                 step, state, result, scenario_id, pick, until, what, timeout)))
             return result
@@ -1183,19 +1207,19 @@ class Runner:
     def _unexplained(self, result: StepResult, step: Step, state: ScenarioState, rule_id: str,
                      message: str) -> StepResult:
         """An answer lacked what the scenario needs next, so its remaining checks are skipped. When no
-        check of the scenario has failed, that lack is the failure the user sees first (said once,
-        at the level of the step's strongest check): skipped checks never leave a PASS behind them."""
-        with state.lock:
-            if state.failed or any(c.status in (Status.FAILED, Status.ERROR) for c in result.checks):
-                return result
-            state.failed = True
+        check of the scenario has failed before it (decided in plan order by _in_order), that lack
+        is the failure the user sees first: skipped checks never leave a PASS behind them."""
+        if any(is_blocking(c) for c in result.checks):
+            return result  # the step's own failure already says why
         rule = BY_ID[rule_id]
-        levels = {e.level for e in step.expect}
-        level = next((lv for lv in (Level.MANDATORY, Level.OPTIONAL, Level.RECOMMENDED) if lv in levels),
-                     Level.MANDATORY)
-        result.checks.append(CheckResult(rule.id, rule.title, level, rule.family, Status.FAILED, message,
-                                         "Return the attributes and headers the API defines for this answer: "
-                                         "the scenario's later steps use them."))
+        # the checks it stops are not known yet: mandatory, or optional within an optional feature the
+        # server accepted (whose failures block the verdict too); never a mere warning
+        level = Level.OPTIONAL if step.feature else Level.MANDATORY
+        with state.lock:
+            state.unexplained[id(result)] = CheckResult(
+                rule.id, rule.title, level, rule.family, Status.FAILED, message,
+                "Return the attributes and headers the API defines for this answer: the scenario's later steps "
+                "use them.")
         return result
 
     def _skip(self, result: StepResult, step: Step, reason: str, not_supported: bool = False) -> StepResult:

@@ -430,7 +430,7 @@ def load_all(path: Path, api_version: str | None = None) -> list[Scenario]:
     if not isinstance(data, dict):
         raise ScenarioError(f"{name}:1: a scenario file must be a mapping with id, title and steps")
     declared = data.get("api_versions", DEFAULT_API_VERSIONS)
-    if api_version is not None and isinstance(declared, list) and api_version not in declared:
+    if api_version is not None and isinstance(declared, list | tuple) and api_version not in declared:
         return []  # another version's file: not needed for this run
     for error in sorted(_format_validator().iter_errors(data), key=lambda e: list(map(str, e.absolute_path))):
         problems.add(error_location(error), _schema_message(error))

@@ -804,16 +804,18 @@ def entry() -> None:
     Everything is written and closed by then (results, reports, the step summary); freeing every
     object of a run one by one costs ~0.15 s, and after an interruption a request thread stuck on
     the server would hold the exit until its deadline."""
-    code: int | str | None
+    code: object
     try:
         main()
         code = 0
     except SystemExit as exc:
         code = exc.code
-    if isinstance(code, str):  # sys.exit("message"): said on stderr, exit 1, as Python does
+    if code is None:
+        code = 0
+    elif not isinstance(code, int):  # sys.exit("message"): said on stderr, exit 1, as Python does
         sys.stderr.write(f"{code}\n")
         code = 1
     for stream in (sys.stdout, sys.stderr):
         with suppress(OSError, ValueError):  # a closed pipe (`| head`): nothing more can be said
             stream.flush()
-    os._exit(code or 0)
+    os._exit(code)
