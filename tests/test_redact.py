@@ -1,3 +1,5 @@
+import pytest
+
 from tmf699ctk._redact import MASK, Redactor
 
 
@@ -19,3 +21,37 @@ def test_short_values_are_not_treated_as_secrets() -> None:
     r = Redactor()
     r.add_values(["ab"])
     assert r.text("abc") == "abc"
+
+
+def _escape(c: str) -> str:
+    import json
+
+    return json.dumps(c)[1:-1] if ord(c) > 0xFFFF else f"\\u{ord(c):04x}"  # a pair of \\uXXXX beyond the BMP
+
+
+ENCODERS = {
+    "php json_encode (escaped slashes)": lambda s: s.replace("/", "\\/"),
+    ".NET System.Text.Json (escaped +)": lambda s: s.replace("+", "\\u002B"),
+    "every character escaped, lower case": lambda s: "".join(_escape(c) for c in s),
+    "every character escaped, upper case": lambda s: "".join(_escape(c).upper().replace("\\U", "\\u") for c in s),
+    "a non-BMP character as a surrogate pair": lambda s: s.replace("😀", "\\ud83d\\ude00"),
+}
+
+
+@pytest.mark.parametrize("encode", ENCODERS.values(), ids=ENCODERS.keys())
+def test_secrets_are_masked_in_the_json_escapes_other_encoders_write(encode) -> None:
+    """A server echoing the token through PHP's, .NET's or a paranoid encoder must not get it into
+    the report, where bodies are pretty-printed (and so unescaped)."""
+    import json
+
+    from tmf699ctk._view import pretty_body
+
+    token = "SECRET123/ab+cd==😀"
+    r = Redactor()
+    r.add_values([f"Bearer {token}"])
+    body = '{"code": "401", "reason": "' + encode(f"Bearer {token}") + '", "again": "' + encode(token) + '"}'
+    assert json.loads(body)["again"] == token  # the body does carry the secret
+    masked = r.text(body)
+    assert json.loads(masked) == {"code": "401", "reason": MASK, "again": MASK}
+    shown, _ = pretty_body(masked)
+    assert "SECRET123" not in shown and MASK in shown

@@ -6,6 +6,7 @@ import base64
 import json
 import re
 import threading
+from functools import lru_cache
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,6 +15,33 @@ from urllib.parse import quote
 MASK = "********"
 _SECRET_NAME = re.compile(r"authorization|cookie|key|token|secret|password|passwd|session|auth|credential", re.I)
 MIN_SECRET_LENGTH = 4  # shorter values would mask ordinary text
+
+
+_SHORT_ESCAPES = {'"': '\\"', "\\": "\\\\", "/": "\\/", "\b": "\\b", "\f": "\\f", "\n": "\\n",
+                  "\r": "\\r", "\t": "\\t"}
+
+
+def _unicode_escape(code: int) -> str:
+    """A pattern for ``\\uXXXX`` of ``code``, hex digits in either case."""
+    return "\\\\u" + "".join(f"[{d}{d.upper()}]" if d.isalpha() else d for d in f"{code:04x}")
+
+
+@lru_cache(maxsize=1024)
+def _json_escaped(secret: str) -> re.Pattern[str]:
+    """The secret as any JSON encoder may write it: each character literal or escaped."""
+    parts = []
+    for ch in secret:
+        options = [re.escape(ch)]
+        code = ord(ch)
+        if code > 0xFFFF:  # a surrogate pair
+            code -= 0x10000
+            options.append(_unicode_escape(0xD800 + (code >> 10)) + _unicode_escape(0xDC00 + (code & 0x3FF)))
+        else:
+            options.append(_unicode_escape(code))
+        if ch in _SHORT_ESCAPES:
+            options.append(re.escape(_SHORT_ESCAPES[ch]))
+        parts.append("(?:" + "|".join(options) + ")")
+    return re.compile("".join(parts))
 
 
 @dataclass
@@ -72,6 +100,9 @@ class Redactor:
         for secret in sorted(secrets, key=len, reverse=True):
             if secret in text:
                 text = text.replace(secret, MASK)
+        if "\\" in text:  # JSON escapes other encoders use (\/ from PHP, \u002B from .NET, all \uXXXX...)
+            for secret in sorted(secrets, key=len, reverse=True):
+                text = _json_escaped(secret).sub(MASK, text)
         return writable(text)
 
     def masked(self, data: Any) -> Any:
