@@ -409,3 +409,17 @@ def test_the_events_lead_may_carry_less_but_nothing_different() -> None:
     stale = {"event": {"salesLead": {"id": "L1", "priority": "low"}}}
     assert "$.event.salesLead.priority: event has 'high'" not in fails(c.event_lead_matches, event(stale), LEAD)
     assert "'low'" in fails(c.event_lead_matches, event(stale), LEAD)
+
+
+def test_a_url_that_cannot_be_parsed_fails_the_check_that_reads_it_and_names_it() -> None:
+    from tmf699ctk._checks import CheckInconclusive
+
+    bad = {**LEAD, "href": "http://[sales/salesLead/L1"}
+    message = fails(c.href_consistent, ctx(bad))
+    assert message == "href 'http://[sales/salesLead/L1' is not a valid URL: Invalid IPv6 URL"
+    garbage = ctx(LEAD, 201, {"Location": "http://[::1"})
+    assert fails(c.location_header, garbage) == "Location 'http://[::1' is not a valid URL: Invalid IPv6 URL"
+    with pytest.raises(CheckInconclusive, match="another rule reports it"):  # LOCATION-01 says it once
+        c.location_in_base(garbage)
+    with pytest.raises(CheckInconclusive, match="another rule reports it"):  # HREF-01 says it once
+        c.location_in_base(ctx(bad, 201, {"Location": "/tmf-api/sales/v4/salesLead/L1"}))

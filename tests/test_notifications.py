@@ -145,3 +145,44 @@ def test_listen_values_are_validated() -> None:
     assert parse_listen("[::1]:0") == ("::1", 0)
     with pytest.raises(ConfigError, match="expected HOST:PORT"):
         parse_listen("8080")
+
+
+def test_an_attribute_event_sent_before_the_state_event_is_not_taken_for_it(tmp_path: Path, schemas) -> None:
+    """status is an attribute too: a server may send SalesLeadAttributeValueChangeEvent on a status
+    change, and the state event later. The wait for the state event waits for it."""
+    import threading
+
+    from tmf699ctk.server import ReferenceServer
+
+    with ReferenceServer(schemas=schemas) as server:
+        publish = server.state.publish
+
+        def also_attribute_first(event_type: str, lead: dict) -> None:
+            if event_type == "SalesLeadStateChangeEvent":
+                publish("SalesLeadAttributeValueChangeEvent", lead)
+                threading.Timer(0.3, publish, (event_type, lead)).start()
+            else:
+                publish(event_type, lead)
+
+        server.state.publish = also_attribute_first  # type: ignore[method-assign]
+        result = run_suite(tmp_path, base_url=server.url, only=["FULL-NOTIFICATIONS"])
+    assert failed_rules(result) == set() and result.verdict == "PASS"
+    state = _steps(result, "Receive SalesLeadStateChangeEvent")[0]
+    assert [c.status for c in state.checks if c.rule_id == "TMF699-EVENT-03"] == [Status.PASSED]
+
+
+def test_an_event_delivered_twice_is_one_event(tmp_path: Path, schemas) -> None:
+    """Delivery is at least once: the same event (same eventId) twice is not taken for the next one."""
+    from tmf699ctk.server import ReferenceServer
+
+    with ReferenceServer(schemas=schemas) as server:
+        deliver = server.state.events._deliver
+
+        def twice(callback: str, event: dict) -> None:
+            deliver(callback, event)
+            deliver(callback, event)
+
+        server.state.events._deliver = twice  # type: ignore[method-assign]
+        result = run_suite(tmp_path, base_url=server.url, only=["FULL-NOTIFICATIONS"])
+    assert failed_rules(result) == set() and result.verdict == "PASS"
+    assert result.notifications["unclaimed"]  # the second deliveries are kept as evidence, unclaimed

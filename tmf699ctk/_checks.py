@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import unquote, urljoin, urlsplit
+from urllib.parse import SplitResult, unquote, urljoin, urlsplit
 
 from . import _jsonpath, _safejson
 from ._compare import contains, differences, mismatches, patch_differences, same_scalar, short
@@ -311,12 +311,30 @@ def unchanged_by_duplicate(ctx: CheckContext, expected: dict[str, Any], second: 
     return f"{len(expected)} attributes unchanged"
 
 
+def _split(url: str, what: str, inconclusive: bool = False) -> SplitResult:
+    """A URL the server gave, split; one that cannot be parsed (``http://[::1``) fails the check
+    that reads it, naming it (or leaves it inconclusive where another rule reports that URL)."""
+    try:
+        return urlsplit(url)
+    except ValueError as exc:
+        if inconclusive:
+            raise CheckInconclusive(f"{what} {url!r} is not a valid URL ({exc}): another rule reports it") from None
+        raise CheckFailed(f"{what} {url!r} is not a valid URL: {exc}") from None
+
+
+def _join(base: str, reference: str, inconclusive: bool = False) -> str:
+    try:
+        return urljoin(base, reference)
+    except ValueError:
+        return _split(reference, "Location", inconclusive).geturl()  # raises: the same words
+
+
 def href_consistent(ctx: CheckContext, resource: str = "salesLead") -> str:
     body = ctx.obj()
     href, rid = body.get("href"), body.get("id")
     if not isinstance(href, str) or not isinstance(rid, str):
         raise CheckFailed(f"href {short(href)} and id {short(rid)} must both be strings")
-    parts = urlsplit(href)
+    parts = _split(href, "href")
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise CheckFailed(f"href {href!r} is not an absolute http(s) URL")
     suffix = f"/{resource}/{rid}"
@@ -334,8 +352,8 @@ def location_header(ctx: CheckContext, resource: str = "salesLead") -> str:
     if not location:
         raise CheckFailed("201 Created without a Location header")
     rid = ctx.obj().get("id")
-    absolute = urljoin(ctx.request.url, location)  # relative references are allowed (RFC 9110)
-    if not _unquoted_endswith(urlsplit(absolute).path, f"/{resource}/{rid}"):
+    absolute = _join(ctx.request.url, location)  # relative references are allowed (RFC 9110)
+    if not _unquoted_endswith(_split(absolute, "Location").path, f"/{resource}/{rid}"):
         raise CheckFailed(f"Location {location!r} does not point to /{resource}/{rid}")
     return location
 
@@ -347,19 +365,20 @@ def location_in_base(ctx: CheckContext, resource: str = "salesLead") -> str:
         raise CheckInconclusive("no Location header (TMF630-LOCATION-01 reports that)")
     body = ctx.obj()
     rid, href = body.get("id"), body.get("href")
-    absolute = urljoin(ctx.request.url, location)
-    if not _unquoted_endswith(urlsplit(absolute).path, f"/{resource}/{rid}"):
+    absolute = _join(ctx.request.url, location, inconclusive=True)  # LOCATION-01 reports a bad one
+    if not _unquoted_endswith(_split(absolute, "Location", inconclusive=True).path, f"/{resource}/{rid}"):
         raise CheckInconclusive(f"Location {location!r} does not point to the {ctx.one} "
                                 "(TMF630-LOCATION-01 reports that)")
     base = urlsplit(ctx.base_url.rstrip("/"))
-    where = urlsplit(absolute)
+    where = _split(absolute, "Location")
     if (where.scheme, where.netloc.lower()) != (base.scheme, base.netloc.lower()) \
             or not unquote(where.path).startswith(unquote(base.path).rstrip("/") + "/"):
         raise CheckFailed(f"Location {location!r} resolves to {absolute!r}, outside the API's base URL "
                           f"{ctx.base_url!r}: a client cannot follow it")
-    if isinstance(href, str) and not _unquoted_endswith(urlsplit(href).path, f"/{resource}/{rid}"):
+    if isinstance(href, str) and not _unquoted_endswith(_split(href, "href", inconclusive=True).path,
+                                                       f"/{resource}/{rid}"):
         raise CheckInconclusive(f"the {ctx.one}'s href {href!r} does not point to it (TMF630-HREF-01 reports that)")
-    if isinstance(href, str) and urlsplit(href).scheme \
+    if isinstance(href, str) and _split(href, "href", inconclusive=True).scheme \
             and unquote(absolute).rstrip("/") != unquote(href).rstrip("/"):
         raise CheckFailed(f"Location {location!r} resolves to {absolute!r}, but the {ctx.one}'s href is {href!r}")
     return f"{location} = href"

@@ -65,6 +65,11 @@ class ReceivedEvent:
         payload = event.get("salesLead", event.get("salesOpportunity"))
         return payload.get("id") if isinstance(payload, dict) else None
 
+    def event_id(self) -> str | None:
+        body = self.json()
+        value = body.get("eventId") if isinstance(body, dict) else None
+        return value if isinstance(value, str) and value else None
+
     def is_type(self, event_type: str) -> bool:
         lowered = event_type[0].lower() + event_type[1:]
         return self.name == lowered or self.event_type() == event_type

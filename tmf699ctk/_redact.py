@@ -6,9 +6,9 @@ import base64
 import json
 import re
 import threading
-from functools import lru_cache
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 from urllib.parse import quote
 

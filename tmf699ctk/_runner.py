@@ -1078,13 +1078,19 @@ class Runner:
             return (not event.claimed and since <= event.received_at <= until
                     and (path == sub_path or path.startswith(sub_path + "/listener/")))
 
+        def candidates(events: list[ReceivedEvent]) -> list[ReceivedEvent]:
+            # a second delivery of an event already taken (same eventId: delivery is at least once) is
+            # not another event
+            taken = {e.event_id() for e in events if e.claimed and e.event_id()}
+            return [e for e in events if mine(e) and (about is None or e.lead_id() in (about, None))
+                    and not (e.event_id() and e.event_id() in taken)]
+
         def pick(events: list[ReceivedEvent]) -> ReceivedEvent | None:
-            candidates = [e for e in events if mine(e) and (about is None or e.lead_id() in (about, None))]
-            exact = [e for e in candidates if wanted is None or e.is_type(wanted)]
-            if exact or absent:
-                return exact[0] if exact else None
-            # an event about this lead of another type: report it as the wrong eventType
-            return next((e for e in candidates if e.lead_id() == about), None)
+            return next((e for e in candidates(events) if wanted is None or e.is_type(wanted)), None)
+
+        def other_type(events: list[ReceivedEvent]) -> ReceivedEvent | None:
+            # once the wait is over: an event about this lead of another type is the wrong eventType
+            return next((e for e in candidates(events) if e.lead_id() == about), None)
 
         noun = "opportunity" if "Opportunity" in (wanted or "") else "lead"  # v5 has both resources
         what = f"{wanted or 'event'}{f' about {noun} {about}' if about else ''}"
@@ -1096,6 +1102,8 @@ class Runner:
                 step, state, result, scenario_id, pick, until, what, timeout)))
             return result
         event = self.listener.wait_for(pick, timeout, stop=self.cancel.stop)
+        if event is None and about is not None and not self.cancel.cancelled:
+            event = self.listener.wait_for(other_type, 0)
         if event is None:
             if self.cancel.cancelled:
                 return self._skip(result, step, "interrupted while waiting for the notification")
