@@ -196,3 +196,27 @@ steps:
     assert result.checks()[6].message == "$.priority is 'low', expected 'high'"
     assert result.verdict == "PASS"  # the failing assertion was made recommended: a warning
     assert reference_server.state.store.leads == {}  # cleaned up
+
+
+def test_a_server_closing_every_connection_unannounced_is_not_a_failure(tmp_path: Path, schemas,
+                                                                         monkeypatch) -> None:
+    """A server may close a connection after any answer (RFC 9112 9.3) without saying so: a request
+    sent on it meanwhile gets no answer. Idempotent ones are sent again (RFC 9112 9.3.1.1), said in
+    the evidence, and from then on every request asks for a connection of its own."""
+    from tmf699ctk.server import _app
+
+    send = _app.Handler._send
+
+    def send_and_close(self, *args, **kwargs):
+        send(self, *args, **kwargs)
+        self.close_connection = True  # no `Connection: close` header said it
+
+    monkeypatch.setattr(_app.Handler, "_send", send_and_close)
+    with ReferenceServer(schemas=schemas) as server:
+        result = run_suite(tmp_path, base_url=server.url, notifications="off")
+        assert server.state.store.leads == {}
+    problems = [(c.rule_id, c.message) for c in result.checks() if c.status.value in ("failed", "error")]
+    assert problems == [] and result.verdict == "PASS"
+    for x in (x for x in result.exchanges() if x.retried):
+        assert x.request.method in ("GET", "DELETE") and "closed the connection without answering" in x.retried
+        assert ("connection", "close") in [(k.lower(), v) for k, v in x.request.headers]

@@ -167,6 +167,9 @@ class TargetHealth:
 
     unreachable: str | None = None
     proxy: str | None = None  # every connection goes to it: a connection failure is the proxy's
+    # the server closed a reused connection without answering: from then on every request asks for
+    # a connection of its own (`Connection: close`), so none is sent on one the server has dropped
+    fresh_connections: bool = False
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _unsent: set[str] = field(default_factory=set, repr=False)  # errors of requests that never reached it
     _speaks_tls: dict[tuple[str, int], bool] = field(default_factory=dict, repr=False)
@@ -203,7 +206,8 @@ def _now() -> str:
 class _Watch:
     """One exchange's deadline and the run's abort signal, enforced on its sockets."""
 
-    def __init__(self, timeout: float, abort: threading.Event | None) -> None:
+    def __init__(self, timeout: float, abort: threading.Event | None, health: TargetHealth | None = None) -> None:
+        self.health = health
         self.timeout = timeout
         self.deadline = time.monotonic() + timeout
         self.abort = abort
@@ -307,9 +311,12 @@ class _WatchedStream(httpcore.NetworkStream):
 
     def __init__(self, stream: httpcore.NetworkStream) -> None:
         self._stream = stream
+        self._last_read = time.monotonic()
 
     def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return self._stream.read(max_bytes, _budget(self, timeout, httpcore.ReadTimeout))
+        data = self._stream.read(max_bytes, _budget(self, timeout, httpcore.ReadTimeout))
+        self._last_read = time.monotonic()
+        return data
 
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
         self._stream.write(buffer, _budget(self, timeout, httpcore.WriteTimeout))
@@ -323,7 +330,15 @@ class _WatchedStream(httpcore.NetworkStream):
         return _WatchedStream(self._stream.start_tls(ssl_context, server_hostname, budget))
 
     def get_extra_info(self, info: str) -> Any:
-        return self._stream.get_extra_info(info)
+        value = self._stream.get_extra_info(info)
+        if info == "is_readable" and value and time.monotonic() - self._last_read < SERVER_CLOSED_AFTER_ANSWER:
+            # the pool asks before reusing an idle connection: the server closed it right after its
+            # answer, unannounced, and will do it again; a request sent before its close arrives
+            # would get no answer, so every later request asks for a connection of its own
+            watch: _Watch | None = getattr(_current, "watch", None)
+            if watch is not None and watch.health is not None:
+                watch.health.fresh_connections = True
+        return value
 
 
 class _WatchedBackend(httpcore.NetworkBackend):
@@ -361,8 +376,9 @@ def watched(client: httpx.Client) -> bool:
 
 
 @contextlib.contextmanager
-def _watching(timeout: float, abort: threading.Event | None) -> Iterator[_Watch]:
-    watch = _Watch(timeout, abort)
+def _watching(timeout: float, abort: threading.Event | None,
+              health: TargetHealth | None = None) -> Iterator[_Watch]:
+    watch = _Watch(timeout, abort, health)
     _current.watch = watch
     _watchdog.add(watch)
     try:
@@ -375,6 +391,27 @@ def _watching(timeout: float, abort: threading.Event | None) -> Iterator[_Watch]
 
 
 # -- one exchange -------------------------------------------------------------------------------------
+
+
+IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+# an idle connection the server closed this soon after its last answer: it closes after every answer
+# (one closed after a keep-alive timeout of seconds is ordinary and changes nothing)
+SERVER_CLOSED_AFTER_ANSWER = 1.0
+RETRIES = 2  # each one drops a connection the server had closed
+
+
+def _may_retry(method: str, exc: Exception, exchange: Exchange, watch: _Watch) -> bool:
+    """Whether the server closed the (reused) connection before answering, so that an idempotent
+    request may be sent again, within its deadline and the run still going."""
+    if method.upper() not in IDEMPOTENT or watch.ended or (exchange.retried or "").count("sent again") >= RETRIES:
+        return False
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return "without sending a response" in str(exc)
+    if isinstance(exc, httpx.WriteError | httpx.ReadError):
+        cause = exc.__context__ or exc.__cause__
+        return isinstance(cause, ConnectionResetError | BrokenPipeError) or "reset" in str(exc).lower() \
+            or "broken pipe" in str(exc).lower()
+    return False
 
 
 def send(
@@ -414,6 +451,8 @@ def send(
             exchange.request.body = text
             content = text.encode("utf-8")
             request_headers.setdefault("Content-Type", content_type or "application/json")
+        if health.fresh_connections:
+            request_headers["Connection"] = "close"
         if not any(k.lower() == "accept-encoding" for k in request_headers):
             # only what the kit can undo in bounded steps (httpx would also offer br/zstd when installed)
             request_headers["Accept-Encoding"] = "gzip, deflate"
@@ -433,15 +472,26 @@ def send(
         return exchange
     watched(client)
     started = time.perf_counter()
-    with _watching(total, abort) as watch:
-        try:
-            response = client.send(request, stream=True)
-        except Exception as exc:
-            exchange.error, unreachable = _failure(exc, request, watch, time.perf_counter() - started, health,
-                                                   before_response=True)
-            if unreachable:
-                health.mark(exchange.error)
-            return exchange
+    with _watching(total, abort, health) as watch:
+        while True:
+            try:
+                response = client.send(request, stream=True)
+                break
+            except Exception as exc:
+                if _may_retry(method, exc, exchange, watch):
+                    # RFC 9112 9.3.1.1: an idempotent request on a connection the server closed before
+                    # answering may be sent again; said in the evidence
+                    health.fresh_connections = True
+                    request.headers["Connection"] = "close"
+                    exchange.request.headers = request.headers.multi_items()
+                    exchange.retried = (f"{exchange.retried or ''}sent again: the server closed the connection "
+                                        f"without answering ({type(exc).__name__}: {_reason(exc)}); ")
+                    continue
+                exchange.error, unreachable = _failure(exc, request, watch, time.perf_counter() - started, health,
+                                                       before_response=True)
+                if unreachable:
+                    health.mark(exchange.error)
+                return exchange
         own_permit = permit is None
         reader = _BodyReader(max_body, watch, permit or LargeBodyPermit())
         try:

@@ -54,7 +54,7 @@ def _exchange(x: Exchange | None) -> dict[str, Any] | None:
     request_body, request_left = pretty_body(x.request.body)
     view: dict[str, Any] = {
         "method": x.request.method, "url": x.request.url, "request_headers": x.request.headers,
-        "request_body": request_body, "request_left_out": request_left, "error": x.error,
+        "request_body": request_body, "request_left_out": request_left, "error": x.error, "retried": x.retried,
         "status": None, "time": "", "size": "",
     }
     if x.response is not None:

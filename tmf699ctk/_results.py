@@ -109,6 +109,7 @@ class Exchange:
     response: HttpResponse | None = None
     error: str | None = None
     started_at: str = ""
+    retried: str | None = None  # why the request was sent again (a connection the server closed unanswered)
 
 
 @dataclass
@@ -363,7 +364,7 @@ def _exchange_from(d: dict[str, Any] | None) -> Exchange | None:
     response = None
     if resp is not None:
         response = HttpResponse(**{**resp, "headers": [tuple(h) for h in resp["headers"]]})
-    return Exchange(request, response, d.get("error"), d.get("started_at", ""))
+    return Exchange(request, response, d.get("error"), d.get("started_at", ""), d.get("retried"))
 
 
 def _scenario_from(d: dict[str, Any]) -> ScenarioResult:
