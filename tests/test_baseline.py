@@ -275,5 +275,5 @@ def test_report_re_renders_the_baseline_section_from_results_json(saved: dict[st
 
 def test_results_without_a_baseline_keep_their_shape(saved: dict[str, Path]) -> None:
     data = json.loads(saved["clean"].read_text())
-    assert data["baseline"] is None and data["schema_version"] == "2.1"
+    assert data["baseline"] is None and data["schema_version"] == "2.2"
     assert comparison(RunResult.read(saved["clean"])) is None

@@ -15,10 +15,10 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-RESULTS_SCHEMA_VERSION = "2.1"
+RESULTS_SCHEMA_VERSION = "2.2"
 # 1.1 added "notifications"; 2.0: "aborted" is a boolean with "abort_reason", adds "scope" and "leftovers";
 # 2.1 adds "baseline" (run --baseline), "content_sha256", a step's "scenario_error", scope.options,
-# and a response's "truncated" (its body was not read whole)
+# and a response's "truncated" (its body was not read whole); 2.2 adds an exchange's "retried"
 SEAL = "content_sha256"
 _PIECES = 4  # levels of the document written piece by piece (run, scenarios, a scenario, its steps)
 
