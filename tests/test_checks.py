@@ -423,3 +423,14 @@ def test_a_url_that_cannot_be_parsed_fails_the_check_that_reads_it_and_names_it(
         c.location_in_base(garbage)
     with pytest.raises(CheckInconclusive, match="another rule reports it"):  # HREF-01 says it once
         c.location_in_base(ctx(bad, 201, {"Location": "/tmf-api/sales/v4/salesLead/L1"}))
+
+
+def test_a_count_header_sent_twice_with_different_values_fails() -> None:
+    items = [LEAD]
+    response = ctx(items)
+    response.response.headers += [("X-Total-Count", "1"), ("X-Result-Count", "1"), ("x-total-count", "99999")]
+    assert fails(c.count_headers_consistent, response) == \
+        "X-Total-Count is sent more than once, with different values: 1, 99999"
+    same = ctx(items)
+    same.response.headers += [("X-Total-Count", "1"), ("X-Result-Count", "1"), ("X-Total-Count", "1")]
+    assert c.count_headers_consistent(same)

@@ -664,6 +664,9 @@ def _count(ctx: CheckContext, name: str) -> int | None:
     value = ctx.response.header(name)
     if value is None:
         return None
+    values = {v.strip() for k, v in ctx.response.headers if k.lower() == name.lower()}
+    if len(values) > 1:  # a count is one number (RFC 9110 5.3: only list fields may repeat)
+        raise CheckFailed(f"{name} is sent more than once, with different values: {', '.join(sorted(values))}")
     try:
         return int(value.strip())
     except ValueError as exc:
