@@ -551,10 +551,22 @@ class Runner:
                 i += 1
                 continue
             group = [s for s in steps[i:] if s.group == step.group]
-            futures = [self._groups.submit(self._guarded, scenario, s, state, kind) for s in group]
+            # the steps of a block are sent together: what stops one is what stood before the block,
+            # not what a sibling met meanwhile (which would depend on which finished first)
+            with state.lock:
+                before = (state.broken, dict(state.declined))
+            futures = [self._groups.submit(self._in_block, before, scenario, s, state, kind) for s in group]
             # in plan order, whatever finished first
             outcome.steps.extend(self._in_order(state, [r for f in futures for r in f.result()]))
             i += len(group)
+
+    def _in_block(self, before: tuple[str | None, dict[str, str]], scenario: Scenario, step: Step,
+                  state: ScenarioState, kind: str) -> list[StepResult]:
+        self._step_local.before = before
+        try:
+            return self._guarded(scenario, step, state, kind)
+        finally:
+            self._step_local.before = None
 
     @staticmethod
     def _in_order(state: ScenarioState, results: list[StepResult]) -> list[StepResult]:
@@ -618,10 +630,11 @@ class Runner:
         result = StepResult(name=name, kind=kind)
         if self.health.unreachable:  # the cause of everything that follows: said once, the same way
             return self._skip(result, step, f"not sent: the target is unreachable ({self.health.unreachable})")
-        if state.broken:
-            return self._skip(result, step, state.broken)
-        if step.feature and step.feature in state.declined:
-            return self._skip(result, step, state.declined[step.feature], not_supported=True)
+        broken, declined = getattr(self._step_local, "before", None) or (state.broken, state.declined)
+        if broken:
+            return self._skip(result, step, broken)
+        if step.feature and step.feature in declined:
+            return self._skip(result, step, declined[step.feature], not_supported=True)
         try:
             return self._attempt(scenario, step, state, result, context, kind, attempts)
         except _ScenarioFault as fault:
