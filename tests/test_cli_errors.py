@@ -41,6 +41,13 @@ MISTAKES = [
     (("run", "--embedded", "--max-body", "inf"), "expected a size such as 16MiB"),
     (("run", "--embedded", "--max-body", "12"), "at least 1 KiB"),
     (("run", "--embedded", "--timeout", "-1"), "must be positive"),
+    (("run", "--embedded", "--timeout", "nan"), "must be a number of at most 86400"),
+    (("run", "--embedded", "--timeout", "inf"), "must be a number of at most 86400"),
+    (("run", "--embedded", "--clock-skew", "nan"), "must be a number of at most 86400"),
+    (("run", "--embedded", "--quiet-period", "1e9"), "must be a number of at most 86400"),
+    (("run", "--embedded", "-o", "r", "--html", "r/results.json"), "the HTML report and the results file are the "
+                                                                   "same file"),
+    (("run", "--embedded", "--junit", "same.out", "--markdown", "same.out"), "--markdown and --junit are the same"),
     (("run", "--embedded", "-H", f"Authorization=Bearer {SECRET}"), "expected 'Name: value'"),
     (("run", "--embedded", "--user", SECRET), "expected 'name:password'"),
     (("run", "--embedded", "--config", "bad-type.yaml"), "not shown: it may be a secret"),
@@ -107,3 +114,16 @@ def test_verify_calls_garbage_not_authentic_without_a_traceback(files: Path, res
     out = ctk("verify", "page.html", results, cwd=files)
     assert out.returncode == 1 and "NOT AUTHENTIC" in out.stdout
     assert "Traceback" not in out.stdout + out.stderr and "internal error" not in out.stderr
+
+
+def test_report_says_an_output_it_could_not_write_with_exit_2(files: Path) -> None:
+    first = ctk("run", "--embedded", "-o", "r", "--scenario", "FULL-DELETE", cwd=files)
+    assert first.returncode == 0, first.stdout + first.stderr
+    out = ctk("report", "r/results.json", "--html", "folder", cwd=files)
+    assert out.returncode == 2 and "cannot write folder" in out.stderr, (out.stdout, out.stderr)
+    same = ctk("report", "r/results.json", "--junit", "x.out", "--markdown", "x.out", cwd=files)
+    assert same.returncode == 2 and "--markdown and --junit are the same file" in same.stderr
+    assert not (files / "x.out").exists()
+    over = ctk("report", "r/results.json", "--html", "r/results.json", cwd=files)
+    assert over.returncode == 2 and "are the same file" in over.stderr
+    assert (files / "r" / "results.json").read_text(encoding="utf-8").startswith("{")  # the evidence is intact

@@ -89,12 +89,28 @@ def prepare_outputs(output: OutputSettings, company: str | None = None, api_vers
         summary = Path(env[STEP_SUMMARY_ENV]) if output.step_summary and env.get(STEP_SUMMARY_ENV) else None
         if summary is not None:
             _probe(summary, f"${STEP_SUMMARY_ENV}")
+        distinct_outputs([(folder / "results.json", "the results file"), (html, "the HTML report"),
+                          (output.junit, "--junit"), (output.markdown, "--markdown"),
+                          (summary, f"${STEP_SUMMARY_ENV}")])
     except UsageError:
         for path in created:  # a refused run leaves no empty report folder behind
             with contextlib.suppress(OSError):
                 path.rmdir()
         raise
     return OutputPaths(folder, output.html, output.junit, output.markdown, summary)
+
+
+def distinct_outputs(outputs: list[tuple[Path | None, str]]) -> None:
+    """Two outputs written to one file would leave only the last (results.json under the HTML: the
+    evidence gone): UsageError naming both."""
+    seen: dict[Path, str] = {}
+    for path, what in outputs:
+        if path is None:
+            continue
+        key = path.expanduser().resolve()
+        if key in seen:
+            raise UsageError(f"{what} and {seen[key]} are the same file ({path}): give each output its own path")
+        seen[key] = what
 
 
 def report_filename_for(company: str | None, api_version: str) -> str:

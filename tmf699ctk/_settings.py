@@ -8,6 +8,7 @@ downstream re-shapes or mutates settings.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -166,9 +167,19 @@ def _bool(text: Any) -> bool:
     raise ValueError(f"expected true or false, got {text!r}")
 
 
+# the longest wait any option may ask for: a day (float('inf') and 'nan' are numbers Python accepts)
+MAX_SECONDS = 86_400.0
+
+
+def _finite(number: float, value: Any) -> float:
+    if not math.isfinite(number) or number > MAX_SECONDS:
+        raise ValueError(f"must be a number of at most {MAX_SECONDS:g}, got {value!r}")
+    return number
+
+
 def _positive(kind: Callable[[str], float]) -> Callable[[Any], float]:
     def parse(value: Any) -> float:
-        number = kind(value)
+        number = _finite(kind(value), value)
         if number <= 0:
             raise ValueError(f"must be positive, got {value!r}")
         return number
@@ -177,7 +188,7 @@ def _positive(kind: Callable[[str], float]) -> Callable[[Any], float]:
 
 
 def _non_negative(value: Any) -> float:
-    number = float(value)
+    number = _finite(float(value), value)
     if number < 0:
         raise ValueError(f"must not be negative, got {value!r}")
     return number

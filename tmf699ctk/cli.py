@@ -403,13 +403,20 @@ def report(
         make_console(stderr=True).print(f"note: results.json's {problem}; the outputs show what the checks give")
     if len(disagreements) > 5:
         make_console(stderr=True).print(f"note: ... and {len(disagreements) - 5} more disagreements")
+    from ._outputs import distinct_outputs
+    from ._view import report_filename
+
+    page = html or results.parent / report_filename(run_result)
+    distinct_outputs([(results, "the results file"), (page, "the HTML report"), (junit, "--junit"),
+                      (markdown, "--markdown")])
     written = write_outputs(run_result, results, OutputPaths(results.parent, html, junit, markdown))
     console = make_console()
     for path in written.paths:
         console.print(f"wrote {path}")
     for problem in written.problems:
         make_console(stderr=True).print(f"error: {problem}")
-    raise typer.Exit(exit_code_for(run_result))
+    # writing them is the whole job: an output that could not be written is the user's path's fault
+    raise typer.Exit(EXIT_USAGE if written.problems else exit_code_for(run_result))
 
 
 @app.command()
