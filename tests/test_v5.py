@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -219,3 +220,30 @@ def test_checks_on_opportunities_speak_of_opportunities(tmp_path: Path, v5_schem
     failed = [c.message for c in result.checks() if c.status == Status.FAILED]
     assert any("opportunities match" in m for m in failed) and any(m.startswith("opportunity '") for m in failed)
     assert messages and not [m for m in messages if re.search(r"\blead", m)]
+
+
+def test_a_202_without_location_or_id_is_followed_by_name_even_for_a_repeated_post(
+        tmp_path: Path, v5_schemas: SchemaStore, monkeypatch) -> None:
+    """The v5 spec's 202 carries no header: the kit finds the new resource by its unique name, and a
+    second POST of the same body is told apart from the first by the id it does not know yet."""
+    from tmf699ctk.server import _app
+
+    send = _app.Handler._send
+
+    def no_location(self, status, body=None, headers=None, ctype=None):
+        if status == 202:
+            headers = {k: v for k, v in (headers or {}).items() if k.lower() != "location"}
+        return send(self, status, body, headers, ctype)
+
+    monkeypatch.setattr(_app.Handler, "_send", no_location)
+    with ReferenceServer(api_version="5.0.0", schemas=v5_schemas, accepted=True) as server:
+        result = run_suite(tmp_path, base_url=server.url, api_version="5.0.0", notifications="off",
+                           only=["V5-CREATE-LEAD", "V5-CREATE-OPPORTUNITY"])
+        for _ in range(100):  # its deletes were accepted (202) too: they take effect a moment later
+            left = {name: dict(store) for name, store in server.state.items.items()}
+            if not any(left.values()):
+                break
+            time.sleep(0.05)
+    problems = [(c.rule_id, c.message) for c in result.checks() if c.status in (Status.FAILED, Status.ERROR)]
+    assert problems == [] and result.verdict == "PASS" and result.leftovers == []
+    assert left == {"salesLead": {}, "salesOpportunity": {}}  # the second POST's resources were found and deleted

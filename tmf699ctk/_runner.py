@@ -797,8 +797,11 @@ class Runner:
             polls += 1
             answer = poll.response
             if answer is not None and looked_up_name is not None and answer.status in (200, 206):
+                with self.ledger.lock:  # a resource this run already knows is not the one that appears
+                    known = {e.id for e in self.ledger.entries if e.id}
                 found = [i for i in (_json_list(answer.body) or []) if isinstance(i, dict)
-                         and i.get("name") == looked_up_name and isinstance(i.get("id"), str)]
+                         and i.get("name") == looked_up_name and isinstance(i.get("id"), str)
+                         and i["id"] not in known]
                 if len(found) == 1:  # found by its unique name: from now on, poll the resource itself
                     target, looked_up_name = f"{collection}/{quote(found[0]['id'], safe='')}", None
                     if carried:

@@ -329,7 +329,7 @@ class V5Handler(Handler):
             updated["lastUpdate"] = _later_than(before.get("lastUpdate"))
 
         def store() -> None:
-            if f("accepted-patch-lost"):
+            if f("accepted-patch-lost") or (f("json-patch-not-stored") and media in api.optional_patch_media_types):
                 return
             with self.state.store.lock:
                 if item_id in self._store(resource):
@@ -348,7 +348,10 @@ class V5Handler(Handler):
             self._send(202)
             return
         store()
-        self._send(200, self._fields(self._show(resource, updated), ignore=f("fields-ignored-on-patch")))
+        # fields-on-patch-stale: the projection is made of the resource as it was before the patch
+        projected = self._show(resource, before if f("fields-on-patch-stale") and "fields" in dict(self.query)
+                               else updated)
+        self._send(200, self._fields(projected, ignore=f("fields-ignored-on-patch")))
 
     def _json_patch(self, resource: ResourceSpec, item: dict[str, Any], operations: Any,
                     query: bool) -> dict[str, Any]:
@@ -377,6 +380,10 @@ class V5Handler(Handler):
             raise HttpError(400, f"the patch cannot be applied: {exc}") from exc
         if not isinstance(patched, dict):  # an operation on the root ("path": "") replaced the resource
             raise HttpError(400, "the patch must leave the resource a JSON object")
+        if self.state.fault("json-patch-replaces"):  # the operations' result replaces the resource
+            kept = {"id", "href", "@type", "creationDate", "status", "statusChangeDate", "lastUpdate", "name"}
+            touched = {str(o.get("path", "")).lstrip("/").split("/", 1)[0] for o in expanded}
+            patched = {k: v for k, v in patched.items() if k in kept | touched}
         return patched
 
     def delete_item(self, resource: ResourceSpec, item_id: str) -> None:
