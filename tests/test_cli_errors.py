@@ -127,3 +127,11 @@ def test_report_says_an_output_it_could_not_write_with_exit_2(files: Path) -> No
     over = ctk("report", "r/results.json", "--html", "r/results.json", cwd=files)
     assert over.returncode == 2 and "are the same file" in over.stderr
     assert (files / "r" / "results.json").read_text(encoding="utf-8").startswith("{")  # the evidence is intact
+
+
+def test_markdown_to_the_step_summary_is_written_once(files: Path) -> None:
+    """`--markdown "$GITHUB_STEP_SUMMARY"` is a plausible CI line: not two outputs on one path."""
+    out = ctk("run", "--embedded", "-o", "r", "--scenario", "FULL-DELETE", "--markdown", "summary.md", cwd=files,
+              env={"GITHUB_STEP_SUMMARY": str(files / "summary.md")})
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert (files / "summary.md").read_text(encoding="utf-8").count("conformance:") == 1

@@ -55,3 +55,15 @@ def test_secrets_are_masked_in_the_json_escapes_other_encoders_write(encode) -> 
     assert json.loads(masked) == {"code": "401", "reason": MASK, "again": MASK}
     shown, _ = pretty_body(masked)
     assert "SECRET123" not in shown and MASK in shown
+
+
+def test_an_escaped_backslash_before_the_text_is_not_taken_for_an_escape() -> None:
+    """`\\\\u0041BCDsecret` in JSON is the text '\\u0041BCDsecret', not the secret: left whole, and the
+    body stays valid JSON (masking inside an escape used to break it)."""
+    import json
+
+    r = Redactor()
+    r.add_values(["ABCDsecret"])
+    body = '{"note": "path C:\\\\u0041BCDsecret", "echo": "\\u0041BCDsecret"}'
+    masked = r.text(body)
+    assert json.loads(masked) == {"note": "path C:\\u0041BCDsecret", "echo": MASK}

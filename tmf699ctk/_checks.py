@@ -667,7 +667,8 @@ def _count(ctx: CheckContext, name: str) -> int | None:
     if value is None:
         return None
     values = {v.strip() for k, v in ctx.response.headers if k.lower() == name.lower()}
-    if len(values) > 1:  # a count is one number (RFC 9110 5.3: only list fields may repeat)
+    numbers = {int(v) if v.isdigit() else v for v in values}  # 5 and 05 are one count
+    if len(numbers) > 1:  # a count is one number (RFC 9110 5.3: only list fields may repeat)
         raise CheckFailed(f"{name} is sent more than once, with different values: {', '.join(sorted(values))}")
     try:
         return int(value.strip())

@@ -403,7 +403,8 @@ RETRIES = 2  # each one drops a connection the server had closed
 def _may_retry(method: str, exc: Exception, exchange: Exchange, watch: _Watch) -> bool:
     """Whether the server closed the (reused) connection before answering, so that an idempotent
     request may be sent again, within its deadline and the run still going."""
-    if method.upper() not in IDEMPOTENT or watch.ended or (exchange.retried or "").count("sent again") >= RETRIES:
+    if method.upper() not in IDEMPOTENT or watch.ended or time.monotonic() >= watch.deadline \
+            or (exchange.retried or "").count("sent again") >= RETRIES:
         return False
     if isinstance(exc, httpx.RemoteProtocolError):
         return "without sending a response" in str(exc)

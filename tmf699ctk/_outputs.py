@@ -89,6 +89,9 @@ def prepare_outputs(output: OutputSettings, company: str | None = None, api_vers
         summary = Path(env[STEP_SUMMARY_ENV]) if output.step_summary and env.get(STEP_SUMMARY_ENV) else None
         if summary is not None:
             _probe(summary, f"${STEP_SUMMARY_ENV}")
+        if summary is not None and output.markdown is not None \
+                and summary.expanduser().resolve() == output.markdown.expanduser().resolve():
+            summary = None  # `--markdown "$GITHUB_STEP_SUMMARY"`: written once, as asked
         distinct_outputs([(folder / "results.json", "the results file"), (html, "the HTML report"),
                           (output.junit, "--junit"), (output.markdown, "--markdown"),
                           (summary, f"${STEP_SUMMARY_ENV}")])

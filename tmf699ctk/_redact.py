@@ -41,7 +41,8 @@ def _json_escaped(secret: str) -> re.Pattern[str]:
         if ch in _SHORT_ESCAPES:
             options.append(re.escape(_SHORT_ESCAPES[ch]))
         parts.append("(?:" + "|".join(options) + ")")
-    return re.compile("".join(parts))
+    # only where an escape can start: after an even number of backslashes (group 1, kept)
+    return re.compile(r"(?<!\\)((?:\\\\)*)" + "".join(parts))
 
 
 @dataclass
@@ -102,7 +103,7 @@ class Redactor:
                 text = text.replace(secret, MASK)
         if "\\" in text:  # JSON escapes other encoders use (\/ from PHP, \u002B from .NET, all \uXXXX...)
             for secret in sorted(secrets, key=len, reverse=True):
-                text = _json_escaped(secret).sub(MASK, text)
+                text = _json_escaped(secret).sub(lambda m: m.group(1) + MASK, text)
         return writable(text)
 
     def masked(self, data: Any) -> Any:

@@ -295,7 +295,7 @@ class ScenarioState:
     kept: dict[tuple[str, int | None], int] = field(default_factory=dict)  # memory of large saved values
     failed: bool = False  # a blocking check of the scenario failed, in plan order: what skipped checks follow from
     # the failure standing for what an answer lacked, per step result; kept in plan order (see _in_order)
-    unexplained: dict[int, CheckResult] = field(default_factory=dict)
+    unexplained: dict[int, tuple[StepResult, CheckResult]] = field(default_factory=dict)
     window_end: float = 0.0  # monotonic time the last `absent` window closes
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -575,8 +575,8 @@ class Runner:
         with state.lock:
             for result in results:
                 pending = state.unexplained.pop(id(result), None)
-                if pending is not None and not state.failed:
-                    result.checks.append(pending)
+                if pending is not None and pending[0] is result and not state.failed:
+                    result.checks.append(pending[1])
                 if any(is_blocking(c) for c in result.checks):
                     state.failed = True
         return results
@@ -1089,15 +1089,17 @@ class Runner:
         timeout = self.n.quiet_period if absent else self.n.event_timeout
         until = since + timeout if absent else float("inf")  # an absence is judged over a fixed window
 
-        def mine(event: ReceivedEvent) -> bool:
+        def at_subscription(event: ReceivedEvent) -> bool:
             path = event.path.rstrip("/")
-            return (not event.claimed and since <= event.received_at <= until
-                    and (path == sub_path or path.startswith(sub_path + "/listener/")))
+            return path == sub_path or path.startswith(sub_path + "/listener/")
+
+        def mine(event: ReceivedEvent) -> bool:
+            return not event.claimed and since <= event.received_at <= until and at_subscription(event)
 
         def candidates(events: list[ReceivedEvent]) -> list[ReceivedEvent]:
-            # a second delivery of an event already taken (same eventId: delivery is at least once) is
-            # not another event
-            taken = {e.event_id() for e in events if e.claimed and e.event_id()}
+            # a second delivery of an event this subscription already had (same eventId: delivery is at
+            # least once) is not another event; the same event at another subscription is its own
+            taken = {e.event_id() for e in events if e.claimed and e.event_id() and at_subscription(e)}
             return [e for e in events if mine(e) and (about is None or e.lead_id() in (about, None))
                     and not (e.event_id() and e.event_id() in taken)]
 
@@ -1240,7 +1242,7 @@ class Runner:
         # server accepted (whose failures block the verdict too); never a mere warning
         level = Level.OPTIONAL if step.feature else Level.MANDATORY
         with state.lock:
-            state.unexplained[id(result)] = CheckResult(
+            state.unexplained[id(result)] = result, CheckResult(
                 rule.id, rule.title, level, rule.family, Status.FAILED, message,
                 "Return the attributes and headers the API defines for this answer: the scenario's later steps "
                 "use them.")

@@ -29,9 +29,10 @@ class EventSender:
     def publish(self, subscriptions: list[dict[str, Any]], event_type: str, lead: dict[str, Any]) -> None:
         if "events-never-sent" in self.faults:
             return
+        event = self._event(event_type, lead)  # one event (one eventId) for every subscription, as servers do
         for subscription in subscriptions:
             if "hub-query-ignored" in self.faults or _wanted(subscription, event_type):
-                self.pool.submit(self._deliver, subscription["callback"], self._event(event_type, lead))
+                self.pool.submit(self._deliver, subscription["callback"], event)
 
     def _event(self, event_type: str, lead: dict[str, Any]) -> dict[str, Any]:
         now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

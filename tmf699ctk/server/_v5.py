@@ -46,9 +46,10 @@ class V5Events(EventSender):
                    payload: dict[str, Any]) -> None:
         if "events-never-sent" in self.faults:
             return
+        event = self._v5_event(event_type, resource, payload)  # one event (one eventId) for every subscription
         for subscription in subscriptions:
             if _wanted(subscription, event_type):
-                self.pool.submit(self._deliver, subscription["callback"], self._v5_event(event_type, resource, payload))
+                self.pool.submit(self._deliver, subscription["callback"], event)
 
     def _v5_event(self, event_type: str, resource: str, payload: dict[str, Any]) -> dict[str, Any]:
         f = self.faults
