@@ -400,11 +400,10 @@ SERVER_CLOSED_AFTER_ANSWER = 1.0
 RETRIES = 2  # each one drops a connection the server had closed
 
 
-def _may_retry(method: str, exc: Exception, exchange: Exchange, watch: _Watch) -> bool:
+def _may_retry(method: str, exc: Exception, retries: int, watch: _Watch) -> bool:
     """Whether the server closed the (reused) connection before answering, so that an idempotent
     request may be sent again, within its deadline and the run still going."""
-    if method.upper() not in IDEMPOTENT or watch.ended or time.monotonic() >= watch.deadline \
-            or (exchange.retried or "").count("sent again") >= RETRIES:
+    if method.upper() not in IDEMPOTENT or watch.ended or time.monotonic() >= watch.deadline or retries >= RETRIES:
         return False
     if isinstance(exc, httpx.RemoteProtocolError):
         return "without sending a response" in str(exc)
@@ -474,12 +473,14 @@ def send(
     watched(client)
     started = time.perf_counter()
     with _watching(total, abort, health) as watch:
+        retries = 0
         while True:
             try:
                 response = client.send(request, stream=True)
                 break
             except Exception as exc:
-                if _may_retry(method, exc, exchange, watch):
+                if _may_retry(method, exc, retries, watch):
+                    retries += 1
                     # RFC 9112 9.3.1.1: an idempotent request on a connection the server closed before
                     # answering may be sent again; said in the evidence
                     health.fresh_connections = True
