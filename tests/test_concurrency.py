@@ -72,25 +72,86 @@ def test_what_the_kit_decides_is_the_same_for_one_or_many_workers(tmp_path: Path
         assert first == second
 
 
+def _span(scenario: Any) -> tuple[datetime, datetime]:
+    start = datetime.fromisoformat(scenario.started_at.replace("Z", "+00:00"))
+    return start, start + timedelta(milliseconds=scenario.duration_ms)
+
+
+def _exclusive_part(result: Any, loaded: Any) -> tuple[datetime, datetime]:
+    """From a scenario's start to the start of its first `shared` step, or of its cleanup."""
+    start, end = _span(result)
+    marks = [step.exchange.started_at for step in result.steps if step.exchange
+             and loaded.shared_from is not None and step.name == loaded.steps[loaded.shared_from].name]
+    marks += [exchange.started_at for exchange in result.cleanup]
+    ends = [datetime.fromisoformat(m.replace("Z", "+00:00")) for m in marks]
+    return start, min(ends, default=end)
+
+
 def test_exclusive_scenarios_run_without_the_others(tmp_path: Path, schemas) -> None:
     with ReferenceServer(schemas=schemas) as server:
         result = run_suite(tmp_path, base_url=server.url, workers=4)
     assert result.verdict == "PASS"
-    exclusive = {s.id: s.exclusive for s in select(load_scenarios(), "full")}
-    assert exclusive["FULL-LIST"] == "scenario FULL-LIST"
-    assert exclusive["OFFICIAL-N1"] == exclusive["OFFICIAL-N2"] == "group official"
-
-    def span(scenario: Any) -> tuple[datetime, datetime]:
-        start = datetime.fromisoformat(scenario.started_at.replace("Z", "+00:00"))
-        return start, start + timedelta(milliseconds=scenario.duration_ms)
+    loaded = {s.id: s for s in select(load_scenarios(), "full")}
+    assert loaded["FULL-LIST"].exclusive == "scenario FULL-LIST"
+    assert loaded["OFFICIAL-N1"].exclusive == loaded["OFFICIAL-N2"].exclusive == "group official"
+    assert loaded["OFFICIAL-N1"].shared_from == 2  # N1 reads one lead by id once its list is read
 
     slack = timedelta(milliseconds=2)  # start times are written to the millisecond
     for one in result.scenarios:
+        group = loaded[one.id].exclusive
+        if not group:
+            continue
+        a_start, a_end = _exclusive_part(one, loaded[one.id])
         for other in result.scenarios:
-            if one is other or exclusive[one.id] == exclusive[other.id] or not exclusive[one.id]:
+            if other is one or loaded[other.id].exclusive == group:
                 continue
-            (a_start, a_end), (b_start, b_end) = span(one), span(other)
+            b_start, b_end = _span(other)
             assert b_end <= a_start + slack or b_start >= a_end - slack, f"{other.id} overlapped {one.id}"
+            if loaded[other.id].exclusive:  # another exclusive group: not even the shared part overlaps
+                assert b_end <= _span(one)[0] + slack or b_start >= _span(one)[1] - slack
+
+
+SHARED_TAIL = """\
+id: T-EXCLUSIVE-{n}
+title: an exclusive scenario
+exclusive: true
+steps:
+  - name: POST
+    request: {{method: POST, path: /salesLead, json: {{name: "CTK exclusive {{{{ run_id }}}}"}}}}
+    save: {{lead: $}}
+  - name: list
+    request: {{method: GET, path: /salesLead}}
+  - name: read it
+{shared}    request: {{method: GET, path: "/salesLead/{{{{ lead.id }}}}"}}
+  - name: read it again
+    request: {{method: GET, path: "/salesLead/{{{{ lead.id }}}}"}}
+"""
+
+
+def test_the_others_start_when_an_exclusive_scenario_reaches_its_shared_part(tmp_path: Path, schemas) -> None:
+    """Exclusive groups with a shared tail go last, and the other scenarios start as soon as that
+    tail begins: they overlap it (and its cleanup), never the exclusive part."""
+    folder = tmp_path / "scenarios"
+    folder.mkdir()
+    (folder / "a.yaml").write_text(SHARED_TAIL.format(n=1, shared="    shared: true\n"))
+    (folder / "b.yaml").write_text(SHARED_TAIL.format(n=2, shared=""))
+    (folder / "c.yaml").write_text(BLOCK.format(
+        steps="  - name: list\n    request: {method: GET, path: /salesLead}\n    expect: [TMF699-LIST-01]"))
+    with ReferenceServer(schemas=schemas, latency_ms=100) as server:
+        result = run_suite(tmp_path / "out", base_url=server.url, scenario_paths=[folder], workers=4,
+                           notifications="off")
+        assert server.state.store.leads == {}
+    assert result.verdict == "PASS"
+    shared, plain, other = (next(s for s in result.scenarios if s.id == i)
+                            for i in ("T-EXCLUSIVE-1", "T-EXCLUSIVE-2", "T-BLOCK"))
+    slack = timedelta(milliseconds=2)
+    # the exclusive scenario without a shared part ran first, alone
+    assert _span(plain)[1] <= _span(shared)[0] + slack and _span(plain)[1] <= _span(other)[0] + slack
+    # the other started once the list was answered, while the shared part (two reads and the
+    # cleanup, 100 ms each) still ran: by design, not by luck of timing
+    listed = _interval(next(s for s in shared.steps if s.name == "list"))[1]
+    begun = _interval(other.steps[0])[0]
+    assert listed <= begun + timedelta(milliseconds=50) and begun < _span(shared)[1] - timedelta(milliseconds=150)
 
 
 BLOCK = """\

@@ -156,3 +156,37 @@ def test_a_bad_block_name_is_rejected(tmp_path: Path) -> None:
     message = error_for(tmp_path, BLOCKS.replace("concurrent: reads", "concurrent: 'two words'", 1))
     assert message == (f"{tmp_path / 's.yaml'}:12: steps[2].concurrent: 'two words' does not match "
                        "'^[a-z0-9][a-z0-9-]*$'")
+
+
+SHARED = """\
+id: T-SHARED
+title: an exclusive part, then a shared one
+exclusive: true
+steps:
+  - name: list
+    request: {method: GET, path: /salesLead}
+  - name: one
+    for_each: {n: [1, 2]}
+    shared: true
+    request: {method: GET, path: /salesLead}
+  - name: two
+    request: {method: GET, path: /salesLead}
+"""
+
+
+def test_shared_ends_the_exclusive_part_at_its_first_loaded_step(tmp_path: Path) -> None:
+    scenario = load_file(write(tmp_path, SHARED))
+    assert scenario.exclusive == "scenario T-SHARED"
+    assert scenario.shared_from == 1 and [s.shared for s in scenario.steps] == [False, True, True, False]
+    assert load_file(write(tmp_path, SHARED.replace("    shared: true\n", ""))).shared_from is None
+
+
+def test_shared_outside_an_exclusive_scenario_is_an_error_with_its_line(tmp_path: Path) -> None:
+    message = error_for(tmp_path, SHARED.replace("exclusive: true\n", ""))
+    assert message == (f"{tmp_path / 's.yaml'}:8: shared: only an exclusive scenario (`exclusive:`) has an "
+                       "exclusive part to end")
+    teardown = SHARED + "teardown:\n  - name: last\n    shared: true\n    request: {method: GET, path: /salesLead}\n"
+    message = error_for(tmp_path, teardown)
+    assert message == f"{tmp_path / 's.yaml'}:15: shared: a teardown always runs alongside the other scenarios"
+    message = error_for(tmp_path, SHARED.replace("shared: true", "shared: false"))
+    assert message == f"{tmp_path / 's.yaml'}:9: steps[1].shared: True was expected"

@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
@@ -95,7 +96,9 @@ class _Handler(BaseHTTPRequestHandler):
         path = urlsplit(self.path).path
         event = ReceivedEvent(
             path=path, headers=list(self.headers.items()), body=body.decode("utf-8", errors="replace"),
-            received_at=time.monotonic(), wall_time=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            # to the millisecond, like every other exchange's time (the report orders them by it)
+            received_at=time.monotonic(),
+            wall_time=datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
         )
         if not self.listener.accepts(path):
             event.refused = "not under this run's callback path (answered 404)"

@@ -68,7 +68,7 @@ class _ScenarioFault(Exception):
 
 # statuses after which a resource no longer needs cleaning up
 _GONE = {200, 202, 204, 404, 410}
-GROUP_WORKERS = 8  # requests of one concurrent `for_each` sent at the same time
+GROUP_WORKERS = 10  # requests of one concurrent block sent at the same time (N2's ten reads in one round)
 # a scenario waiting out quiet periods gives its place to another only when the wait is longer
 PLACE_WORTH_GIVING = 0.05
 # response bodies a run keeps whole in its results: this many times --max-body (the memory bound)
@@ -297,6 +297,7 @@ class ScenarioState:
     # the failure standing for what an answer lacked, per step result; kept in plan order (see _in_order)
     unexplained: dict[int, tuple[StepResult, CheckResult]] = field(default_factory=dict)
     window_end: float = 0.0  # monotonic time the last `absent` window closes
+    index: int = -1  # the scenario's place in the plan
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
 
@@ -333,8 +334,13 @@ class Runner:
         # attributes a server rejected (see _reduce), so that other scenarios need not search again
         self._rejected: dict[tuple[str, str, frozenset[str]], tuple[str, ...]] = {}
         self._rejected_lock = threading.Lock()
-        self._groups = ThreadPoolExecutor(max_workers=GROUP_WORKERS, thread_name_prefix="tmf699ctk-group")
+        # every scenario that holds a place may send a whole block at once
+        self._groups = ThreadPoolExecutor(max_workers=max(1, settings.run.workers) * GROUP_WORKERS,
+                                          thread_name_prefix="tmf699ctk-group")
         self._slots = _Slots(max(1, settings.run.workers))
+        # exclusive scenarios that have ended their exclusive part (`shared` steps, cleanup), by index
+        self._released: set[int] = set()
+        self._released_lock = threading.Lock()
 
     # -- whole run ---------------------------------------------------------------------------
 
@@ -375,8 +381,9 @@ class Runner:
         waits for a quiet period to end gives its place to the next); an exclusive one runs alone."""
         # exclusive scenarios first, while nothing else runs; then the longest first, so that the last
         # to finish is not one started late (results keep the plan's order whatever the schedule)
-        scenarios = sorted(enumerate(self.plan.scenarios), key=lambda item: _schedule_key(item[1]))
-        running: dict[Future[None], Scenario] = {}
+        shared = frozenset(s.exclusive for s in self.plan.scenarios if s.exclusive and s.shared_from is not None)
+        scenarios = sorted(enumerate(self.plan.scenarios), key=lambda item: _schedule_key(item[1], shared))
+        running: dict[Future[None], tuple[int, Scenario]] = {}
         # a thread for every scenario that may be in flight: those waiting out a quiet period hold
         # one but no place. Not a `with` block: after an interruption, a request stuck on the server
         # must not hold the run
@@ -386,8 +393,8 @@ class Runner:
                 seen = self._slots.changes()
                 while scenarios and not self.cancel.cancelled:
                     index, scenario = scenarios[0]
-                    if running and any(s.exclusive != scenario.exclusive for s in running.values()):
-                        break  # exclusive scenarios run only with their own group; the others together
+                    if not self._may_start(scenario, running):
+                        break  # in the plan's order: nobody overtakes a scenario that waits
                     if not self._slots.take():
                         break
                     scenarios.pop(0)
@@ -396,7 +403,7 @@ class Runner:
                     self.observer.scenario_started(scenario, index, len(self.plan.scenarios))
                     future = pool.submit(self._run_scenario, scenario, index, outcome)
                     future.add_done_callback(self._slots.poke)
-                    running[future] = scenario
+                    running[future] = (index, scenario)
                 for future in [f for f in running if f.done()]:
                     running.pop(future)
                     future.result()  # _run_scenario never raises; a bug here should be loud
@@ -408,7 +415,22 @@ class Runner:
             self._drain(running)
         pool.shutdown(wait=not running, cancel_futures=True)
 
-    def _drain(self, running: dict[Future[None], Scenario]) -> None:
+    def _may_start(self, scenario: Scenario, running: dict[Future[None], tuple[int, Scenario]]) -> bool:
+        """An exclusive scenario starts only with its own group (before anything else runs); the
+        others once every exclusive scenario still running has ended its exclusive part."""
+        if scenario.exclusive:
+            return all(other.exclusive == scenario.exclusive for _, other in running.values())
+        with self._released_lock:
+            return all(not other.exclusive or index in self._released for index, other in running.values())
+
+    def _release(self, scenario: Scenario, state: ScenarioState) -> None:
+        """The exclusive part of ``scenario`` is over: other scenarios may start (wakes the scheduler)."""
+        if scenario.exclusive and state.index not in self._released:
+            with self._released_lock:
+                self._released.add(state.index)
+            self._slots.poke()
+
+    def _drain(self, running: dict[Future[None], tuple[int, Scenario]]) -> None:
         """After an interruption: give in-flight requests a moment to finish, never longer than
         half the cleanup budget (their scenarios' steps so far are kept either way)."""
         deadline = time.monotonic() + self.settings.run.cleanup_timeout / 2
@@ -510,6 +532,7 @@ class Runner:
                 placed = self._slots.take_back(self.cancel.stop)
             else:
                 self._settle(scenario, state)
+            self._release(scenario, state)  # teardown and cleanup only touch the scenario's own resources
             state.broken = None  # teardown always runs
             self._run_steps(scenario, scenario.teardown, state, outcome, "teardown")
             if not self.cancel.cancelled:  # after an interruption the run sweeps the ledger itself
@@ -530,7 +553,7 @@ class Runner:
         # are rendered by each step that uses them (LazyPayloads), with the values saved so far
         run_id = f"{self.run_id}-{index}"
         variables: dict[str, Any] = {"run_id": run_id, "base_url": self.base_url}
-        state = ScenarioState(variables=variables)
+        state = ScenarioState(variables=variables, index=index)
         if self.listener is not None:
             # one listener for the run; each scenario's subscriptions live under their own path
             state.callback = f"{self.listener.callback_url}/s{index}"
@@ -546,19 +569,34 @@ class Runner:
             if self.cancel.cancelled:
                 return
             step = steps[i]
+            group = [step] if step.group is None else [s for s in steps[i:] if s.group == step.group]
+            if kind == "step" and scenario.shared_from is not None and i + len(group) > scenario.shared_from:
+                self._release(scenario, state)
             if step.group is None:
                 outcome.steps.extend(self._in_order(state, self._guarded(scenario, step, state, kind)))
                 i += 1
                 continue
-            group = [s for s in steps[i:] if s.group == step.group]
             # the steps of a block are sent together: what stops one is what stood before the block,
             # not what a sibling met meanwhile (which would depend on which finished first)
             with state.lock:
                 before = (state.broken, dict(state.declined))
-            futures = [self._groups.submit(self._in_block, before, scenario, s, state, kind) for s in group]
+            futures = self._send_block(group, before, scenario, state, kind)
             # in plan order, whatever finished first
             outcome.steps.extend(self._in_order(state, [r for f in futures for r in f.result()]))
             i += len(group)
+
+    def _send_block(self, group: list[Step], before: tuple[str | None, dict[str, str]], scenario: Scenario,
+                    state: ScenarioState, kind: str) -> list[Future[list[StepResult]]]:
+        """The steps of a block, at most GROUP_WORKERS of them in flight (each block has its own
+        allowance: a scenario's block never waits for another scenario's)."""
+        allowance = threading.BoundedSemaphore(GROUP_WORKERS)
+        futures: list[Future[list[StepResult]]] = []
+        for step in group:
+            allowance.acquire()
+            future = self._groups.submit(self._in_block, before, scenario, step, state, kind)
+            future.add_done_callback(lambda _: allowance.release())
+            futures.append(future)
+        return futures
 
     def _in_block(self, before: tuple[str | None, dict[str, str]], scenario: Scenario, step: Step,
                   state: ScenarioState, kind: str) -> list[StepResult]:
@@ -1430,12 +1468,15 @@ def connections_needed(workers: int) -> int:
     return (max(1, workers) + 1) * GROUP_WORKERS
 
 
-def _schedule_key(scenario: Scenario) -> tuple[bool, str, bool, int]:
-    """Exclusive first; then scenarios that wait for notifications (their waits are long), then by
-    how many requests they send one after another (a concurrent block counts once)."""
+def _schedule_key(scenario: Scenario, shared_groups: frozenset[str]) -> tuple[bool, bool, str, bool, int]:
+    """Exclusive first (a group whose members end their exclusive part early, with `shared` steps,
+    last among them: its tail overlaps the others' start); then scenarios that wait for
+    notifications (their waits are long), then by how many requests they send one after another
+    (a concurrent block counts once)."""
     steps = (*scenario.steps, *scenario.teardown)
     sequential = sum(1 for s in steps if s.group is None) + len({s.group for s in steps if s.group is not None})
-    return (not scenario.exclusive, scenario.exclusive, "notifications" not in scenario.requires, -sequential)
+    return (not scenario.exclusive, scenario.exclusive in shared_groups, scenario.exclusive,
+            "notifications" not in scenario.requires, -sequential)
 
 
 @contextmanager

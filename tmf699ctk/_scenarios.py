@@ -114,6 +114,7 @@ class Step:
     negotiate: NegotiateSpec | None = None
     reduce: ReduceSpec | None = None
     accepted: str | None = None  # on 202 Accepted, poll until the resource appears / changes / disappears
+    shared: bool = False  # `shared: true`: an exclusive scenario's exclusive part ends before this step
 
 
 @dataclass(frozen=True, eq=False)  # identity: two loads of one file are two scenarios
@@ -132,6 +133,9 @@ class Scenario:
     # (with the scenarios of that group only: they may share the server with each other)
     exclusive: str = ""
     api_versions: tuple[str, ...] = DEFAULT_API_VERSIONS  # the TMF699 versions it tests
+    # an exclusive scenario's first step that no longer needs the server to itself (`shared: true`);
+    # its later steps and its cleanup run alongside the others. None: exclusive up to its cleanup
+    shared_from: int | None = None
 
     def applies_to(self, version: str) -> bool:
         return version in self.api_versions
@@ -358,7 +362,7 @@ def _steps(raw_steps: list[dict[str, Any]], base: Location, problems: _Problems,
                 feature=raw.get("feature"), declines=tuple(raw.get("declines", ())),
                 line=line_for(problems.lines, path), variables={**(matrix or {}), **variables}, wait=wait,
                 group=group, collect=bool(loop), iteration=iteration, negotiate=negotiate, reduce=reduce,
-                accepted=raw.get("accepted"),
+                accepted=raw.get("accepted"), shared=bool(raw.get("shared")),
             ))
     return tuple(steps)
 
@@ -434,6 +438,8 @@ def load_all(path: Path, api_version: str | None = None) -> list[Scenario]:
         return []  # another version's file: not needed for this run
     for error in sorted(_format_validator().iter_errors(data), key=lambda e: list(map(str, e.absolute_path))):
         problems.add(error_location(error), _schema_message(error))
+    if not problems.items:
+        _check_shared(data, problems)
     if problems.items:
         raise ScenarioError("\n".join(problems.items))
     versions = tuple(data.get("api_versions", DEFAULT_API_VERSIONS))
@@ -450,15 +456,36 @@ def load_all(path: Path, api_version: str | None = None) -> list[Scenario]:
             problems.add(("title",), str(exc))
             break
         scenario_id = f"{data['id']}-{suffix}".upper() if suffix else data["id"]
+        shared_from = _shared_from(steps)
         scenarios.append(Scenario(
             id=scenario_id, title=title, description=description,
             tags=tuple(data.get("tags", [])), profiles=tuple(data.get("profiles", ["full"])),
             steps=steps, teardown=teardown, file=name, requires=tuple(data.get("requires", [])),
             path=path.resolve(), exclusive=_exclusive(data.get("exclusive", False), scenario_id), api_versions=versions,
+            shared_from=shared_from,
         ))
     if problems.items:
         raise ScenarioError("\n".join(problems.items))
     return scenarios
+
+
+def _check_shared(data: dict[str, Any], problems: _Problems) -> None:
+    """`shared: true` ends an exclusive scenario's exclusive part: anywhere else it means nothing."""
+    for part in ("steps", "teardown"):
+        for i, raw in enumerate(data.get(part) or []):
+            if not isinstance(raw, dict) or not raw.get("shared"):
+                continue
+            if part == "teardown":
+                problems.add((part, i, "shared"), "shared: a teardown always runs alongside the other scenarios")
+            elif not data.get("exclusive"):
+                problems.add((part, i, "shared"), "shared: only an exclusive scenario (`exclusive:`) has an exclusive "
+                                                  "part to end")
+
+
+def _shared_from(steps: tuple[Step, ...]) -> int | None:
+    """The first loaded step of the shared part (a `for_each` is one step per value). A `shared`
+    step that a `when` leaves out ends nothing: the exclusive part then lasts longer, never less."""
+    return next((i for i, step in enumerate(steps) if step.shared), None)
 
 
 def _exclusive(value: bool | str, scenario_id: str) -> str:
