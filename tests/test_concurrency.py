@@ -10,6 +10,7 @@ from typing import Any
 from tmf699ctk._report_junit import render_junit
 from tmf699ctk._report_markdown import render_markdown
 from tmf699ctk._results import RunResult
+from tmf699ctk._runner import _reads_only
 from tmf699ctk._scenarios import load_scenarios, select
 from tmf699ctk.server import ReferenceServer
 
@@ -103,12 +104,17 @@ def test_exclusive_scenarios_run_without_the_others(tmp_path: Path, schemas) -> 
             continue
         a_start, a_end = _exclusive_part(one, loaded[one.id])
         for other in result.scenarios:
-            if other is one or loaded[other.id].exclusive == group:
+            if other is one or loaded[other.id].exclusive == group or _reads_only(loaded[other.id]):
                 continue
             b_start, b_end = _span(other)
             assert b_end <= a_start + slack or b_start >= a_end - slack, f"{other.id} overlapped {one.id}"
             if loaded[other.id].exclusive:  # another exclusive group: not even the shared part overlaps
                 assert b_end <= _span(one)[0] + slack or b_start >= _span(one)[1] - slack
+    # scenarios that send nothing but GET change nothing an exclusive one sees: they go first, beside it
+    readers = [s for s in result.scenarios if _reads_only(loaded[s.id])]
+    assert {s.id for s in readers} == {"FULL-RETRIEVE-UNKNOWN", "OFFICIAL-E1"}
+    first_exclusive = min(_span(s)[0] for s in result.scenarios if loaded[s.id].exclusive)
+    assert all(_span(s)[0] <= first_exclusive + slack for s in readers)
 
 
 SHARED_TAIL = """\
@@ -135,8 +141,9 @@ def test_the_others_start_when_an_exclusive_scenario_reaches_its_shared_part(tmp
     folder.mkdir()
     (folder / "a.yaml").write_text(SHARED_TAIL.format(n=1, shared="    shared: true\n"))
     (folder / "b.yaml").write_text(SHARED_TAIL.format(n=2, shared=""))
-    (folder / "c.yaml").write_text(BLOCK.format(
-        steps="  - name: list\n    request: {method: GET, path: /salesLead}\n    expect: [TMF699-LIST-01]"))
+    (folder / "c.yaml").write_text(BLOCK.format(steps=(
+        "  - name: create\n    request: {method: POST, path: /salesLead, json: {name: \"CTK other {{ run_id }}\"}}\n"
+        "    expect: [TMF699-CREATE-01]")))
     with ReferenceServer(schemas=schemas, latency_ms=100) as server:
         result = run_suite(tmp_path / "out", base_url=server.url, scenario_paths=[folder], workers=4,
                            notifications="off")

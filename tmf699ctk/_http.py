@@ -108,8 +108,8 @@ def build_client(target: TargetSettings, pool: int = 10, redactor: Redactor | No
         auth = oauth2
     limits = httpx.Limits(max_connections=pool, max_keepalive_connections=pool)
     # the one transport carries TLS, the proxy and the pool (httpx ignores them on the client then)
-    transport = TlsRefusals(client_cert=target.client_cert, verify=verify, proxy=target.proxy, limits=limits,
-                            trust_env=False)
+    transport = TlsRefusals(client_cert=target.client_cert, verify=verify if _may_use_tls(target) else False,
+                            proxy=target.proxy, limits=limits, trust_env=False)
     return httpx.Client(
         transport=transport,
         headers=headers,
@@ -118,6 +118,15 @@ def build_client(target: TargetSettings, pool: int = 10, redactor: Redactor | No
         follow_redirects=False,  # a redirect is an answer to check, not to follow silently
         trust_env=False,  # no surprise proxies or .netrc credentials from the environment
     )
+
+
+def _may_use_tls(target: TargetSettings) -> bool:
+    """Whether the run's transport can ever open a TLS connection. The kit sends nothing outside
+    the base URL and follows no redirect, so a plain-HTTP target (without an HTTPS proxy) needs no
+    CA bundle: not loading one saves ~35 ms of CPU per run. The OAuth2 client keeps its own."""
+    proxy = (target.proxy or "").lower()
+    base = (target.base_url or "https:").lower()  # no base URL yet: assume TLS
+    return base.startswith("https:") or proxy.startswith("https:") or bool(target.client_cert)
 
 
 def build_url(base_url: str, path: str | None, url: str | None, query: dict[str, Any]) -> str:

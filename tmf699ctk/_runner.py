@@ -416,10 +416,13 @@ class Runner:
         pool.shutdown(wait=not running, cancel_futures=True)
 
     def _may_start(self, scenario: Scenario, running: dict[Future[None], tuple[int, Scenario]]) -> bool:
-        """An exclusive scenario starts only with its own group (before anything else runs); the
-        others once every exclusive scenario still running has ended its exclusive part."""
+        """An exclusive scenario starts only with its own group (and scenarios that only read: they
+        change nothing it could see); the others once every exclusive scenario still running has
+        ended its exclusive part."""
         if scenario.exclusive:
-            return all(other.exclusive == scenario.exclusive for _, other in running.values())
+            return all(other.exclusive == scenario.exclusive or _reads_only(other) for _, other in running.values())
+        if _reads_only(scenario):
+            return True
         with self._released_lock:
             return all(not other.exclusive or index in self._released for index, other in running.values())
 
@@ -1468,15 +1471,22 @@ def connections_needed(workers: int) -> int:
     return (max(1, workers) + 1) * GROUP_WORKERS
 
 
-def _schedule_key(scenario: Scenario, shared_groups: frozenset[str]) -> tuple[bool, bool, str, bool, int]:
-    """Exclusive first (a group whose members end their exclusive part early, with `shared` steps,
-    last among them: its tail overlaps the others' start); then scenarios that wait for
-    notifications (their waits are long), then by how many requests they send one after another
-    (a concurrent block counts once)."""
+def _reads_only(scenario: Scenario) -> bool:
+    """A scenario that sends nothing but GET changes nothing another could see: it may run beside
+    an exclusive one (unless it says it is exclusive itself)."""
+    return not scenario.exclusive and all(step.request is not None and step.request.method == "GET"
+                                          for step in (*scenario.steps, *scenario.teardown))
+
+
+def _schedule_key(scenario: Scenario, shared_groups: frozenset[str]) -> tuple[bool, bool, bool, str, bool, int]:
+    """Scenarios that only read first (they run beside anything), then exclusive ones (a group whose
+    members end their exclusive part early, with `shared` steps, last among them: its tail overlaps
+    the others' start); then scenarios that wait for notifications (their waits are long), then by
+    how many requests they send one after another (a concurrent block counts once)."""
     steps = (*scenario.steps, *scenario.teardown)
     sequential = sum(1 for s in steps if s.group is None) + len({s.group for s in steps if s.group is not None})
-    return (not scenario.exclusive, scenario.exclusive in shared_groups, scenario.exclusive,
-            "notifications" not in scenario.requires, -sequential)
+    return (not _reads_only(scenario), not scenario.exclusive, scenario.exclusive in shared_groups,
+            scenario.exclusive, "notifications" not in scenario.requires, -sequential)
 
 
 @contextmanager
