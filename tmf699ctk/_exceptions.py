@@ -25,20 +25,8 @@ class SchemaError(CtkError):
     """A bundled or referenced JSON Schema is missing or broken."""
 
 
-class TargetUnreachable(CtkError):
-    """The server under test could not be reached at all."""
-
-    exit_code = 3
-
-
 class TokenEndpointError(CtkError):
     """The OAuth2 token endpoint issued no token before the run (refused, unreachable, unreadable)."""
-
-    exit_code = 3
-
-
-class RunAborted(CtkError):
-    """The run was interrupted (Ctrl-C) or could not continue."""
 
     exit_code = 3
 
