@@ -10,12 +10,14 @@ from pathlib import Path
 
 import pytest
 
+from .cliproc import run_ctk
+
 SECRET = "sekret-value-31337"
 
 
 def ctk(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "tmf699ctk", *args], capture_output=True, text=True, cwd=cwd,
-                          env={**os.environ, "NO_COLOR": "1", **(env or {})}, timeout=120)
+    """`python -m tmf699ctk ARGS` in its own process (forked from a zygote that has imported the kit)."""
+    return run_ctk(args, cwd=cwd, env={**os.environ, "NO_COLOR": "1", **(env or {})})
 
 
 @pytest.fixture
