@@ -100,8 +100,13 @@ def test_an_unwritable_step_summary_is_found_before_anything_is_sent(files: Path
 
 
 def test_ctrl_c_outside_the_run_is_one_line_too(files: Path) -> None:
-    """An interrupt while the kit starts (before the run installs its handler) is not a traceback."""
+    """An interrupt while the kit starts (before the run installs its handler) is not a traceback.
+
+    Python turns SIGINT into KeyboardInterrupt only when its parent left SIGINT alone: under nohup or
+    from a background job of a script, SIGINT is inherited ignored and the kill would never arrive
+    (the test hung 60 s, then failed). The child sets what a terminal's Python has first."""
     proc = subprocess.Popen([sys.executable, "-c", "import signal, os, sys\n"
+                             "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
                              "sys.argv = ['tmf699ctk', 'list']\n"
                              "from tmf699ctk import cli\n"
                              "cli.app = lambda: os.kill(os.getpid(), signal.SIGINT) or signal.pause()\n"
