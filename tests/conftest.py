@@ -65,3 +65,10 @@ def results_text(tmp_path: Path) -> str:
 
 def load_json(path: Path) -> dict:
     return json.loads(path.read_text(encoding="utf-8"))
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """The command-line zygote ends with this process (and is waited for: its CPU time is counted)."""
+    from .cliproc import shutdown
+
+    shutdown()

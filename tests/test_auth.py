@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,6 +23,7 @@ from tmf699ctk._results import RunResult
 from tmf699ctk._settings import OAuth2AuthMethod, OAuth2Settings, Settings, build_settings, effective
 from tmf699ctk.server import ReferenceServer
 
+from .cliproc import run_ctk
 from .oauth_server import CLIENT_ID, CLIENT_SECRET, BearerGuard, ForwardProxy, TokenServer
 from .servers import closed_port_url
 
@@ -339,8 +339,7 @@ def test_a_renewal_failing_mid_run_is_recorded_and_the_endpoint_not_asked_again(
 def ctk(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     environment = {k: v for k, v in os.environ.items() if not k.startswith("TMF699CTK_")}
     environment.update({"NO_COLOR": "1", **(env or {})})
-    return subprocess.run([sys.executable, "-m", "tmf699ctk", *args], capture_output=True, text=True,
-                          env=environment, timeout=120)
+    return run_ctk(args, env=environment)
 
 
 def test_invalid_client_exits_3_with_the_oauth2_error_and_no_traceback(tmp_path: Path, api, tokens) -> None:

@@ -5,18 +5,17 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 from tmf699ctk._scenarios import load_scenarios
 
+from .cliproc import run_ctk
 from .servers import closed_port_url
 
 
 def ctk(*args: str, cwd: Path | None = None, env: dict | None = None) -> subprocess.CompletedProcess[str]:
-    environment = {**os.environ, "NO_COLOR": "1", **(env or {})}
-    return subprocess.run([sys.executable, "-m", "tmf699ctk", *args], capture_output=True, text=True,
-                          cwd=cwd, env=environment, timeout=120)
+    """`python -m tmf699ctk ARGS` in its own process (forked from a zygote that has imported the kit)."""
+    return run_ctk(args, cwd=cwd, env={**os.environ, "NO_COLOR": "1", **(env or {})})
 
 
 def test_embedded_run_passes_with_exit_0_and_writes_results(tmp_path: Path) -> None:

@@ -10,12 +10,14 @@ from pathlib import Path
 
 import pytest
 
+from .cliproc import run_ctk
+
 SECRET = "sekret-value-31337"
 
 
 def ctk(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "tmf699ctk", *args], capture_output=True, text=True, cwd=cwd,
-                          env={**os.environ, "NO_COLOR": "1", **(env or {})}, timeout=120)
+    """`python -m tmf699ctk ARGS` in its own process (forked from a zygote that has imported the kit)."""
+    return run_ctk(args, cwd=cwd, env={**os.environ, "NO_COLOR": "1", **(env or {})})
 
 
 @pytest.fixture
@@ -98,8 +100,13 @@ def test_an_unwritable_step_summary_is_found_before_anything_is_sent(files: Path
 
 
 def test_ctrl_c_outside_the_run_is_one_line_too(files: Path) -> None:
-    """An interrupt while the kit starts (before the run installs its handler) is not a traceback."""
+    """An interrupt while the kit starts (before the run installs its handler) is not a traceback.
+
+    Python turns SIGINT into KeyboardInterrupt only when its parent left SIGINT alone: under nohup or
+    from a background job of a script, SIGINT is inherited ignored and the kill would never arrive
+    (the test hung 60 s, then failed). The child sets what a terminal's Python has first."""
     proc = subprocess.Popen([sys.executable, "-c", "import signal, os, sys\n"
+                             "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
                              "sys.argv = ['tmf699ctk', 'list']\n"
                              "from tmf699ctk import cli\n"
                              "cli.app = lambda: os.kill(os.getpid(), signal.SIGINT) or signal.pause()\n"

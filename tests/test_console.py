@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import io
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 from rich.console import Console
@@ -15,13 +13,13 @@ from tmf699ctk import _pipeline
 from tmf699ctk._console import ConsoleProgress
 from tmf699ctk._settings import build_settings
 
+from .cliproc import run_ctk
 from .servers import closed_port_url
 
 
 def test_an_unreachable_target_is_one_clear_error_not_a_list_of_failures(tmp_path: Path) -> None:
     url = closed_port_url()
-    out = subprocess.run([sys.executable, "-m", "tmf699ctk", "run", "--base-url", url, "-o", str(tmp_path / "r")],
-                         capture_output=True, text=True, env={**os.environ, "NO_COLOR": "1"}, timeout=120)
+    out = run_ctk(["run", "--base-url", url, "-o", str(tmp_path / "r")], env={**os.environ, "NO_COLOR": "1"})
     assert out.returncode == 3
     lines = out.stdout.splitlines()
     assert len(lines) < 36, out.stdout  # was ~120, and grew with the suite

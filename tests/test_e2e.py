@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from jsonschema import Draft202012Validator
 
 from tmf699ctk._outputs import OutputPaths, write_outputs
 from tmf699ctk._resources import package_file
-from tmf699ctk._results import RESULTS_SCHEMA_VERSION, Status
+from tmf699ctk._results import RESULTS_SCHEMA_VERSION, RunResult, Status
 from tmf699ctk._rules import RULES
 from tmf699ctk._scenarios import load_scenarios, select
 from tmf699ctk._schemas import format_checker
@@ -20,8 +22,25 @@ from .conftest import failed_rules, results_text, run_suite
 from .servers import GarbageHandler, closed_port_url, hanging_server, http_server
 
 
-def test_the_full_suite_passes_against_the_reference_server(tmp_path: Path, reference_server) -> None:
-    result = run_suite(tmp_path, base_url=reference_server.url)
+@dataclass
+class FullRun:
+    result: RunResult
+    folder: Path
+    leads_left: dict[str, Any]
+
+
+@pytest.fixture(scope="module")
+def full_run(tmp_path_factory: pytest.TempPathFactory, schemas) -> FullRun:
+    """One full run against a clean reference server, for the tests that only read what it left:
+    its results, its results.json, the server's store once it ended."""
+    folder = tmp_path_factory.mktemp("full")
+    with ReferenceServer(schemas=schemas) as server:
+        result = run_suite(folder, base_url=server.url)
+        return FullRun(result, folder, dict(server.state.store.leads))
+
+
+def test_the_full_suite_passes_against_the_reference_server(full_run: FullRun) -> None:
+    result = full_run.result
     assert result.verdict == "PASS", failed_rules(result)
     assert result.summary["checks"]["failed"] == 0 and result.summary["checks"]["error"] == 0
     assert result.summary["checks"]["skipped"] == 0
@@ -30,9 +49,9 @@ def test_the_full_suite_passes_against_the_reference_server(tmp_path: Path, refe
     assert {c.rule_id for c in result.checks()} == v4_rules
 
 
-def test_every_created_resource_is_deleted_at_the_end(tmp_path: Path, reference_server) -> None:
-    run_suite(tmp_path, base_url=reference_server.url)
-    assert reference_server.state.store.leads == {}
+def test_every_created_resource_is_deleted_at_the_end(full_run: FullRun) -> None:
+    assert full_run.result.summary["requests"]["total"] > 100  # the whole suite ran, and left nothing behind
+    assert full_run.leads_left == {}
 
 
 def test_resources_are_deleted_even_when_steps_fail(tmp_path: Path, schemas) -> None:
@@ -70,10 +89,9 @@ def test_any_base_path_is_allowed(tmp_path: Path, schemas) -> None:
     assert result.verdict == "PASS"
 
 
-def test_results_json_validates_against_its_published_schema(tmp_path: Path, reference_server) -> None:
-    run_suite(tmp_path, base_url=reference_server.url)
+def test_results_json_validates_against_its_published_schema(full_run: FullRun) -> None:
     schema = json.loads(package_file("results.schema.json").read_text())
-    data = json.loads(results_text(tmp_path))
+    data = json.loads(results_text(full_run.folder))
     errors = list(Draft202012Validator(schema, format_checker=format_checker).iter_errors(data))
     assert errors == []
     assert data["schema_version"] == RESULTS_SCHEMA_VERSION and data["verdict"] == "PASS"

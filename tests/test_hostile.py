@@ -12,8 +12,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +22,7 @@ from tmf699ctk._resources import package_file
 from tmf699ctk._results import RunResult, Status
 from tmf699ctk._schemas import format_checker
 
+from .cliproc import run_ctk
 from .hostile import BY_NAME, MODES, HostileServer, Mode, certificate
 
 USER, PASSWORD = "ctk-user", "hostile-pass-4711"
@@ -76,8 +75,7 @@ def run_against(mode: Mode, tmp_path: Path, *extra: str, scenarios: tuple[str, .
                 "-H", f"X-Api-Key: {HEADER_SECRET}", "--notifications", "off", "-o", str(folder),
                 "--junit", str(tmp_path / "junit.xml"), "--markdown", str(tmp_path / "summary.md"),
                 *(a for s in scenarios for a in ("--scenario", s)), *extra]
-        proc = subprocess.run([sys.executable, "-m", "tmf699ctk", *args], capture_output=True, text=True,
-                              env=env, timeout=300)
+        proc = run_ctk(args, env=env, timeout=300)
     return Outcome(proc.returncode, proc.stdout, proc.stderr, folder, server)
 
 
@@ -293,11 +291,11 @@ def test_checks_see_real_values_while_every_output_is_masked(tmp_path: Path) -> 
             '  headers:\n    X-Env-Token: "${CTK_HOSTILE_TOKEN}"\n')
         env = {**os.environ, "NO_COLOR": "1", "CTK_HOSTILE_TOKEN": ENV_TOKEN, "CTK_HOSTILE_PATH": PATH_SECRET,
                "GITHUB_STEP_SUMMARY": str(tmp_path / "step-summary.md")}
-        proc = subprocess.run(
-            [sys.executable, "-m", "tmf699ctk", "run", "--config", str(config), "-H", f"X-Api-Key: {HEADER_SECRET}",
+        proc = run_ctk(
+            ["run", "--config", str(config), "-H", f"X-Api-Key: {HEADER_SECRET}",
              "--notifications", "off", "-o", str(folder), "--junit", str(tmp_path / "junit.xml"),
              "--markdown", str(tmp_path / "summary.md"), *(a for s in SCENARIOS for a in ("--scenario", s))],
-            capture_output=True, text=True, env=env, timeout=300)
+            env=env, timeout=300)
         sent = list(server.requests)
     out = Outcome(proc.returncode, proc.stdout, proc.stderr, folder, server)
     pair = f"ctk-user:{url_password}"

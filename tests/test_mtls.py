@@ -26,6 +26,8 @@ from tmf699ctk._results import RunResult
 from tmf699ctk._settings import build_settings
 from tmf699ctk.server import ReferenceServer
 
+from .cliproc import run_ctk
+
 PASSPHRASE = "Key-Passphrase-for-tests-3319"
 
 
@@ -210,21 +212,18 @@ def test_serve_and_run_from_the_command_line(tmp_path: Path, pki) -> None:
         first = serve.stdout.readline()
         url = re.search(r"https://127\.0\.0\.1:\d+/\S+", first)
         assert url and "client certificates signed by" in first, first
-        common = [sys.executable, "-m", "tmf699ctk", "run", "--base-url", url.group(0).rstrip(","),
+        common = ["run", "--base-url", url.group(0).rstrip(","),
                   "--ca-bundle", pki["ca.pem"], "--scenario", "FULL-CREATE", "--notifications", "off"]
-        ok = subprocess.run([*common, "--cert", pki["client.pem"], "--key", pki["client-encrypted.key"],
-                             "--key-password-env", "CTK_TEST_KEY_PASS", "-o", str(tmp_path / "ok")],
-                            capture_output=True, text=True, env=env, timeout=120)
+        ok = run_ctk([*common, "--cert", pki["client.pem"], "--key", pki["client-encrypted.key"],
+                      "--key-password-env", "CTK_TEST_KEY_PASS", "-o", str(tmp_path / "ok")], env=env)
         assert ok.returncode == 0, ok.stdout + ok.stderr
         assert PASSPHRASE not in ok.stdout + ok.stderr
-        refused = subprocess.run([*common, "-o", str(tmp_path / "refused")], capture_output=True, text=True,
-                                 env=env, timeout=120)
+        refused = run_ctk([*common, "-o", str(tmp_path / "refused")], env=env)
         assert refused.returncode == 3, refused.stdout + refused.stderr
         assert "requires a client certificate" in refused.stdout and "Traceback" not in refused.stderr
-        wrong = subprocess.run([*common, "--cert", pki["client.pem"], "--key", pki["client-encrypted.key"],
-                                "--key-password-env", "CTK_WRONG_PASS", "-o", str(tmp_path / "wrong")],
-                               capture_output=True, text=True, env={**env, "CTK_WRONG_PASS": "wrong-pass-8812"},
-                               timeout=120)
+        wrong = run_ctk([*common, "--cert", pki["client.pem"], "--key", pki["client-encrypted.key"],
+                         "--key-password-env", "CTK_WRONG_PASS", "-o", str(tmp_path / "wrong")],
+                        env={**env, "CTK_WRONG_PASS": "wrong-pass-8812"})
         assert wrong.returncode == 2
         assert "wrong passphrase (from the environment variable CTK_WRONG_PASS)" in wrong.stderr
         assert "wrong-pass-8812" not in wrong.stdout + wrong.stderr and "Traceback" not in wrong.stderr

@@ -5,8 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -21,6 +19,7 @@ from tmf699ctk._report_markdown import render_markdown
 from tmf699ctk._results import SEAL, Leftover, RunResult, content_digest
 from tmf699ctk._view import BODY_LIMIT, PARTIAL_BANNER, WEAKENED_TITLE, curl, report_filename
 
+from .cliproc import run_ctk
 from .reportdata import HOSTILE, sample_run
 from .scoperuns import SCOPES, scope_run
 
@@ -125,9 +124,8 @@ def test_report_command_re_renders_identically_from_results_json(tmp_path: Path)
     first_path = tmp_path / "first.html"
     first_path.write_text(first)
     env = {**os.environ, "NO_COLOR": "1"}
-    out = subprocess.run([sys.executable, "-m", "tmf699ctk", "report", str(results), "--html",
-                          str(tmp_path / "again.html"), "--junit", str(tmp_path / "j.xml")],
-                         capture_output=True, text=True, env=env)
+    out = run_ctk(["report", str(results), "--html", str(tmp_path / "again.html"), "--junit", str(tmp_path / "j.xml")],
+                  env=env)
     assert out.returncode == 1  # the verdict of the saved run
     assert (tmp_path / "again.html").read_text() == first
     XSD.validate(str(tmp_path / "j.xml"))
@@ -136,7 +134,7 @@ def test_report_command_re_renders_identically_from_results_json(tmp_path: Path)
 def test_report_command_rejects_a_file_that_is_not_results(tmp_path: Path) -> None:
     bogus = tmp_path / "x.json"
     bogus.write_text(json.dumps({"schema_version": "9.0"}))
-    out = subprocess.run([sys.executable, "-m", "tmf699ctk", "report", str(bogus)], capture_output=True, text=True)
+    out = run_ctk(["report", str(bogus)])
     assert out.returncode == 2 and "not a tmf699ctk results file" in out.stderr
 
 

@@ -6,8 +6,6 @@ from __future__ import annotations
 import copy
 import json
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +15,7 @@ import pytest
 from tmf699ctk._outputs import verify_report, write_outputs
 from tmf699ctk._results import SEAL, RunResult, content_digest
 
+from .cliproc import run_ctk
 from .conftest import run_suite
 
 Path_ = tuple[str | int, ...]
@@ -215,14 +214,12 @@ def test_a_forged_pass_re_rendered_with_the_report_command_is_not_authentic(tmp_
     forged = {**data, "verdict": "PASS"}
     results.write_text(json.dumps({**forged, SEAL: content_digest(forged)}, indent=2))
     env = {**os.environ, "NO_COLOR": "1"}
-    rendered = subprocess.run([sys.executable, "-m", "tmf699ctk", "report", str(results)], capture_output=True,
-                              text=True, env=env, timeout=120)
+    rendered = run_ctk(["report", str(results)], env=env)
     assert rendered.returncode == 1  # the verdict the checks give
     assert "results.json's verdict is 'PASS', but the checks give 'FAIL'" in rendered.stderr
     report = tmp_path / html.name
     assert 'class="verdict FAIL"' in report.read_text()  # the renderer recomputes; it never shows PASS
-    out = subprocess.run([sys.executable, "-m", "tmf699ctk", "verify", str(report), str(results)],
-                         capture_output=True, text=True, env=env, timeout=120)
+    out = run_ctk(["verify", str(report), str(results)], env=env)
     assert out.returncode == 1
     assert "NOT AUTHENTIC: verdict is 'PASS', but the checks give 'FAIL'" in out.stdout
 
