@@ -202,8 +202,10 @@ def test_a_scenario_waiting_out_a_quiet_period_gives_its_place_to_the_next(tmp_p
     folder = tmp_path / "scenarios"
     folder.mkdir()
     (folder / "a.yaml").write_text((suite / "12-notifications-query.yaml").read_text(encoding="utf-8"))
-    (folder / "b.yaml").write_text(BLOCK.format(
-        steps="  - name: list\n    request: {method: GET, path: /salesLead}\n    expect: [TMF699-LIST-01]"))
+    # it writes (a scenario sending only GET would run first, beside anything)
+    (folder / "b.yaml").write_text(BLOCK.format(steps=(
+        "  - name: create\n    request: {method: POST, path: /salesLead, json: {name: \"CTK other {{ run_id }}\"}}\n"
+        "    expect: [TMF699-CREATE-01]")))
     with ReferenceServer(schemas=schemas) as server:
         result = run_suite(tmp_path / "out", base_url=server.url, scenario_paths=[folder], workers=1,
                            quiet_period=1.5)
@@ -251,11 +253,16 @@ def test_a_scenario_whose_quiet_period_is_nearly_over_keeps_its_place(tmp_path: 
     folder.mkdir()
     (folder / "a.yaml").write_text((suite / "12-notifications-query.yaml").read_text(encoding="utf-8"))
     step = "  - name: list {i}\n    request: {{method: GET, path: /salesLead}}\n    expect: [TMF699-LIST-01]\n"
-    (folder / "b.yaml").write_text("id: T-LONG\ntitle: long\nsteps:\n" + "".join(step.format(i=i) for i in range(6)))
+    create = ("  - name: create\n"
+              "    request: {method: POST, path: /salesLead, json: {name: \"CTK long {{ run_id }}\"}}\n")
+    (folder / "b.yaml").write_text("id: T-LONG\ntitle: long\nsteps:\n" + create  # it writes: not run first
+                                   + "".join(step.format(i=i) for i in range(5)))
     with ReferenceServer(schemas=schemas, latency_ms=150) as server:
         result = run_suite(tmp_path / "out", base_url=server.url, scenario_paths=[folder], workers=1,
                            quiet_period=0.02)
     waiting, other = (next(s for s in result.scenarios if s.id == i) for i in ("FULL-NOTIFICATIONS-QUERY", "T-LONG"))
-    # its 20 ms window closed while its last request was answered: it did not wait for the other
-    # scenario's six requests (900 ms) to get its place back for its cleanup
-    assert waiting.cleanup and waiting.duration_ms < other.duration_ms, (waiting.duration_ms, other.duration_ms)
+    # its 20 ms window closed while its last request was answered: it kept its place, so its cleanup
+    # came before the other scenario's first request (which would otherwise have come between)
+    assert [s.id for s in result.scenarios] == ["FULL-NOTIFICATIONS-QUERY", "T-LONG"]
+    cleanup_started = datetime.fromisoformat(waiting.cleanup[0].started_at.replace("Z", "+00:00"))
+    assert waiting.cleanup and cleanup_started <= _interval(other.steps[0])[0]

@@ -236,5 +236,61 @@ def test_a_server_closing_every_connection_unannounced_is_not_a_failure(tmp_path
     problems = [(c.rule_id, c.message) for c in result.checks() if c.status.value in ("failed", "error")]
     assert problems == [] and result.verdict == "PASS"
     for x in (x for x in result.exchanges() if x.retried):
-        assert x.request.method in ("GET", "DELETE") and "closed the connection without answering" in x.retried
+        assert x.request.method in ("GET", "DELETE") or "the first was never applied" in x.retried
+        assert "closed the connection without answering" in x.retried
         assert ("connection", "close") in [(k.lower(), v) for k, v in x.request.headers]
+
+
+def _drop_the_first_post_on_a_reused_connection(monkeypatch, *, apply_it: bool) -> list[str]:
+    """The reference server closes the connection, without answering, on the first POST /salesLead
+    that arrives on a connection it has already answered on (after storing it when ``apply_it``)."""
+    from tmf699ctk.server import _app
+
+    dropped: list[str] = []
+    handle_one, do_post = _app.Handler.handle_one_request, _app.Handler.do_POST
+
+    def handle_one_request(self):
+        self.ctk_requests = getattr(self, "ctk_requests", 0) + 1
+        return handle_one(self)
+
+    def do_POST(self):
+        if dropped or self.ctk_requests < 2 or not self.path.endswith("/salesLead"):
+            return do_post(self)
+        dropped.append(self.path)
+        if apply_it:
+            self.wfile = open("/dev/null", "wb")  # noqa: SIM115  the answer goes nowhere
+            do_post(self)
+        self.close_connection = True
+        return None
+
+    monkeypatch.setattr(_app.Handler, "handle_one_request", handle_one_request)
+    monkeypatch.setattr(_app.Handler, "do_POST", do_POST)
+    return dropped
+
+
+def test_a_post_dropped_unanswered_is_sent_again_once_its_name_is_not_found(tmp_path: Path, schemas,
+                                                                             monkeypatch) -> None:
+    """RFC 9110 9.2.2: a POST is sent again only with a means to know the first was never applied:
+    no lead bears the unique name it sent. The evidence says so."""
+    dropped = _drop_the_first_post_on_a_reused_connection(monkeypatch, apply_it=False)
+    with ReferenceServer(schemas=schemas) as server:
+        result = run_suite(tmp_path, base_url=server.url, notifications="off")
+        assert server.state.store.leads == {}
+    assert dropped and result.verdict == "PASS"
+    resent = [x for x in result.exchanges() if x.retried and x.request.method == "POST"]
+    assert len(resent) == 1 and resent[0].response is not None and resent[0].response.status == 201
+    assert "closed the connection without answering" in resent[0].retried
+    assert "?name=" in resent[0].retried and "the first was never applied" in resent[0].retried
+
+
+def test_a_post_dropped_after_it_was_applied_is_not_sent_again(tmp_path: Path, schemas, monkeypatch) -> None:
+    """The lead the dropped POST created is found by its name: not sent again (that would create a
+    second), the step is in error, and the cleanup deletes the lead."""
+    dropped = _drop_the_first_post_on_a_reused_connection(monkeypatch, apply_it=True)
+    with ReferenceServer(schemas=schemas) as server:
+        result = run_suite(tmp_path, base_url=server.url, notifications="off")
+        assert server.state.store.leads == {}
+    assert dropped and result.leftovers == []
+    assert not [x for x in result.exchanges() if x.retried and x.request.method == "POST"]
+    lost = [x for x in result.exchanges() if x.request.method == "POST" and x.response is None]
+    assert len(lost) == 1 and "without sending a response" in (lost[0].error or "")

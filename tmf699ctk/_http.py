@@ -16,7 +16,7 @@ import ssl
 import threading
 import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -412,7 +412,12 @@ RETRIES = 2  # each one drops a connection the server had closed
 def _may_retry(method: str, exc: Exception, retries: int, watch: _Watch) -> bool:
     """Whether the server closed the (reused) connection before answering, so that an idempotent
     request may be sent again, within its deadline and the run still going."""
-    if method.upper() not in IDEMPOTENT or watch.ended or time.monotonic() >= watch.deadline or retries >= RETRIES:
+    return method.upper() in IDEMPOTENT and _may_resend(exc, retries, watch)
+
+
+def _may_resend(exc: Exception, retries: int, watch: _Watch) -> bool:
+    """The server closed the connection without answering, and there is time left to send again."""
+    if watch.ended or time.monotonic() >= watch.deadline or retries >= RETRIES:
         return False
     if isinstance(exc, httpx.RemoteProtocolError):
         return "without sending a response" in str(exc)
@@ -437,6 +442,7 @@ def send(
     max_body: int = DEFAULT_MAX_BODY,
     abort: threading.Event | None = None,
     permit: LargeBodyPermit | None = None,
+    never_applied: Callable[[], str | None] | None = None,
 ) -> Exchange:
     """Send one request and return its record (unmasked: secrets are masked when results are
     written or shown); never raises.
@@ -445,7 +451,9 @@ def send(
     body. A body larger than ``max_body`` is read up to the cap and recorded ``truncated``. When
     ``abort`` is set (the run was interrupted) an exchange in flight ends at once, recorded as
     interrupted. ``permit``: the caller keeps a large body's permit until it releases it (without
-    one, the permit is released when ``send`` returns).
+    one, the permit is released when ``send`` returns). ``never_applied``: for a request that is not
+    idempotent (a POST), asked when the server closed the connection without answering; the request
+    is sent again only when it says how it knows the first was never applied (RFC 9110 9.2.2).
     """
     request_headers = {str(k): str(v) for k, v in (headers or {}).items()}
     content: bytes | None = None
@@ -488,7 +496,12 @@ def send(
                 response = client.send(request, stream=True)
                 break
             except Exception as exc:
-                if _may_retry(method, exc, retries, watch):
+                proof = None
+                if method.upper() not in IDEMPOTENT and never_applied is not None and _may_resend(exc, retries, watch):
+                    proof = never_applied()
+                    if proof is None or watch.ended or time.monotonic() >= watch.deadline:
+                        proof = None
+                if proof is not None or _may_retry(method, exc, retries, watch):
                     retries += 1
                     # RFC 9112 9.3.1.1: an idempotent request on a connection the server closed before
                     # answering may be sent again; said in the evidence
@@ -496,10 +509,11 @@ def send(
                     request.headers["Connection"] = "close"
                     exchange.request.headers = request.headers.multi_items()
                     exchange.retried = (f"{exchange.retried or ''}sent again: the server closed the connection "
-                                        f"without answering ({type(exc).__name__}: {_reason(exc)}); ")
+                                        f"without answering ({type(exc).__name__}: {_reason(exc)})"
+                                        f"{f', and {proof}' if proof else ''}; ")
                     continue
                 exchange.error, unreachable = _failure(exc, request, watch, time.perf_counter() - started, health,
-                                                       before_response=True)
+                                                       before_response=True, deadline=total)
                 if unreachable:
                     health.mark(exchange.error)
                 return exchange
@@ -509,7 +523,8 @@ def send(
             reader.read(response)
         except Exception as exc:
             reader.truncated = True
-            cut, _ = _failure(exc, request, watch, time.perf_counter() - started, health, before_response=False)
+            cut, _ = _failure(exc, request, watch, time.perf_counter() - started, health, before_response=False,
+                              deadline=total)
             received = f"the body was cut short after {reader.received:,} bytes"
             exchange.error = f"{cut} ({received})" if cut.startswith(INTERRUPTED) else f"{received}: {cut}"
         finally:
@@ -647,8 +662,10 @@ _NOT_TLS = ("WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE", "HTTP_REQUEST", "PAC
 
 
 def _failure(exc: Exception, request: httpx.Request, watch: _Watch, seconds: float, health: TargetHealth,
-             before_response: bool) -> tuple[str, bool]:
-    """(what happened, whether the target is unreachable) for an exchange that raised."""
+             before_response: bool, deadline: float) -> tuple[str, bool]:
+    """(what happened, whether the target is unreachable) for an exchange that raised. A timeout
+    names the ``deadline`` the exchange had (what the user set), not the time measured, which a
+    busy machine stretches."""
     url = request.url
     where = f"{url.host}:{url.port or _default_port(url.scheme)}"
     if health.proxy:
@@ -663,9 +680,9 @@ def _failure(exc: Exception, request: httpx.Request, watch: _Watch, seconds: flo
     if watch.ended == "deadline" or any(isinstance(c, httpx.TimeoutException | httpcore.TimeoutException)
                                         for c in causes):
         if any(isinstance(c, httpx.ConnectTimeout | httpcore.ConnectTimeout) for c in causes):
-            return (f"timed out after {seconds:.1f}s connecting to {dial}: no answer to the connection attempt "
+            return (f"timed out after {deadline:g}s connecting to {dial}: no answer to the connection attempt "
                     "(the host may be down, or a firewall drops the packets)", True)
-        return f"timed out after {seconds:.1f}s (--timeout covers connect, headers and the whole body)", False
+        return f"timed out after {deadline:g}s (--timeout covers connect, headers and the whole body)", False
     for cause in causes:
         if isinstance(cause, socket.gaierror):
             host = f"of {dial}" if health.proxy else repr(url.host)

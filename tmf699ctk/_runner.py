@@ -942,6 +942,7 @@ class Runner:
             json_body=body, raw_body=req.body, content_type=content_type,
             timeout=self.settings.target.timeout, max_body=self.settings.target.max_body, abort=self.cancel.stop,
             permit=getattr(self._step_local, "permit", None),
+            never_applied=(lambda: self._never_created(entry)) if entry is not None and entry.name else None,
         )
         if entry is not None:
             self.ledger.answered(entry, exchange, reached=not self.health.never_reached(exchange))
@@ -1417,12 +1418,22 @@ class Runner:
             entry.state, entry.reason = "leftover", f"DELETE {_answer(exchange)}"
         return [exchange]
 
-    def _lookup(self, entry: Created, timeout: float) -> tuple[list[str] | None, Exchange]:
+    def _never_created(self, entry: Created) -> str | None:
+        """A POST the server dropped unanswered created nothing when no resource bears the unique
+        name it sent: said as the evidence for sending it again (None: not known, not sent again)."""
+        found, lookup = self._lookup(entry, self.settings.target.timeout, self.cancel.stop)
+        if found != []:
+            return None
+        return (f"GET {lookup.request.url} answered {lookup.response.status if lookup.response else '?'} with no "
+                f"{entry.name!r}: the first was never applied")
+
+    def _lookup(self, entry: Created, timeout: float,
+                abort: threading.Event | None = None) -> tuple[list[str] | None, Exchange]:
         """The ids of resources named ``entry.name`` (None when the lookup itself failed)."""
         assert entry.name is not None
         url = build_url(entry.collection, None, None, {"name": entry.name})
         exchange = send(self.client, "GET", url, health=self.health, timeout=timeout,
-                        max_body=self.settings.target.max_body, abort=self.cancel.skip_cleanup)
+                        max_body=self.settings.target.max_body, abort=abort or self.cancel.skip_cleanup)
         if exchange.response is None or exchange.error or exchange.response.status not in (200, 206) \
                 or exchange.response.truncated:
             return None, exchange
