@@ -63,3 +63,45 @@ def test_the_documented_v5_matrix_is_what_the_suite_does() -> None:
     readme = (ROOT / "README.md").read_text()
     block = readme.split(MATRIX_V5_BEGIN, 1)[1].split(MATRIX_V5_END, 1)[0]
     assert block == "\n" + matrix_markdown(outcomes)
+
+
+# What a v5 fault may trip beyond the rules it names, and why (as the v4 matrix's CONSEQUENCES):
+# every other v5 fault must trip only its own rules, so a new cascade is a regression here.
+CONSEQUENCES_V5: dict[str, tuple[str, ...]] = {
+    # a representation served wrong everywhere fails wherever it is validated or compared
+    "contact-medium-untyped": ("TMF699-CREATE-04", "TMF699-EVENT-02", "TMF699-SCHEMA-02"),
+    "contact-medium-unknown-type": ("TMF699-CREATE-04", "TMF699-EVENT-02", "TMF699-SCHEMA-02"),
+    "party-ref-untyped": ("TMF699-CREATE-04", "TMF699-EVENT-02", "TMF699-SCHEMA-02"),
+    "opportunity-item-untyped": ("TMF699-CREATE-04", "TMF699-EVENT-02", "TMF699-SCHEMA-02"),
+    "revenue-not-array": ("TMF699-CREATE-04", "TMF699-EVENT-02", "TMF699-SCHEMA-02"),
+    "status-uppercase": ("TMF630-PATCH-02", "TMF699-EVENT-02", "TMF699-SCHEMA-02"),
+    "res-no-type": ("TMF630-PATCH-02", "TMF630-PATCH-12", "TMF699-CREATE-03", "TMF699-CREATE-04",
+                    "TMF699-EVENT-02", "TMF699-REF-01"),
+    "res-wrong-type": ("TMF630-PATCH-02", "TMF630-PATCH-12", "TMF699-CREATE-04", "TMF699-REF-01"),
+    "res-no-href": ("CTK-JSON-01", "TMF699-CREATE-03", "TMF699-SCHEMA-02"),
+    "href-v4-base": ("TMF630-LOCATION-02", "TMF699-REF-01"),
+    "opportunity-lead-ref-broken": ("TMF699-CREATE-04",),
+    # list items without an id: no filter, fields or sort check can find the resource it looks for
+    "list-items-fvo": ("TMF630-FIELDS-01", "TMF630-FIELDS-02", "TMF630-FIELDS-04", "TMF630-FILTER-01",
+                       "TMF630-FILTER-02", "TMF630-FILTER-03", "TMF630-FILTER-04", "TMF630-FILTER-05",
+                       "TMF630-FILTER-06", "TMF630-SORT-01", "TMF630-SORT-02"),
+    "opportunity-not-listed": ("TMF630-FILTER-01", "TMF630-FILTER-02", "TMF630-FILTER-03", "TMF630-FILTER-04",
+                               "TMF630-FILTER-05", "TMF630-FILTER-06", "TMF630-PAGE-02", "TMF630-SORT-01",
+                               "TMF630-SORT-02"),
+    # a patch applied wrongly leaves a resource that later reads compare (reported twice: see the note)
+    "patch-accepts-no-type": ("TMF630-PATCH-09",),
+    "patch-put-semantics": ("TMF630-PATCH-18", "TMF630-PATCH-19"),
+    "json-patch-replaces": ("TMF630-PATCH-19",),
+    "json-patch-ignored": ("TMF630-PATCH-19",),
+    "opportunity-delete-noop": ("TMF699-EVENT-01",),
+    "event-no-event-id": ("TMF699-EVENT-07",),
+    "event-v4-shape": ("TMF699-EVENT-07",),
+}
+
+
+@pytest.mark.parametrize("fault", FAULTS_V5, ids=lambda f: f.name)
+def test_a_v5_fault_trips_only_its_own_rules_and_its_known_consequences(fault: Fault) -> None:
+    allowed = set(fault.rules) | set(CONSEQUENCES_V5.get(fault.name, ()))
+    extra = set(outcome(fault.name).failed) - allowed
+    assert not extra, f"{fault.name} also failed {sorted(extra)}"
+
