@@ -20,8 +20,6 @@ from . import __version__
 from ._exceptions import OutputError, UsageError
 from ._redact import Redactor
 from ._report_html import render_html
-from ._report_junit import render_junit
-from ._report_markdown import render_markdown
 from ._results import SEAL, RunResult, content_digest
 from ._settings import OutputSettings
 from ._view import report_filename, sha256_file
@@ -190,17 +188,22 @@ def write_outputs(run: RunResult, results_path: Path, paths: OutputPaths | None 
             written.problems.append(f"cannot render {path.name}: {type(exc).__name__}: {exc}")
 
     attempt(paths.html or results_path.parent / report_filename(run), lambda: render_html(run, digest))
-    if paths.junit:
+    if paths.junit:  # imported only when asked for
+        from ._report_junit import render_junit
+
         attempt(paths.junit, lambda: render_junit(run))
-    if paths.markdown:
-        attempt(paths.markdown, lambda: render_markdown(run, digest))
-    if paths.step_summary:
-        try:
-            with open(paths.step_summary, "a", encoding="utf-8", errors="backslashreplace") as handle:
-                handle.write(render_markdown(run, digest) + "\n")
-        except OSError as exc:
-            written.problems.append(f"cannot append to ${STEP_SUMMARY_ENV} {paths.step_summary}: "
-                                    f"{exc.strerror or exc}")
+    if paths.markdown or paths.step_summary:  # imported only when asked for
+        from ._report_markdown import render_markdown
+
+        if paths.markdown:
+            attempt(paths.markdown, lambda: render_markdown(run, digest))
+        if paths.step_summary:
+            try:
+                with open(paths.step_summary, "a", encoding="utf-8", errors="backslashreplace") as handle:
+                    handle.write(render_markdown(run, digest) + "\n")
+            except OSError as exc:
+                written.problems.append(f"cannot append to ${STEP_SUMMARY_ENV} {paths.step_summary}: "
+                                        f"{exc.strerror or exc}")
     return written
 
 
