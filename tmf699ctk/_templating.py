@@ -15,7 +15,6 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Callable, Iterable, Mapping
-from contextlib import suppress
 from functools import lru_cache
 from typing import Any
 from urllib.parse import quote
@@ -283,11 +282,27 @@ _MUTATING = frozenset({
 })
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=8192)
+def _parsed(text: str) -> tuple[nodes.Template | None, tuple[str, ...]]:
+    """(the template's syntax tree, what the sandbox would refuse in it); (None, ()) for a syntax
+    error, reported apart. One parse serves both analyses: the refusals are read here, from the
+    tree as parsed, because finding the undeclared names runs jinja's code generator on it, whose
+    constant folding may rewrite it."""
+    try:
+        tree = _env.parse(text)
+    except TemplateError:
+        return None, ()
+    return tree, _refusals_in(tree)
+
+
+@lru_cache(maxsize=8192)
 def undeclared_names(text: str) -> frozenset[str]:
     """The names a template reads from its context (empty for a syntax error: reported apart)."""
+    tree, _ = _parsed(text)
+    if tree is None:
+        return frozenset()
     try:
-        return frozenset(meta.find_undeclared_variables(_env.parse(text)))
+        return frozenset(meta.find_undeclared_variables(tree))
     except TemplateError:
         return frozenset()
 
@@ -303,12 +318,11 @@ def sandbox_refusals(text: str) -> list[str]:
     return list(_sandbox_refusals(text))
 
 
-@lru_cache(maxsize=8192)
 def _sandbox_refusals(text: str) -> tuple[str, ...]:
-    try:
-        tree = _env.parse(text)
-    except TemplateError:
-        return ()
+    return _parsed(text)[1]
+
+
+def _refusals_in(tree: nodes.Template) -> tuple[str, ...]:
     found: list[str] = []
     for node in tree.find_all((nodes.Getattr, nodes.Getitem, nodes.Call, nodes.Filter, nodes.Include,
                                nodes.Import, nodes.FromImport, nodes.Extends)):
@@ -342,13 +356,10 @@ def templates_in(value: Any) -> Iterable[str]:
             yield from templates_in(sub)
 def names_used(value: Any) -> set[str]:
     """Every variable a value's templates read (for dependency checks before running)."""
-    from jinja2 import meta
-
     found: set[str] = set()
     if isinstance(value, str):
         if "{{" in value or "{%" in value:
-            with suppress(TemplateError):  # a syntax error is check_syntax's to report
-                found |= meta.find_undeclared_variables(_env.parse(value))
+            found |= undeclared_names(value)  # empty for a syntax error: check_syntax's to report
     elif isinstance(value, dict):
         for key, sub in value.items():
             found |= names_used(key) | names_used(sub)
