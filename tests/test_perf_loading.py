@@ -16,7 +16,7 @@ import yaml
 from tmf699ctk import _templating
 from tmf699ctk._resources import data_dir, package_file
 from tmf699ctk._scenarios import canonical_json, load_all, loaded_canonical_json
-from tmf699ctk._templating import names_used, sandbox_refusals, undeclared_names
+from tmf699ctk._templating import names_used, sandbox_refusals
 
 
 @pytest.mark.parametrize("name", ["config_template.yaml", "config_template_v5.yaml"])
@@ -69,11 +69,10 @@ print(json.dumps({"parsed": len(parsed), "distinct": len(set(parsed)),
     ("{{ ['x'].append(1) }}{{ y }}", "calls append(), which would modify a value"),
 ])
 def test_one_parse_serves_both_analyses_in_either_order(text: str, refused: str) -> None:
-    """The refusals are read from the tree as parsed, even when the names (whose analysis runs
-    jinja's constant folding over the same tree) were asked for first."""
+    """Names and refusals come from one parse, the refusals read from the tree as parsed (the names'
+    analysis runs jinja's constant folding over it), whichever is asked for first."""
     for names_first in (True, False):
-        _templating._parsed.cache_clear()
-        undeclared_names.cache_clear()
+        _templating._analysed.cache_clear()
         if names_first:
             names = names_used(text)
         found = sandbox_refusals(text)

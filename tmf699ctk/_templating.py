@@ -283,28 +283,26 @@ _MUTATING = frozenset({
 
 
 @lru_cache(maxsize=8192)
-def _parsed(text: str) -> tuple[nodes.Template | None, tuple[str, ...]]:
-    """(the template's syntax tree, what the sandbox would refuse in it); (None, ()) for a syntax
-    error, reported apart. One parse serves both analyses: the refusals are read here, from the
-    tree as parsed, because finding the undeclared names runs jinja's code generator on it, whose
-    constant folding may rewrite it."""
+def _analysed(text: str) -> tuple[frozenset[str], tuple[str, ...]]:
+    """(the names the template reads, what the sandbox would refuse in it), from one parse; both
+    empty for a syntax error, reported apart. The refusals are read first, from the tree as
+    parsed: finding the names runs jinja's code generator over it, whose constant folding may
+    rewrite it. Only the results are kept, not the tree."""
     try:
         tree = _env.parse(text)
     except TemplateError:
-        return None, ()
-    return tree, _refusals_in(tree)
+        return frozenset(), ()
+    refusals = _refusals_in(tree)
+    try:
+        names = frozenset(meta.find_undeclared_variables(tree))
+    except TemplateError:
+        names = frozenset()
+    return names, refusals
 
 
-@lru_cache(maxsize=8192)
 def undeclared_names(text: str) -> frozenset[str]:
     """The names a template reads from its context (empty for a syntax error: reported apart)."""
-    tree, _ = _parsed(text)
-    if tree is None:
-        return frozenset()
-    try:
-        return frozenset(meta.find_undeclared_variables(tree))
-    except TemplateError:
-        return frozenset()
+    return _analysed(text)[0]
 
 
 def undefined_names(text: str, defined: Iterable[str]) -> list[str]:
@@ -319,7 +317,9 @@ def sandbox_refusals(text: str) -> list[str]:
 
 
 def _sandbox_refusals(text: str) -> tuple[str, ...]:
-    return _parsed(text)[1]
+    # a template whose names cannot be found for another reason than a TemplateError does not
+    # compile either: check_syntax reports it, and its refusals are never asked for
+    return _analysed(text)[1]
 
 
 def _refusals_in(tree: nodes.Template) -> tuple[str, ...]:
