@@ -497,7 +497,7 @@ _CANONICAL_MAX = 256
 def _remember_canonical(version: FileVersion, data: Any) -> None:
     try:
         text = canonical_json(data)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, RecursionError):
         return  # not JSON data (a YAML date...): the digest parses the file itself and says so
     with _CANONICAL_LOCK:
         if len(_CANONICAL) >= _CANONICAL_MAX:
