@@ -19,7 +19,11 @@ from typing import Any, TextIO
 
 _STRING: Callable[[str], str] = json.encoder.encode_basestring  # the C function when built
 _INFINITY = float("inf")
-_PIECES = 8192  # parts held before they are written out (``dump``)
+# ``dump`` holds at most _PIECES parts (each under _DIRECT characters) before writing them out, and
+# writes a longer string (a body) on its own, as json.dump does every piece: its peak memory stays
+# that of the standard library's, a few MB at most beside the document
+_PIECES = 2048
+_DIRECT = 2048
 
 
 def _float(value: float) -> str:
@@ -48,12 +52,22 @@ def _key(key: Any) -> str:
     raise TypeError(f"keys must be str, int, float, bool or None, not {key.__class__.__name__}")
 
 
-def _encode(value: Any, indent: str, parts: list[str], flush: Callable[[], None] | None) -> None:
+def _encode(value: Any, indent: str, parts: list[str], write: Callable[[str], object] | None) -> None:
     append = parts.append
+
+    def flush() -> None:
+        assert write is not None
+        write("".join(parts))
+        parts.clear()
 
     def encode(value: Any, newline: str) -> None:
         if isinstance(value, str):
-            append(_STRING(value))
+            text = _STRING(value)
+            if write is not None and len(text) >= _DIRECT:
+                flush()
+                write(text)
+            else:
+                append(text)
         elif value is None:
             append("null")
         elif value is True:
@@ -74,7 +88,7 @@ def _encode(value: Any, indent: str, parts: list[str], flush: Callable[[], None]
                 append(separator)
                 separator = "," + inner
                 encode(item, inner)
-                if flush is not None and len(parts) >= _PIECES:
+                if write is not None and len(parts) >= _PIECES:
                     flush()
             append(newline + "]")
         elif isinstance(value, dict):
@@ -87,7 +101,7 @@ def _encode(value: Any, indent: str, parts: list[str], flush: Callable[[], None]
                 append(separator + _STRING(_key(key)) + ": ")
                 separator = "," + inner
                 encode(item, inner)
-                if flush is not None and len(parts) >= _PIECES:
+                if write is not None and len(parts) >= _PIECES:
                     flush()
             append(newline + "}")
         else:
@@ -107,10 +121,5 @@ def dump(value: Any, out: TextIO, indent: int = 2) -> None:
     """``json.dump(value, out, indent=indent, ensure_ascii=False)``, written in pieces: the text of a
     large run is never held whole in memory."""
     parts: list[str] = []
-
-    def flush() -> None:
-        out.write("".join(parts))
-        parts.clear()
-
-    _encode(value, " " * indent, parts, flush)
-    flush()
+    _encode(value, " " * indent, parts, out.write)
+    out.write("".join(parts))
