@@ -13,7 +13,6 @@ from typing import Any
 
 from ._outputs import OutputPaths, Written, masked, prepare_outputs, save_results, write_outputs
 from ._plan import Plan, build_plan
-from ._report_html import prepare as prepare_report
 from ._results import RunResult
 from ._runner import CancelToken, RunObserver, execute
 from ._settings import Settings
@@ -53,7 +52,6 @@ def run(settings: Settings, *, observer: RunObserver | None = None, cancel: Canc
 
         baseline = Baseline.load(settings.run.baseline)
     with embedded_target(settings, plan) as (target, info):
-        prepare_report()  # compiled while the run waits for the server
         result = execute(plan, target, observer=observer, cancel=cancel, target_info=info)
     shown = masked(result, settings.redactor)
     del result  # the unmasked copy is not needed any more: large runs keep only one in memory

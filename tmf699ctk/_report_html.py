@@ -7,9 +7,7 @@ the host or the installed suite), so ``verify`` can re-render it byte for byte.
 from __future__ import annotations
 
 import base64
-import contextlib
 import hashlib
-import threading
 from functools import cache
 from typing import Any
 
@@ -38,39 +36,15 @@ from ._view import (
     worst_outcome,
 )
 
-_compiling = threading.Lock()
-
-
-def _template() -> tuple[Template, str, str]:
-    """The report template, compiled once (~30 ms of CPU: a run compiles it in the background while
-    it waits for the server, see ``prepare``); one compilation even when asked from two threads."""
-    with _compiling:
-        return _compiled()
-
 
 @cache
-def _compiled() -> tuple[Template, str, str]:
+def _template() -> tuple[Template, str, str]:
     folder = package_file("templates")
     env = Environment(loader=FileSystemLoader(folder), autoescape=select_autoescape(default=True),
                       trim_blocks=True, lstrip_blocks=True)
     css = (folder / "report.css").read_text(encoding="utf-8")
     js = (folder / "report.js").read_text(encoding="utf-8")
-    env.get_template("report_baseline.html.j2")  # the report includes it: compiled with it, kept in env's cache
     return env.get_template("report.html.j2"), css, js
-
-
-def prepare() -> threading.Thread:
-    """Compile the report template in a daemon thread (a run starts it before its first request:
-    the compilation then happens while the run waits for answers, not after the last one). A
-    failure is left to the rendering, which compiles it again and reports it there."""
-
-    def compile_quietly() -> None:
-        with contextlib.suppress(Exception):
-            _template()
-
-    thread = threading.Thread(target=compile_quietly, name="tmf699ctk-report-template", daemon=True)
-    thread.start()
-    return thread
 
 
 def _baseline(run: RunResult) -> dict[str, Any] | None:
