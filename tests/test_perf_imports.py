@@ -72,29 +72,6 @@ def test_a_run_loads_none_of_the_optional_modules(tmp_path: Path) -> None:
     assert _unwanted(loaded) == []
 
 
-def test_the_process_imports_the_command_line_once_and_freezes_it_out_of_the_collector() -> None:
-    """`python -m tmf699ctk` (and the console script, the same function): the command line is
-    imported with the cycle collector paused and frozen when it runs; the collector is on again."""
-    probe = """
-import gc, json, os, sys
-passes = []
-gc.callbacks.append(lambda phase, info: passes.append(info["generation"]) if phase == "start" else None)
-real_exit = os._exit
-def report(code):
-    print(json.dumps({"enabled": gc.isenabled(), "frozen": gc.get_freeze_count(), "full_passes": passes.count(2)}))
-    sys.stdout.flush()
-    real_exit(code)
-os._exit = report
-sys.argv = ["tmf699ctk", "--version"]
-from tmf699ctk.__main__ import main
-main()
-"""
-    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stderr
-    state = json.loads(out.stdout.splitlines()[-1])
-    assert state["enabled"] and state["full_passes"] == 0 and state["frozen"] > 50_000, state
-
-
 def test_the_default_trust_is_httpx_default_context_read_on_first_use() -> None:
     """verify=True without a CA bundle: the same context httpx builds, its CA bundle read when the
     first TLS connection is made (a plain-HTTP run never parses it)."""
