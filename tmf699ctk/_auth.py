@@ -9,16 +9,17 @@ every output like any configured secret.
 
 from __future__ import annotations
 
+import os
 import re
 import ssl
+import sys
 import threading
 import time
 from collections.abc import Callable, Generator
+from functools import cache
 from typing import Any
 
 import httpx
-from authlib.oauth2.auth import ClientAuth
-from authlib.oauth2.client import OAuth2Client
 
 from . import __version__
 from ._exceptions import ConfigError, TokenEndpointError
@@ -42,27 +43,32 @@ class _OAuth2ErrorAnswer(Exception):
         self.error, self.description = error, description
 
 
-class _ClientAuth(httpx.Auth, ClientAuth):  # type: ignore[misc]
-    """Authlib's client authentication (client_secret_basic / client_secret_post) as an httpx auth."""
-
-    requires_request_body = True
-
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        url, headers, body = self.prepare(request.method, str(request.url), request.headers, request.content)
-        body = body.encode("utf-8") if isinstance(body, str) else body
-        headers["Content-Length"] = str(len(body))
-        yield httpx.Request(request.method, url, headers=headers, content=body, extensions=request.extensions)
-
-
-class _TokenClient(OAuth2Client):  # type: ignore[misc]
-    """Authlib's OAuth2 client core over an httpx session.
+@cache
+def _token_client_class() -> type[Any]:
+    """Authlib's OAuth2 client core over an httpx session, with Authlib's client authentication
+    (client_secret_basic / client_secret_post) as an httpx auth.
 
     Not Authlib's httpx integration: since Authlib 1.8 it targets httpx2 and warns on every import
     when it falls back to httpx, and the kit's requests are sent with ``Client.send``, which that
-    integration's token handling does not cover anyway."""
+    integration's token handling does not cover anyway. Built on first use: a run without OAuth2
+    does not import Authlib."""
+    from authlib.oauth2.auth import ClientAuth
+    from authlib.oauth2.client import OAuth2Client
 
-    client_auth_class = _ClientAuth
-    oauth_error_class = _OAuth2ErrorAnswer
+    class _ClientAuth(httpx.Auth, ClientAuth):  # type: ignore[misc]
+        requires_request_body = True
+
+        def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+            url, headers, body = self.prepare(request.method, str(request.url), request.headers, request.content)
+            body = body.encode("utf-8") if isinstance(body, str) else body
+            headers["Content-Length"] = str(len(body))
+            yield httpx.Request(request.method, url, headers=headers, content=body, extensions=request.extensions)
+
+    class _TokenClient(OAuth2Client):  # type: ignore[misc]
+        client_auth_class = _ClientAuth
+        oauth_error_class = _OAuth2ErrorAnswer
+
+    return _TokenClient
 
 
 class _NoToken(Exception):
@@ -186,8 +192,9 @@ class OAuth2ClientCredentials(httpx.Auth):
 
         with httpx.Client(verify=self._verify, proxy=self._proxy, timeout=self._timeout, trust_env=False,
                           follow_redirects=False, headers={"User-Agent": f"tmf699ctk/{__version__}"}) as session:
-            client = _TokenClient(session, client_id=oauth2.client_id, client_secret=oauth2.client_secret,
-                                  token_endpoint_auth_method=_AUTH_METHODS[oauth2.auth_method], scope=oauth2.scope)
+            client = _token_client_class()(
+                session, client_id=oauth2.client_id, client_secret=oauth2.client_secret,
+                token_endpoint_auth_method=_AUTH_METHODS[oauth2.auth_method], scope=oauth2.scope)
             client.register_compliance_hook("access_token_response", remember)
             try:
                 answer = client.fetch_token(oauth2.token_url, grant_type="client_credentials",
@@ -281,10 +288,57 @@ class _PassphraseAsked(Exception):
     """OpenSSL asked for a passphrase that was not configured (instead of prompting on the terminal)."""
 
 
+class _DeferredTrust(ssl.SSLContext):
+    """What httpx makes of ``verify=True`` (``ssl.create_default_context(cafile=certifi.where())``),
+    with the CA bundle read when the first TLS connection is made, not when the client is built:
+    parsing it costs ~20 ms of CPU, which a run against a plain-HTTP target never needs.
+    The trust is the same; only its loading is later."""
+
+    _trusted = False
+    _trusting = threading.Lock()
+
+    def _trust(self) -> None:
+        if not self._trusted:
+            with self._trusting:
+                if not self._trusted:
+                    import certifi
+
+                    self.load_verify_locations(cafile=certifi.where())
+                    self._trusted = True
+
+    def wrap_socket(self, *args: Any, **kwargs: Any) -> ssl.SSLSocket:
+        self._trust()
+        return super().wrap_socket(*args, **kwargs)
+
+    def wrap_bio(self, *args: Any, **kwargs: Any) -> ssl.SSLObject:
+        self._trust()
+        return super().wrap_bio(*args, **kwargs)
+
+    def get_ca_certs(self, binary_form: bool = False) -> Any:
+        self._trust()
+        return super().get_ca_certs(binary_form)
+
+    def cert_store_stats(self) -> dict[str, int]:
+        self._trust()
+        return super().cert_store_stats()
+
+
+def _default_trust() -> ssl.SSLContext:
+    """``ssl.create_default_context(cafile=certifi.where())`` as httpx builds it, the bundle read on first use."""
+    context = _DeferredTrust(ssl.PROTOCOL_TLS_CLIENT)  # CERT_REQUIRED, hostname checked
+    if sys.version_info >= (3, 13):  # as create_default_context does since 3.13
+        context.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN | ssl.VERIFY_X509_STRICT
+    keylog = os.environ.get("SSLKEYLOGFILE")
+    if keylog and not sys.flags.ignore_environment:  # as create_default_context
+        context.keylog_filename = keylog
+    return context
+
+
 def tls_context(target: TargetSettings) -> ssl.SSLContext | bool:
-    """What httpx's ``verify=`` gets: a context when a CA bundle or a client certificate is set."""
+    """What httpx's ``verify=`` gets: False, or a context (the CA bundle, certifi's by default, and
+    the client certificate when one is set)."""
     if not target.client_cert and not (target.verify_tls and target.ca_bundle):
-        return target.verify_tls
+        return _default_trust() if target.verify_tls else False
     if target.verify_tls and target.ca_bundle:
         try:
             context = ssl.create_default_context(cafile=target.ca_bundle)

@@ -66,14 +66,20 @@ def template_text(version: str = "4.0.0") -> str:
     return settings + own[own.index(_PAYLOADS_HEAD):]
 
 
+def _shipped_yaml(text: str) -> Any:
+    """A YAML file shipped with the kit, parsed by libyaml when it is there (the pure-Python
+    loader takes 7-14 ms for a config template, libyaml 1 ms; the data is the same)."""
+    return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+
+
 def default_payloads(api: ApiSpec) -> dict[str, dict[str, Any]]:
     """The example bodies shipped for ``api``: resource -> payload name -> body (templates unrendered)."""
-    data = yaml.safe_load(package_file(api.config_template).read_text(encoding="utf-8"))
+    data = _shipped_yaml(package_file(api.config_template).read_text(encoding="utf-8"))
     return {resource: dict(data["payloads"].get(resource) or {}) for resource in api.resources}
 
 
 def _defaults() -> dict[str, Any]:
-    data: dict[str, Any] = yaml.safe_load(template_text())
+    data: dict[str, Any] = _shipped_yaml(template_text())
     return data
 
 

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
@@ -34,6 +33,9 @@ from ._view import (
     unclaimed_events,
     worst_outcome,
 )
+
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
 
 OUTCOME_STYLE = {"passed": "green", "failed": "red", "warning": "yellow", "error": "magenta", "skipped": "dim",
                  "not supported": "dim", "recorded": "blue"}
@@ -69,7 +71,9 @@ class ConsoleProgress(RunObserver):
         self.not_run: list[str] = []  # scenarios that sent nothing because the target was already unreachable
 
     def __enter__(self) -> ConsoleProgress:
-        if self.console.is_terminal:
+        if self.console.is_terminal:  # rich.progress is imported only for a terminal (not in CI logs)
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
             self.progress = Progress(
                 TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                 TextColumn("{task.fields[stats]}"), TimeElapsedColumn(),

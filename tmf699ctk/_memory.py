@@ -9,7 +9,6 @@ large buffers in their own mappings, returned to the system when freed.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import sys
 
 _M_MMAP_THRESHOLD = -3  # mallopt parameter (glibc's malloc.h)
@@ -21,7 +20,9 @@ def release_large_buffers() -> bool:
     if not sys.platform.startswith("linux"):
         return False
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        # the process's own symbols, which include the C library's: no ctypes.util.find_library,
+        # which runs `ldconfig -p` in a subprocess on every start
+        libc = ctypes.CDLL(None)
         return bool(libc.mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD))
     except (OSError, AttributeError):  # musl or another libc without mallopt
         return False

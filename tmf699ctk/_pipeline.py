@@ -11,7 +11,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from ._baseline import Baseline, compare
 from ._outputs import OutputPaths, Written, masked, prepare_outputs, save_results, write_outputs
 from ._plan import Plan, build_plan
 from ._results import RunResult
@@ -47,12 +46,18 @@ def run(settings: Settings, *, observer: RunObserver | None = None, cancel: Canc
     """The whole job of `tmf699ctk run`: every input and output checked before the first request."""
     plan = plan or build_plan(settings)
     outputs = prepare_outputs(settings.output, settings.report.get("company"), plan.api_version)
-    baseline = Baseline.load(settings.run.baseline) if settings.run.baseline else None
+    baseline = None
+    if settings.run.baseline:
+        from ._baseline import Baseline
+
+        baseline = Baseline.load(settings.run.baseline)
     with embedded_target(settings, plan) as (target, info):
         result = execute(plan, target, observer=observer, cancel=cancel, target_info=info)
     shown = masked(result, settings.redactor)
     del result  # the unmasked copy is not needed any more: large runs keep only one in memory
     if baseline is not None:
+        from ._baseline import compare
+
         shown.baseline = compare(shown, baseline).to_dict()
     save_results(shown, outputs.results)
     written = write_outputs(shown, outputs.results, outputs)

@@ -25,7 +25,7 @@ from ._exceptions import UsageError
 from ._resources import data_dir
 from ._results import Level
 from ._rules import BEYOND_OFFICIAL_LABEL, RULES, LevelPolicy
-from ._scenarios import Expectation, Scenario, Step, load_scenarios, select
+from ._scenarios import Expectation, Scenario, Step, canonical_json, load_scenarios, loaded_canonical_json, select
 from ._schemas import SchemaStore
 from ._settings import NotificationMode, Profile, Settings
 
@@ -121,15 +121,21 @@ def build_plan(settings: Settings) -> Plan:
 # -- scope: what ran, as evidence -----------------------------------------------------------------
 
 
-def _canonical_yaml(path: Path) -> Any:
+def _canonical_yaml(path: Path) -> str:
+    """The file's data in canonical JSON: as the scenario loader parsed this version of it, or
+    parsed here (a file the loader did not read, or whose data is not JSON)."""
+    known = loaded_canonical_json(path)
+    if known is not None:
+        return known
     stat = path.stat()
     return _parsed(str(path), stat.st_mtime_ns, stat.st_size)
 
 
 @lru_cache(maxsize=256)
-def _parsed(path: str, mtime_ns: int, size: int) -> Any:
-    """A scenario file's data, parsed once per version of the file (the digest reads it again)."""
-    return yaml.load(Path(path).read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+def _parsed(path: str, mtime_ns: int, size: int) -> str:
+    """A scenario file's canonical JSON, parsed once per version of the file."""
+    data = yaml.load(Path(path).read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    return canonical_json(data)
 
 
 @lru_cache(maxsize=1)
@@ -142,16 +148,22 @@ def _file_digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def suite_digest(scenarios: list[tuple[str, Any]], version: str) -> str:
-    """SHA-256 of what a suite is: its scenarios (parsed, so formatting does not count) and the
-    schemas it validates against, in a canonical JSON form."""
+@lru_cache(maxsize=64)
+def _canonical_schema(path: str, mtime_ns: int, size: int) -> str:
+    return json.dumps(json.loads(Path(path).read_text(encoding="utf-8")), sort_keys=True)
+
+
+def suite_digest(scenarios: list[tuple[str, str]], version: str) -> str:
+    """SHA-256 of what a suite is: its scenarios (parsed, so formatting does not count: each file's
+    ``canonical_json``) and the schemas it validates against, in a canonical JSON form."""
     digest = hashlib.sha256()
-    for name, data in sorted(scenarios, key=lambda item: item[0]):
-        digest.update(name.encode() + b"\0" + json.dumps(data, sort_keys=True, ensure_ascii=False).encode() + b"\0")
+    for name, text in sorted(scenarios, key=lambda item: item[0]):
+        digest.update(name.encode() + b"\0" + text.encode() + b"\0")
     folder = data_dir("schemas") / f"tmf699-v{version}"
     for path in sorted(folder.glob("*.json")):
-        data = json.loads(path.read_text(encoding="utf-8"))
-        digest.update(path.name.encode() + b"\0" + json.dumps(data, sort_keys=True).encode() + b"\0")
+        stat = path.stat()
+        text = _canonical_schema(str(path), stat.st_mtime_ns, stat.st_size)
+        digest.update(path.name.encode() + b"\0" + text.encode() + b"\0")
     return digest.hexdigest()
 
 

@@ -94,33 +94,48 @@ class Redactor:
         items = headers.items() if isinstance(headers, Mapping) else headers
         return [(k, MASK if self.is_secret_header(k) else self.text(v)) for k, v in items]
 
-    def text(self, text: str) -> str:
+    def _longest_first(self) -> list[str]:
         with self._lock:
             secrets = list(self.secret_values)
         # longest first, so a token is masked whole before any secret it contains
-        for secret in sorted(secrets, key=len, reverse=True):
-            if secret in text:
-                text = text.replace(secret, MASK)
-        if "\\" in text:  # JSON escapes other encoders use (\/ from PHP, \u002B from .NET, all \uXXXX...)
-            for secret in sorted(secrets, key=len, reverse=True):
-                text = _json_escaped(secret).sub(lambda m: m.group(1) + MASK, text)
-        return writable(text)
+        return sorted(secrets, key=len, reverse=True)
+
+    def text(self, text: str) -> str:
+        return _masked_text(text, self._longest_first())
 
     def masked(self, data: Any) -> Any:
-        """A copy of a JSON-like tree with every secret masked (header values also by name)."""
-        if isinstance(data, str):
-            return self.text(data)
-        if isinstance(data, list | tuple):
-            return [self.masked(v) for v in data]
-        if isinstance(data, dict):
-            out = {}
-            for key, value in data.items():
-                if key == "headers" and isinstance(value, list | tuple):
-                    out[key] = [[n, MASK if self.is_secret_header(str(n)) else self.text(str(v))] for n, v in value]
-                else:
-                    out[key] = self.masked(value)
-            return out
-        return data
+        """A copy of a JSON-like tree with every secret masked (header values also by name): the
+        secrets known when it is called (listed once, not once per string)."""
+        secrets = self._longest_first()
+
+        def walk(data: Any) -> Any:
+            if isinstance(data, str):
+                return _masked_text(data, secrets)
+            if isinstance(data, list | tuple):
+                return [walk(v) for v in data]
+            if isinstance(data, dict):
+                out = {}
+                for key, value in data.items():
+                    if key == "headers" and isinstance(value, list | tuple):
+                        out[key] = [[n, MASK if self.is_secret_header(str(n)) else _masked_text(str(v), secrets)]
+                                    for n, v in value]
+                    else:
+                        out[key] = walk(value)
+                return out
+            return data
+
+        return walk(data)
+
+
+def _masked_text(text: str, secrets: list[str]) -> str:
+    """``text`` with each of ``secrets`` (longest first) masked, literal or JSON-escaped."""
+    for secret in secrets:
+        if secret in text:
+            text = text.replace(secret, MASK)
+    if "\\" in text:  # JSON escapes other encoders use (\/ from PHP, \u002B from .NET, all \uXXXX...)
+        for secret in secrets:
+            text = _json_escaped(secret).sub(lambda m: m.group(1) + MASK, text)
+    return writable(text)
 
 
 def writable(text: str) -> str:

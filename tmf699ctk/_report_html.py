@@ -13,7 +13,6 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, Template, select_autoescape
 
-from ._baseline_view import html_view as baseline_view
 from ._resources import package_file
 from ._results import Exchange, RunResult
 from ._view import (
@@ -46,6 +45,15 @@ def _template() -> tuple[Template, str, str]:
     css = (folder / "report.css").read_text(encoding="utf-8")
     js = (folder / "report.js").read_text(encoding="utf-8")
     return env.get_template("report.html.j2"), css, js
+
+
+def _baseline(run: RunResult) -> dict[str, Any] | None:
+    """The baseline section (None without a baseline: the comparison module is not even imported)."""
+    if not run.baseline:
+        return None
+    from ._baseline_view import html_view
+
+    return html_view(run)
 
 
 def _exchange(x: Exchange | None) -> dict[str, Any] | None:
@@ -151,5 +159,5 @@ def render_html(run: RunResult, digest: str) -> str:
         avg_response=human_ms(s["avg_response_ms"]), partial_banner=PARTIAL_BANNER, weakened_title=WEAKENED_TITLE,
         warnings=counted("warning", int(s["outcomes"].get("warning", 0))),
         leftovers=[{"curl": x.curl(), "reason": x.reason, "name": x.name, "url": x.url} for x in run.leftovers],
-        baseline=baseline_view(run), **build_view(run),
+        baseline=_baseline(run), **build_view(run),
     )

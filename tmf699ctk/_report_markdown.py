@@ -6,7 +6,6 @@ partial run says so under the heading, as prominently as the verdict.
 
 from __future__ import annotations
 
-from ._baseline_view import markdown_lines as baseline_markdown
 from ._results import RunResult
 from ._view import (
     PARTIAL_BANNER,
@@ -93,7 +92,10 @@ def render_markdown(run: RunResult, digest: str | None = None) -> str:
         lines += [f"{leftover.curl()}  # {' '.join(leftover.reason.split())}".replace("`", "'")
                   for leftover in run.leftovers]
         lines += ["```", ""]
-    lines += baseline_markdown(run)
+    if run.baseline:  # the comparison's section; nothing (and nothing imported) without a baseline
+        from ._baseline_view import markdown_lines
+
+        lines += markdown_lines(run)
     if digest:
         lines += [f"results.json SHA-256: `{digest}`", ""]
     return "\n".join(lines)

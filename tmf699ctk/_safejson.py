@@ -40,9 +40,17 @@ def loads(text: str | bytes, max_depth: int = MAX_DEPTH, max_values: int = MAX_V
         data = json.loads(text)
     except RecursionError:
         raise TooDeep(f"JSON nested more than {max_depth} levels deep (too deep to examine)") from None
-    if depth_exceeds(data, max_depth):
+    # a text with at most max_depth opening brackets cannot nest deeper (most bodies): not walked
+    if _openings(text) > max_depth and depth_exceeds(data, max_depth):
         raise TooDeep(f"JSON nested more than {max_depth} levels deep (too deep to examine)")
     return data
+
+
+def _openings(text: str | bytes) -> int:
+    """Opening brackets in the text (those inside strings too): at least as many as its containers."""
+    if isinstance(text, bytes):
+        return text.count(b"{") + text.count(b"[")
+    return text.count("{") + text.count("[")
 
 
 def depth_exceeds(data: Any, max_depth: int = MAX_DEPTH) -> bool:

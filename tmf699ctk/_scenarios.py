@@ -8,7 +8,10 @@ from __future__ import annotations
 import difflib
 import inspect
 import json
+import threading
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -251,6 +254,12 @@ def _check_arguments(rule: Rule, spec: dict[str, Any], path: Location, problems:
         problems.add((*path, found.name), f"rule {rule.id}: {found.message}")
 
 
+@cache
+def _parameters(check: Callable[..., Any]) -> Mapping[str, inspect.Parameter]:
+    """A check's parameters (a suite names ~40 checks in ~240 expectations)."""
+    return inspect.signature(check).parameters
+
+
 def _expectation(raw: Any, path: Location, problems: _Problems,
                  versions: tuple[str, ...] = DEFAULT_API_VERSIONS) -> Expectation | None:
     spec = {"rule": raw} if isinstance(raw, str) else dict(raw)
@@ -264,7 +273,7 @@ def _expectation(raw: Any, path: Location, problems: _Problems,
         problems.add(path, f"rule {rule.id} does not apply to TMF699 v{', v'.join(other)} (it applies to "
                            f"v{', v'.join(sorted(rule.versions))}; see docs/rules.md)")
     level = Level(spec.pop("level", rule.level))
-    params = inspect.signature(rule.check).parameters
+    params = _parameters(rule.check)
     accepted = [p for p in params if p != "ctx"]
     for name in spec:
         if name not in params:
@@ -425,6 +434,7 @@ def load_all(path: Path, api_version: str | None = None) -> list[Scenario]:
     every problem with its line. With ``api_version``, a file for other versions is only parsed."""
     name = _display_name(path)
     try:
+        version = _file_version(path)
         data, lines = load_with_lines(read_text(path))
     except OSError as exc:
         raise ScenarioError(f"{name}: cannot read: {exc.strerror or exc}") from exc
@@ -436,6 +446,7 @@ def load_all(path: Path, api_version: str | None = None) -> list[Scenario]:
     declared = data.get("api_versions", DEFAULT_API_VERSIONS)
     if api_version is not None and isinstance(declared, list | tuple) and api_version not in declared:
         return []  # another version's file: not needed for this run
+    _remember_canonical(version, data)
     for error in sorted(_format_validator().iter_errors(data), key=lambda e: list(map(str, e.absolute_path))):
         problems.add(error_location(error), _schema_message(error))
     if not problems.items:
@@ -486,6 +497,46 @@ def _shared_from(steps: tuple[Step, ...]) -> int | None:
     """The first loaded step of the shared part (a `for_each` is one step per value). A `shared`
     step that a `when` leaves out ends nothing: the exclusive part then lasts longer, never less."""
     return next((i for i, step in enumerate(steps) if step.shared), None)
+
+
+# -- what the suite digest hashes ------------------------------------------------------------------
+
+FileVersion = tuple[str, int, int]  # resolved path, mtime (ns), size
+
+
+def _file_version(path: Path) -> FileVersion:
+    stat = path.stat()
+    return str(path.resolve()), stat.st_mtime_ns, stat.st_size
+
+
+def canonical_json(data: Any) -> str:
+    """A scenario file's data as the suite digest hashes it: key order and formatting do not count."""
+    return json.dumps(data, sort_keys=True, ensure_ascii=False)
+
+
+# the canonical JSON of the files loaded here, taken as parsed (before anything reads the data), so
+# the suite digest (``_plan``) does not parse every file a second time; by file version, bounded
+_CANONICAL: dict[FileVersion, str] = {}
+_CANONICAL_LOCK = threading.Lock()
+_CANONICAL_MAX = 256
+
+
+def _remember_canonical(version: FileVersion, data: Any) -> None:
+    try:
+        text = canonical_json(data)
+    except (TypeError, ValueError, RecursionError):
+        return  # not JSON data (a YAML date...): the digest parses the file itself and says so
+    with _CANONICAL_LOCK:
+        if len(_CANONICAL) >= _CANONICAL_MAX:
+            del _CANONICAL[next(iter(_CANONICAL))]
+        _CANONICAL[version] = text
+
+
+def loaded_canonical_json(path: Path) -> str | None:
+    """``canonical_json`` of the file's data if this version of the file was loaded here (None: not)."""
+    version = _file_version(path)
+    with _CANONICAL_LOCK:
+        return _CANONICAL.get(version)
 
 
 def _exclusive(value: bool | str, scenario_id: str) -> str:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Callable, Iterable, Mapping
-from contextlib import suppress
 from functools import lru_cache
 from typing import Any
 from urllib.parse import quote
@@ -283,13 +282,27 @@ _MUTATING = frozenset({
 })
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=8192)
+def _analysed(text: str) -> tuple[frozenset[str], tuple[str, ...]]:
+    """(the names the template reads, what the sandbox would refuse in it), from one parse; both
+    empty for a syntax error, reported apart. The refusals are read first, from the tree as
+    parsed: finding the names runs jinja's code generator over it, whose constant folding may
+    rewrite it. Only the results are kept, not the tree."""
+    try:
+        tree = _env.parse(text)
+    except TemplateError:
+        return frozenset(), ()
+    refusals = _refusals_in(tree)
+    try:
+        names = frozenset(meta.find_undeclared_variables(tree))
+    except TemplateError:
+        names = frozenset()
+    return names, refusals
+
+
 def undeclared_names(text: str) -> frozenset[str]:
     """The names a template reads from its context (empty for a syntax error: reported apart)."""
-    try:
-        return frozenset(meta.find_undeclared_variables(_env.parse(text)))
-    except TemplateError:
-        return frozenset()
+    return _analysed(text)[0]
 
 
 def undefined_names(text: str, defined: Iterable[str]) -> list[str]:
@@ -303,12 +316,13 @@ def sandbox_refusals(text: str) -> list[str]:
     return list(_sandbox_refusals(text))
 
 
-@lru_cache(maxsize=8192)
 def _sandbox_refusals(text: str) -> tuple[str, ...]:
-    try:
-        tree = _env.parse(text)
-    except TemplateError:
-        return ()
+    # a template whose names cannot be found for another reason than a TemplateError does not
+    # compile either: check_syntax reports it, and its refusals are never asked for
+    return _analysed(text)[1]
+
+
+def _refusals_in(tree: nodes.Template) -> tuple[str, ...]:
     found: list[str] = []
     for node in tree.find_all((nodes.Getattr, nodes.Getitem, nodes.Call, nodes.Filter, nodes.Include,
                                nodes.Import, nodes.FromImport, nodes.Extends)):
@@ -342,13 +356,10 @@ def templates_in(value: Any) -> Iterable[str]:
             yield from templates_in(sub)
 def names_used(value: Any) -> set[str]:
     """Every variable a value's templates read (for dependency checks before running)."""
-    from jinja2 import meta
-
     found: set[str] = set()
     if isinstance(value, str):
         if "{{" in value or "{%" in value:
-            with suppress(TemplateError):  # a syntax error is check_syntax's to report
-                found |= meta.find_undeclared_variables(_env.parse(value))
+            found |= undeclared_names(value)  # empty for a syntax error: check_syntax's to report
     elif isinstance(value, dict):
         for key, sub in value.items():
             found |= names_used(key) | names_used(sub)

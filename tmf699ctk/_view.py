@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import _safejson
+from . import _jsontext, _safejson
 from ._results import CheckResult, Exchange, Outcome, RunResult, ScenarioResult, StepResult, outcome
 from ._submission_names import deliverable_name
 
@@ -40,7 +39,7 @@ def pretty_body(text: str | None, limit: int = BODY_LIMIT) -> tuple[str, int]:
     shown = text
     if len(text) <= limit * 4:
         with contextlib.suppress(ValueError):  # not JSON, or nested too deep to indent: shown as sent
-            shown = json.dumps(_safejson.loads(text), indent=2, ensure_ascii=False)
+            shown = _jsontext.dumps(_safejson.loads(text))  # json.dumps(..., indent=2, ensure_ascii=False)
     if len(shown) > limit:
         return shown[:limit], len(shown) - limit
     return shown, 0
