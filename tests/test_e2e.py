@@ -294,3 +294,17 @@ def test_a_post_dropped_after_it_was_applied_is_not_sent_again(tmp_path: Path, s
     assert not [x for x in result.exchanges() if x.retried and x.request.method == "POST"]
     lost = [x for x in result.exchanges() if x.request.method == "POST" and x.response is None]
     assert len(lost) == 1 and "without sending a response" in (lost[0].error or "")
+
+
+def test_the_bundled_folder_named_with_scenarios_from_another_directory_runs(tmp_path: Path, schemas,
+                                                                             monkeypatch) -> None:
+    """Its files are read where they are, whatever the working directory (their display name is
+    relative to the bundled folder); a selection of the bundled suite is marked partial, not broken."""
+    from tmf699ctk._resources import data_dir
+
+    monkeypatch.chdir(tmp_path)
+    with ReferenceServer(schemas=schemas) as server:
+        result = run_suite(tmp_path, base_url=server.url, scenario_paths=[data_dir("scenarios") / "full"],
+                           notifications="off")
+    assert result.verdict == "PASS" and result.scope["complete"] is False and result.scope["custom_files"] == []
+    assert any("differ from the bundled suite" in r for r in result.scope["partial_reasons"])

@@ -182,8 +182,11 @@ def _scope(settings: Settings, version: str, profile: Profile, selected: list[Sc
     ran: list[tuple[str, Any]] = []
     bundled_root = data_dir("scenarios").resolve()
     for scenario in selected:
-        path = Path(scenario.file)
-        if not path.is_absolute() and scenario.file.startswith("scenarios/") and not settings.run.scenario_paths:
+        # where the file was read from (its display name is relative to the bundled folder, which a
+        # --scenarios path into that folder from another directory would not find)
+        path = scenario.path if scenario.path is not None else Path(scenario.file)
+        if scenario.path is None and not path.is_absolute() and scenario.file.startswith("scenarios/") \
+                and not settings.run.scenario_paths:
             path = _bundled_path(scenario.file)
         if any(file == scenario.file for file, _ in ran):
             continue  # a matrix file describes several scenarios
