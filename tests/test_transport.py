@@ -34,3 +34,15 @@ def test_a_plain_http_target_loads_no_ca_bundle() -> None:
 def test_a_target_reached_over_tls_is_verified_against_the_ca_bundle(base_url: str, cli: dict[str, object]) -> None:
     context = _context(base_url, **cli)
     assert context.verify_mode == ssl.CERT_REQUIRED and context.cert_store_stats()["x509_ca"] > 0
+
+
+def test_an_exchange_sent_while_another_waits_hands_the_deadline_back() -> None:
+    """A dropped POST's lookup by name is an exchange inside the POST's: once it is over, the
+    POST's own deadline governs the thread's connections again (not none at all)."""
+    from tmf699ctk import _http
+
+    with _http._watching(5.0, None) as outer:
+        with _http._watching(1.0, None) as inner:
+            assert _http._current.watch is inner
+        assert _http._current.watch is outer
+    assert _http._current.watch is None

@@ -388,6 +388,8 @@ def watched(client: httpx.Client) -> bool:
 def _watching(timeout: float, abort: threading.Event | None,
               health: TargetHealth | None = None) -> Iterator[_Watch]:
     watch = _Watch(timeout, abort, health)
+    # an exchange sent while another waits (a dropped POST's lookup by name) hands the thread back to it
+    outer = getattr(_current, "watch", None)
     _current.watch = watch
     _watchdog.add(watch)
     try:
@@ -395,7 +397,7 @@ def _watching(timeout: float, abort: threading.Event | None,
     finally:
         with watch.lock:  # over, however it ended: a late shut() must not touch a connection reused since
             watch.done = True
-        _current.watch = None
+        _current.watch = outer
         _watchdog.remove(watch)
 
 

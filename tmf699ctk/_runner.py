@@ -379,7 +379,7 @@ class Runner:
     def _schedule(self, outcomes: dict[int, ScenarioResult]) -> None:
         """Independent scenarios run at once (up to ``workers`` of them sending requests; one that only
         waits for a quiet period to end gives its place to the next); an exclusive one runs alone."""
-        # exclusive scenarios first, while nothing else runs; then the longest first, so that the last
+        # scenarios that only read and exclusive ones first; then the longest first, so that the last
         # to finish is not one started late (results keep the plan's order whatever the schedule)
         shared = frozenset(s.exclusive for s in self.plan.scenarios if s.exclusive and s.shared_from is not None)
         scenarios = sorted(enumerate(self.plan.scenarios), key=lambda item: _schedule_key(item[1], shared))
