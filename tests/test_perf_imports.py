@@ -7,14 +7,9 @@ from __future__ import annotations
 
 import json
 import os
-import ssl
 import subprocess
 import sys
 from pathlib import Path
-
-import httpx
-
-from tmf699ctk._auth import _default_trust
 
 # modules that only some commands or options need: never loaded by a plain run
 NOT_FOR_A_RUN = (
@@ -70,15 +65,3 @@ def test_a_run_loads_none_of_the_optional_modules(tmp_path: Path) -> None:
     assert (tmp_path / "r" / "results.json").is_file()
     assert "tmf699ctk._runner" in loaded and "tmf699ctk._report_html" in loaded  # it did run and render
     assert _unwanted(loaded) == []
-
-
-def test_the_default_trust_is_httpx_default_context_read_on_first_use() -> None:
-    """verify=True without a CA bundle: the same context httpx builds, its CA bundle read when the
-    first TLS connection is made (a plain-HTTP run never parses it)."""
-    deferred, reference = _default_trust(), httpx.create_ssl_context(trust_env=False)
-    assert ssl.SSLContext.cert_store_stats(deferred)["x509_ca"] == 0  # nothing read yet
-    for name in ("protocol", "verify_mode", "check_hostname", "options", "verify_flags", "minimum_version",
-                 "maximum_version", "hostname_checks_common_name", "post_handshake_auth", "security_level"):
-        assert getattr(deferred, name) == getattr(reference, name), name
-    assert deferred.get_ca_certs() == reference.get_ca_certs() != []
-    assert deferred.cert_store_stats() == reference.cert_store_stats()

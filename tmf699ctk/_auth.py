@@ -9,10 +9,8 @@ every output like any configured secret.
 
 from __future__ import annotations
 
-import os
 import re
 import ssl
-import sys
 import threading
 import time
 from collections.abc import Callable, Generator
@@ -288,57 +286,11 @@ class _PassphraseAsked(Exception):
     """OpenSSL asked for a passphrase that was not configured (instead of prompting on the terminal)."""
 
 
-class _DeferredTrust(ssl.SSLContext):
-    """What httpx makes of ``verify=True`` (``ssl.create_default_context(cafile=certifi.where())``),
-    with the CA bundle read when the first TLS connection is made, not when the client is built:
-    parsing it costs ~20 ms of CPU, which a run against a plain-HTTP target never needs.
-    The trust is the same; only its loading is later."""
-
-    _trusted = False
-    _trusting = threading.Lock()
-
-    def _trust(self) -> None:
-        if not self._trusted:
-            with self._trusting:
-                if not self._trusted:
-                    import certifi
-
-                    self.load_verify_locations(cafile=certifi.where())
-                    self._trusted = True
-
-    def wrap_socket(self, *args: Any, **kwargs: Any) -> ssl.SSLSocket:
-        self._trust()
-        return super().wrap_socket(*args, **kwargs)
-
-    def wrap_bio(self, *args: Any, **kwargs: Any) -> ssl.SSLObject:
-        self._trust()
-        return super().wrap_bio(*args, **kwargs)
-
-    def get_ca_certs(self, binary_form: bool = False) -> Any:
-        self._trust()
-        return super().get_ca_certs(binary_form)
-
-    def cert_store_stats(self) -> dict[str, int]:
-        self._trust()
-        return super().cert_store_stats()
-
-
-def _default_trust() -> ssl.SSLContext:
-    """``ssl.create_default_context(cafile=certifi.where())`` as httpx builds it, the bundle read on first use."""
-    context = _DeferredTrust(ssl.PROTOCOL_TLS_CLIENT)  # CERT_REQUIRED, hostname checked
-    if sys.version_info >= (3, 13):  # as create_default_context does since 3.13
-        context.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN | ssl.VERIFY_X509_STRICT
-    keylog = os.environ.get("SSLKEYLOGFILE")
-    if keylog and not sys.flags.ignore_environment:  # as create_default_context
-        context.keylog_filename = keylog
-    return context
-
-
 def tls_context(target: TargetSettings) -> ssl.SSLContext | bool:
-    """What httpx's ``verify=`` gets: False, or a context (the CA bundle, certifi's by default, and
-    the client certificate when one is set)."""
+    """What httpx's ``verify=`` gets: a context when a CA bundle or a client certificate is set. (A
+    plain-HTTP target's transport loads no CA bundle at all: see ``_http._may_use_tls``.)"""
     if not target.client_cert and not (target.verify_tls and target.ca_bundle):
-        return _default_trust() if target.verify_tls else False
+        return target.verify_tls
     if target.verify_tls and target.ca_bundle:
         try:
             context = ssl.create_default_context(cafile=target.ca_bundle)
