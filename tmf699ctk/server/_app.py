@@ -560,6 +560,9 @@ REPRESENTATION_FAULTS: dict[str, Any] = {
 class ReferenceHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # socketserver's default backlog is 5: a burst of new connections (a concurrent block's first
+    # requests) beyond it waits for the client's SYN retransmission, a whole second
+    request_queue_size = 128
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         if isinstance(sys.exc_info()[1], ConnectionError):
