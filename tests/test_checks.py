@@ -298,6 +298,19 @@ def test_merge_applied_models_nested_objects_nulls_and_arrays(schemas) -> None:
         c.merge_applied(ctx(good), BEFORE, {"rating": None}, only="arrays")
 
 
+def test_a_lead_replaced_by_its_patch_is_one_finding_not_one_per_merge_rule(schemas) -> None:
+    """PUT semantics (the patch stored as the whole lead) is TMF630-PATCH-11's finding; the nested,
+    null and array rules cannot judge their part apart from it. Without the loss of untouched
+    attributes, the same nested replacement is PATCH-12's own failure (shown above)."""
+    patch = {"validFor": {"endDateTime": "2028-01-01T00:00:00Z"}}
+    put = {"id": BEFORE["id"], "href": BEFORE["href"], **patch}
+    with pytest.raises(c.CheckInconclusive, match=r"replaced, not merged \(.*rating.*TMF630-PATCH-11"):
+        c.merge_applied(ctx(put), BEFORE, patch, only="objects")
+    assert "rating: missing after the patch" in fails(c.merge_untouched, ctx(put, schemas=schemas), BEFORE, patch)
+    # the whole-patch rules (PATCH-02/03: only=None) still judge what the patch named
+    assert c.merge_applied(ctx({**put, "validFor": {**BEFORE["validFor"], **patch["validFor"]}}), BEFORE, patch)
+
+
 def test_the_get_after_a_patch_does_not_repeat_the_responses_defect() -> None:
     patch = {"rating": None}
     kept = {**BEFORE}
