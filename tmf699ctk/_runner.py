@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
@@ -1495,7 +1496,9 @@ def _schedule_key(scenario: Scenario, shared_groups: frozenset[str]) -> tuple[bo
     the others' start); then scenarios that wait for notifications (their waits are long), then by
     how many requests they send one after another (a concurrent block counts once)."""
     steps = (*scenario.steps, *scenario.teardown)
-    sequential = sum(1 for s in steps if s.group is None) + len({s.group for s in steps if s.group is not None})
+    blocks = Counter(s.group for s in steps if s.group is not None)
+    # a block of more requests than its allowance takes more than one round trip
+    sequential = sum(1 for s in steps if s.group is None) + sum(-(-n // GROUP_WORKERS) for n in blocks.values())
     return (not _reads_only(scenario), not scenario.exclusive, scenario.exclusive in shared_groups,
             scenario.exclusive, "notifications" not in scenario.requires, -sequential)
 
