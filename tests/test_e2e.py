@@ -296,6 +296,39 @@ def test_a_post_dropped_after_it_was_applied_is_not_sent_again(tmp_path: Path, s
     assert len(lost) == 1 and "without sending a response" in (lost[0].error or "")
 
 
+def test_a_dropped_post_is_not_sent_again_when_the_lookup_cannot_prove_it_was_never_applied(
+        tmp_path: Path, schemas, monkeypatch) -> None:
+    """A lookup answer that ignored the name filter and pages by default (other names, X-Total-Count
+    above the items) may hide the lead the POST created: its absence proves nothing, so the POST
+    is not sent again (it could create a second lead)."""
+    from tmf699ctk.server import _app
+
+    dropped = _drop_the_first_post_on_a_reused_connection(monkeypatch, apply_it=False)
+    do_get, lookups = _app.Handler.do_GET, []
+
+    def do_GET(self):
+        if dropped and "name=" in self.path and not lookups:
+            lookups.append(self.path)
+            body = b'[{"id": "someone-else", "name": "another lead"}]'
+            self.send_response(200)
+            for key, value in (("Content-Type", "application/json"), ("X-Total-Count", "50"),
+                               ("X-Result-Count", "1"), ("Content-Length", str(len(body)))):
+                self.send_header(key, value)
+            self.end_headers()
+            self.wfile.write(body)
+            return None
+        return do_get(self)
+
+    monkeypatch.setattr(_app.Handler, "do_GET", do_GET)
+    with ReferenceServer(schemas=schemas) as server:
+        result = run_suite(tmp_path, base_url=server.url, notifications="off")
+        assert server.state.store.leads == {}
+    assert dropped and lookups and result.leftovers == []
+    assert not [x for x in result.exchanges() if x.retried and x.request.method == "POST"]
+    lost = [x for x in result.exchanges() if x.request.method == "POST" and x.response is None]
+    assert len(lost) == 1 and "without sending a response" in (lost[0].error or "")
+
+
 def test_the_bundled_folder_named_with_scenarios_from_another_directory_runs(tmp_path: Path, schemas,
                                                                              monkeypatch) -> None:
     """Its files are read where they are, whatever the working directory (their display name is

@@ -1423,7 +1423,7 @@ class Runner:
         """A POST the server dropped unanswered created nothing when no resource bears the unique
         name it sent: said as the evidence for sending it again (None: not known, not sent again)."""
         found, lookup = self._lookup(entry, self.settings.target.timeout, self.cancel.stop)
-        if found != []:
+        if found != [] or not _whole_match_list(lookup, entry.name):
             return None
         return (f"GET {lookup.request.url} answered {lookup.response.status if lookup.response else '?'} with no "
                 f"{entry.name!r}: the first was never applied")
@@ -1481,6 +1481,25 @@ def connections_needed(workers: int) -> int:
     handed to a queued request (encode/httpcore#1110: seen once here as 'ReadError: Bad file
     descriptor' on a POST)."""
     return (max(1, workers) + 1) * GROUP_WORKERS
+
+
+def _whole_match_list(lookup: Exchange, name: str | None) -> bool:
+    """Whether a ``GET ?name=`` answer lists every resource of that name: an absence on a page of
+    them (206, X-Total-Count above the items, a Link to a next page), or in an answer that ignored
+    the filter (it lists other names: the server may page by default), proves nothing."""
+    response = lookup.response
+    if response is None or response.status != 200:
+        return False
+    try:
+        items = load_json(response.body)
+    except ValueError:
+        return False
+    if not isinstance(items, list) or any(not isinstance(i, dict) or i.get("name") != name for i in items):
+        return False
+    total = (response.header("x-total-count") or "").strip()
+    if total.isdigit() and int(total) > len(items):
+        return False
+    return not re.search(r'rel\s*=\s*"?next\b', response.header("link") or "", re.IGNORECASE)
 
 
 def _reads_only(scenario: Scenario) -> bool:
