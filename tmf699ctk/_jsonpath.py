@@ -2,18 +2,32 @@
 
 A singular query (``$.a.b``, ``$.note[0]``, ``$['@type']``) selects one value; any other query
 (``$.note[*].text``, ``$..id``, ``$.note[?@.role == 'x']``) selects the list of every match.
+
+Most paths in scenarios are ``$`` or a chain of plain member names (``$.id``, ``$.validFor.end``):
+those are walked here, as RFC 9535 selects them, and the library (whose import compiles large
+Unicode patterns, ~25 ms) is loaded only for a path that needs it.
 """
 
 from __future__ import annotations
 
 import re
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from jsonpath import JSONPath, JSONPathEnvironment, JSONPathError
+if TYPE_CHECKING:
+    from jsonpath import JSONPath, JSONPathEnvironment, JSONPathError
 
-# strict: RFC 9535 only, none of the library's extensions, so a scenario means the same everywhere
-_ENV = JSONPathEnvironment(strict=True)
+# `$` and dot-notation member names of ASCII letters, digits and _ (RFC 9535 2.5.1.1 shorthand): a
+# singular query whose every segment selects one member of an object
+_PLAIN = re.compile(r"\$(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
+
+
+@lru_cache(maxsize=1)
+def _env() -> JSONPathEnvironment:
+    from jsonpath import JSONPathEnvironment
+
+    # strict: RFC 9535 only, none of the library's extensions, so a scenario means the same everywhere
+    return JSONPathEnvironment(strict=True)
 
 
 class JSONPathProblem(ValueError):
@@ -36,8 +50,10 @@ def _explain(path: str, exc: JSONPathError) -> str:
 @lru_cache(maxsize=1024)
 def compile_path(path: str) -> JSONPath:
     """The compiled query; JSONPathProblem with the position of a syntax error."""
+    from jsonpath import JSONPath, JSONPathError
+
     try:
-        query = _ENV.compile(path)
+        query = _env().compile(path)
     except JSONPathError as exc:
         raise JSONPathProblem(_explain(path, exc)) from None
     if not isinstance(query, JSONPath):  # a union (`|`) or intersection is not RFC 9535
@@ -54,6 +70,8 @@ def compile_path(path: str) -> JSONPath:
 
 def _patterns(query: JSONPath) -> list[tuple[str, str]]:
     """(function, pattern) of every match()/search() with a literal pattern, nested filters included."""
+    from jsonpath import JSONPath
+
     found: list[tuple[str, str]] = []
 
     def visit(node: Any) -> None:
@@ -80,6 +98,8 @@ def _patterns(query: JSONPath) -> list[tuple[str, str]]:
 
 def syntax_error(path: str) -> str | None:
     """Why ``path`` is not a valid JSON path, or None."""
+    if _PLAIN.fullmatch(path):
+        return None
     try:
         compile_path(path)
     except JSONPathProblem as exc:
@@ -88,12 +108,20 @@ def syntax_error(path: str) -> str | None:
 
 
 def is_singular(path: str) -> bool:
-    return compile_path(path).singular_query()
+    return bool(_PLAIN.fullmatch(path)) or compile_path(path).singular_query()
 
 
 def get(document: Any, path: str) -> Any:
     """The value at a singular ``path`` (KeyError naming the first missing step when absent), or
     the list of values a non-singular path matches (KeyError when it matches nothing)."""
+    if _PLAIN.fullmatch(path):
+        current, walked = document, "$"
+        for name in path.split(".")[1:]:
+            walked = join(walked, name)
+            if not isinstance(current, dict) or name not in current:
+                raise KeyError(f"{walked} does not exist")
+            current = current[name]
+        return current
     query = compile_path(path)
     values = [match.obj for match in query.finditer(document)]
     if query.singular_query():

@@ -51,8 +51,8 @@ _FORMATS = FormatChecker(formats=())
 
 @_FORMATS.checks("json-path", raises=_jsonpath.JSONPathProblem)
 def _is_json_path(value: object) -> bool:
-    if isinstance(value, str):
-        _jsonpath.compile_path(value)
+    if isinstance(value, str) and (problem := _jsonpath.syntax_error(value)) is not None:
+        raise _jsonpath.JSONPathProblem(problem)
     return True
 
 
