@@ -188,3 +188,41 @@ def test_an_event_delivered_twice_is_one_event(tmp_path: Path, schemas) -> None:
         result = run_suite(tmp_path, base_url=server.url, only=["FULL-NOTIFICATIONS"])
     assert failed_rules(result) == set() and result.verdict == "PASS"
     assert result.notifications["unclaimed"]  # the second deliveries are kept as evidence, unclaimed
+
+
+def _slow_events(server, delay: float) -> None:
+    """Every event of ``server`` is delivered ``delay`` seconds after the request that caused it."""
+    import threading
+
+    deliver = server.state.events._deliver
+    server.state.events._deliver = lambda callback, event: threading.Timer(  # type: ignore[method-assign]
+        delay, deliver, (callback, event)).start()
+
+
+@pytest.mark.parametrize("fault, rule", [("events-after-unsubscribe", "TMF699-EVENT-05"),
+                                         ("hub-query-ignored", "TMF699-EVENT-06")])
+def test_a_server_slower_than_the_quiet_period_is_still_watched_long_enough(tmp_path: Path, schemas, fault: str,
+                                                                             rule: str) -> None:
+    """Events that take 0.6 s to come, with a 0.3 s quiet period: an absence is watched for the quiet
+    period plus the slowest delivery the scenario saw, so a late event that must not come is still
+    seen (with a fixed window, both faults passed)."""
+    from tmf699ctk.server import ReferenceServer
+
+    with ReferenceServer(schemas=schemas, faults=frozenset({fault})) as server:
+        _slow_events(server, 0.6)
+        result = run_suite(tmp_path, base_url=server.url, only=SCENARIO, notifications="mandatory")
+    assert rule in failed_rules(result)
+
+
+def test_a_slow_clean_server_passes_and_the_message_does_not_carry_the_measured_time(tmp_path: Path,
+                                                                                      schemas) -> None:
+    from tmf699ctk.server import ReferenceServer
+
+    with ReferenceServer(schemas=schemas) as server:
+        _slow_events(server, 0.6)
+        result = run_suite(tmp_path, base_url=server.url, only=SCENARIO, notifications="mandatory")
+    assert result.verdict == "PASS", failed_rules(result)
+    absences = [c for c in result.checks() if c.rule_id in ("TMF699-EVENT-05", "TMF699-EVENT-06")]
+    assert absences and all(c.status == Status.PASSED for c in absences)
+    assert all("within 0.3 s (and the time the slowest event this scenario waited for took)" in c.message
+               for c in absences)

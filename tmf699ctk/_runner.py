@@ -298,6 +298,9 @@ class ScenarioState:
     # the failure standing for what an answer lacked, per step result; kept in plan order (see _in_order)
     unexplained: dict[int, tuple[StepResult, CheckResult]] = field(default_factory=dict)
     window_end: float = 0.0  # monotonic time the last `absent` window closes
+    # the longest a notification this scenario waited for took to arrive after the request that caused
+    # it: an absence is watched that much longer than the quiet period (see _wait)
+    slowest_event: float = 0.0
     index: int = -1  # the scenario's place in the plan
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -1130,14 +1133,17 @@ class Runner:
         since, sub_path, absent = state.last_sent, callback.path.rstrip("/"), step.wait.absent
 
         timeout = self.n.quiet_period if absent else self.n.event_timeout
-        until = since + timeout if absent else float("inf")  # an absence is judged over a fixed window
+        # an absence is judged over a window: the quiet period, lengthened (at judgement) by the longest
+        # this server took to deliver an event this scenario waited for, so that a server slower than
+        # the quiet period does not pass for one that sends nothing
+        window = [since + timeout if absent else float("inf")]
 
         def at_subscription(event: ReceivedEvent) -> bool:
             path = event.path.rstrip("/")
             return path == sub_path or path.startswith(sub_path + "/listener/")
 
         def mine(event: ReceivedEvent) -> bool:
-            return not event.claimed and since <= event.received_at <= until and at_subscription(event)
+            return not event.claimed and since <= event.received_at <= window[0] and at_subscription(event)
 
         def candidates(events: list[ReceivedEvent]) -> list[ReceivedEvent]:
             # a second delivery of an event this subscription already had (same eventId: delivery is at
@@ -1158,9 +1164,9 @@ class Runner:
         if absent:
             # nothing to wait for now: the window is judged when the scenario's steps are done, so the
             # quiet period overlaps with the steps that follow (the step keeps its place in the results)
-            state.window_end = max(state.window_end, until)
+            state.window_end = max(state.window_end, window[0])
             state.deferred.append((step, result, lambda: self._judge_absence(
-                step, state, result, scenario_id, pick, until, what, timeout)))
+                step, state, result, scenario_id, pick, window, what, timeout)))
             return result
         event = self.listener.wait_for(pick, timeout, stop=self.cancel.stop)
         if event is None and about is not None and not self.cancel.cancelled:
@@ -1177,6 +1183,8 @@ class Runner:
                 for e in step.expect
             ]
             return result
+        with state.lock:
+            state.slowest_event = max(state.slowest_event, event.received_at - since)
         latency = round((event.received_at - since) * 1000, 2)
         result.exchange = self._event_exchange(event, latency)
         ctx = EventContext(event.path, event.headers, event.body, latency, self.plan.schemas, self.base_url,
@@ -1198,25 +1206,32 @@ class Runner:
         )
 
     def _judge_absence(self, step: Step, state: ScenarioState, result: StepResult, scenario_id: str,
-                       pick: Callable[[list[ReceivedEvent]], ReceivedEvent | None], until: float, what: str,
-                       timeout: float) -> None:
-        """After the window of an `absent` wait has passed: was an event received in it?"""
+                       pick: Callable[[list[ReceivedEvent]], ReceivedEvent | None], window: list[float], what: str,
+                       quiet: float) -> None:
+        """After the window of an `absent` wait has passed: was an event received in it? The window is
+        the quiet period plus the slowest delivery of an event the scenario waited for (at most the
+        event timeout), known only now that its other steps are done."""
         assert self.listener is not None
-        event = self.listener.wait_for(pick, max(0.0, until - time.monotonic()), stop=self.cancel.stop)
+        since = window[0] - quiet
+        with state.lock:
+            window[0] += min(state.slowest_event, self.n.event_timeout)
+        # said without the measured part, so that the message is the same from run to run
+        within = f"within {quiet:g} s (and the time the slowest event this scenario waited for took)"
+        event = self.listener.wait_for(pick, max(0.0, window[0] - time.monotonic()), stop=self.cancel.stop)
         if event is None and self.cancel.cancelled:
             self._skip(result, step, "interrupted while watching for the notification")
             return
         if event is None:
             seen = self._events_at(state.callback, scenario_id)
             if seen == 0:
-                message = (f"inconclusive: no {what} within {timeout:g} s, but no event at all has arrived "
+                message = (f"inconclusive: no {what} {within}, but no event at all has arrived "
                            "for this scenario's subscriptions, so its absence proves nothing")
                 result.checks = [self._outcome(e, Status.SKIPPED, message) for e in step.expect]
             else:
-                result.checks = [self._outcome(e, Status.PASSED, f"no {what} within {timeout:g} s "
+                result.checks = [self._outcome(e, Status.PASSED, f"no {what} {within} "
                                                f"({seen} other event(s) did arrive)") for e in step.expect]
             return
-        latency = round((event.received_at - (until - timeout)) * 1000, 2)
+        latency = round((event.received_at - since) * 1000, 2)
         result.exchange = self._event_exchange(event, latency)
         ctx = EventContext(event.path, event.headers, event.body, latency, self.plan.schemas, self.base_url,
                            clock_skew=self.settings.run.clock_skew)
