@@ -39,17 +39,3 @@ def test_the_sandbox_refuses_code_execution_and_file_access(template: str) -> No
 
 def test_plain_values_pass_through() -> None:
     assert render({"a": 1, "b": True, "c": None}, {}) == {"a": 1, "b": True, "c": None}
-
-
-def test_merge_builds_a_new_object_with_the_arguments_values_on_top() -> None:
-    sent = {"name": "lead", "priority": "high", "validFor": {"startDateTime": "2026-01-01T00:00:00Z"}}
-    merged = render("{{ sent | merge({'name': sent.name ~ ' (second)', 'validFor': {} }) }}", {"sent": sent})
-    assert merged == {"name": "lead (second)", "priority": "high", "validFor": {}}  # one level: replaced whole
-    assert sent["name"] == "lead"  # the saved value is left as it was
-
-
-@pytest.mark.parametrize("template", ["{{ 'text' | merge({}) }}", "{{ {} | merge([1]) }}"])
-def test_merge_takes_two_objects(template: str) -> None:
-    with pytest.raises(TemplateProblem, match="merge takes two objects"):
-        render(template, {})
-

@@ -106,14 +106,6 @@ def _bounded_filter(name: str, function: Callable[..., Any]) -> Callable[..., An
     return bounded
 
 
-def _merge(value: Any, other: Any) -> dict[str, Any]:
-    """``{{ created_from | merge({'name': 'other ' ~ run_id}) }}``: a new object with the keys of
-    both, the argument's values replacing the value's (one level: nested objects are replaced whole)."""
-    if not isinstance(value, Mapping) or not isinstance(other, Mapping):
-        raise TypeError(f"merge takes two objects, not {type(value).__name__} and {type(other).__name__}")
-    return {**value, **other}
-
-
 class _BoundedSandbox(ImmutableSandboxedEnvironment):
     """The sandbox, with every operator and call that can amplify a value checked first."""
 
@@ -122,7 +114,7 @@ class _BoundedSandbox(ImmutableSandboxedEnvironment):
     def __init__(self, **options: Any) -> None:
         super().__init__(undefined=StrictUndefined, autoescape=False, loader=DictLoader({}), **options)
         self.globals.clear()  # no range, lipsum, cycler, namespace: nothing to loop or build with
-        self.filters = {name: _bounded_filter(name, f) for name, f in {**self.filters, "merge": _merge}.items()}
+        self.filters = {name: _bounded_filter(name, f) for name, f in self.filters.items()}
 
     def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
         if operator == "*":
