@@ -303,12 +303,22 @@ def test_a_lead_replaced_by_its_patch_is_one_finding_not_one_per_merge_rule(sche
     null and array rules cannot judge their part apart from it. Without the loss of untouched
     attributes, the same nested replacement is PATCH-12's own failure (shown above)."""
     patch = {"validFor": {"endDateTime": "2028-01-01T00:00:00Z"}}
-    put = {"id": BEFORE["id"], "href": BEFORE["href"], **patch}
+    put = {k: BEFORE[k] for k in ("id", "href", "name", "status")} | patch
     with pytest.raises(c.CheckInconclusive, match=r"replaced, not merged \(.*rating.*TMF630-PATCH-11"):
         c.merge_applied(ctx(put), BEFORE, patch, only="objects")
     assert "rating: missing after the patch" in fails(c.merge_untouched, ctx(put, schemas=schemas), BEFORE, patch)
     # the whole-patch rules (PATCH-02/03: only=None) still judge what the patch named
     assert c.merge_applied(ctx({**put, "validFor": {**BEFORE["validFor"], **patch["validFor"]}}), BEFORE, patch)
+
+
+@pytest.mark.parametrize("lost", [["_links"], ["@baseType", "@schemaLocation"], ["rating"]],
+                         ids=["an attribute outside the spec", "the polymorphism attributes", "one attribute"])
+def test_a_nested_defect_beside_a_lost_attribute_is_still_the_nested_rules_finding(lost: list[str]) -> None:
+    """Losing some attributes is not a replacement: a nested object replaced beside it fails PATCH-12."""
+    before = {**BEFORE, "_links": {"self": "x"}, "@baseType": "SalesLead", "@schemaLocation": "https://x/s.json"}
+    patch = {"validFor": {"endDateTime": "2028-01-01T00:00:00Z"}}
+    answer = {k: v for k, v in before.items() if k not in lost} | patch  # validFor replaced, not merged
+    assert "$.validFor.startDateTime: dropped" in fails(c.merge_applied, ctx(answer), before, patch, only="objects")
 
 
 def test_the_get_after_a_patch_does_not_repeat_the_responses_defect() -> None:

@@ -23,6 +23,10 @@ JSON_TYPES = ("application/json", "application/merge-patch+json", "application/p
 META_ATTRIBUTES = frozenset({"@type", "@baseType", "@schemaLocation"})
 # Server-maintained timestamps that every write moves (v5's lastUpdate; v4 has none).
 MAINTAINED = frozenset({"lastUpdate"})
+# what a server keeps even when it stores a patch as the whole resource: the mandatory and server-set
+# attributes (id, href, creationDate, name, status, statusChangeDate, @type, lastUpdate)
+_KEPT_BY_A_REPLACEMENT = frozenset({"id", "href", "creationDate", "name", "status", "statusChangeDate", "@type",
+                                    *MAINTAINED})
 
 
 class CheckFailed(Exception):
@@ -560,11 +564,15 @@ def merge_applied(ctx: CheckContext, before: dict[str, Any], patch: dict[str, An
                                     + "; ".join(problems[:3]))
         problems = fresh
     if problems and only:
+        # one root cause: a patch stored as the whole resource (PUT semantics) is TMF630-PATCH-11's
+        # finding; how its nested objects, nulls or arrays were merged is then moot. Seen only when
+        # nothing but the mandatory and server-set attributes survived of what the patch left alone:
+        # one attribute lost beside a real merge defect is not a replacement
         body = ctx.obj()
-        gone = [k for k in before
-                if k not in patch and k not in MAINTAINED and k != "statusChangeDate" and k not in body]
-        if gone:  # one root cause: the lead was replaced; how its nested parts were merged is moot
-            raise CheckInconclusive(f"the {ctx.one} was replaced, not merged ({', '.join(gone[:5])} gone: "
+        left_alone = [k for k, v in before.items() if k not in patch and k not in _KEPT_BY_A_REPLACEMENT
+                      and v is not None]
+        if len(left_alone) >= 2 and not any(k in body for k in left_alone):
+            raise CheckInconclusive(f"the {ctx.one} was replaced, not merged ({', '.join(left_alone[:5])} gone: "
                                     f"TMF630-PATCH-11's finding), so how its {only} were patched cannot be told "
                                     "apart: " + "; ".join(problems[:3]))
     if problems:
