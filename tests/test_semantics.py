@@ -27,7 +27,7 @@ from tmf699ctk.server.independent import IndependentServer
 from .conftest import failed_rules, run_suite
 from .test_faults import CONSEQUENCES
 
-PATCHING = ["FULL-UPDATE", "FULL-UPDATE-REFUSED", "FULL-FILTERING", "FULL-NOTIFICATIONS"]
+PATCHING = ["FULL-UPDATE", "FULL-UPDATE-NESTED", "FULL-UPDATE-REFUSED", "FULL-FILTERING", "FULL-NOTIFICATIONS"]
 CREATING = ["FULL-CREATE", "FULL-FIELDS", "FULL-FILTERING", "FULL-UPDATE", "FULL-LIST"]
 
 
@@ -56,13 +56,35 @@ def test_a_refused_merge_patch_fails_once_and_every_other_patch_check_runs_with_
     assert "got 415" in failure.message and "the server accepts patch_type 'application/json'" in failure.message
     refused = [s for s in steps(result) if s.name.endswith("[patch_type application/merge-patch+json: refused]")]
     # one refused attempt per scenario that patches; only FULL-UPDATE judges it
-    assert len(refused) == 4 and all(s.exchange.response.status == 415 for s in refused)
+    assert len(refused) == 5 and all(s.exchange.response.status == 415 for s in refused)
     assert sum(1 for s in refused for c in s.checks) == 1
     sent = [s for s in steps(result) if s.exchange and s.exchange.request.method == "PATCH" and s not in refused]
     assert sent and all(request_header(s, "content-type").startswith("application/json") for s in sent)
     passed = {c.rule_id for c in result.checks() if c.status == Status.PASSED}
     assert {f"TMF630-PATCH-{n:02d}" for n in (2, 3, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)} <= passed
     assert left == {} and result.leftovers == []
+
+
+def test_a_null_patch_that_drops_the_object_it_is_in_is_found(tmp_path: Path, schemas, monkeypatch) -> None:
+    """{validFor: {startDateTime: null}} must keep validFor's other members: a server dropping the
+    whole object is neither a kept null (PATCH-13) nor an untouched attribute (PATCH-11); the null
+    step also judges the object's merge (PATCH-12), or no rule would report it."""
+    from tmf699ctk.server import _app
+
+    merge = _app._merge
+
+    def drops_the_object(lead, patch, **options):
+        merged = merge(lead, patch, **options)
+        if isinstance(patch, dict) and isinstance(patch.get("validFor"), dict) and None in patch["validFor"].values():
+            merged.pop("validFor", None)
+        return merged
+
+    monkeypatch.setattr(_app, "_merge", drops_the_object)
+    with ReferenceServer(schemas=schemas) as server:
+        result = run_suite(tmp_path, base_url=server.url, only=["FULL-UPDATE-NESTED"], notifications="off")
+    assert failed_rules(result) == {"TMF630-PATCH-12"}
+    [failure] = failures(result)
+    assert "validFor" in failure.message and failure.message.count("not merge(before, patch)") == 1
 
 
 def test_the_defects_behind_a_refused_merge_patch_are_still_found(tmp_path: Path) -> None:
