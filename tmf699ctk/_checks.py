@@ -571,7 +571,7 @@ def merge_applied(ctx: CheckContext, before: dict[str, Any], patch: dict[str, An
         body = ctx.obj()
         left_alone = [k for k, v in before.items() if k not in patch and k not in _KEPT_BY_A_REPLACEMENT
                       and v is not None]
-        if len(left_alone) >= 2 and not any(k in body for k in left_alone):
+        if left_alone and not any(k in body for k in left_alone):
             raise CheckInconclusive(f"the {ctx.one} was replaced, not merged ({', '.join(left_alone[:5])} gone: "
                                     f"TMF630-PATCH-11's finding), so how its {only} were patched cannot be told "
                                     "apart: " + "; ".join(problems[:3]))
