@@ -449,15 +449,18 @@ def not_before(ctx: CheckContext, attribute: str = "statusChangeDate", reference
 _ABSENT = object()
 
 
-def _spec_attributes(ctx: AnyContext, schema: str) -> set[str]:
-    """The attributes a schema defines, through allOf and $ref chains (v5 builds SalesLead on Entity)."""
+def _spec_walk(ctx: AnyContext, schema: str) -> tuple[set[str], set[str]]:
+    """The attributes a schema defines and those it requires, through allOf and $ref chains (v5
+    builds SalesLead on Entity, whose Extensible requires @type)."""
     found: set[str] = set()
+    required: set[str] = set()
     seen: set[tuple[int, str]] = set()
 
     def walk(document: Any, node: Any) -> None:
         if not isinstance(node, dict):
             return
         found.update(node.get("properties", {}))
+        required.update(r for r in node.get("required", []) if isinstance(r, str))
         for part in node.get("allOf", []):
             walk(document, part)
         ref = node.get("$ref")
@@ -472,7 +475,12 @@ def _spec_attributes(ctx: AnyContext, schema: str) -> set[str]:
 
     root = ctx.schemas.registry.contents(ctx.schemas.id_base + f"{schema}.schema.json")
     walk(root, root)
-    return found
+    return found, required
+
+
+def _spec_attributes(ctx: AnyContext, schema: str) -> set[str]:
+    """The attributes a schema defines."""
+    return _spec_walk(ctx, schema)[0]
 
 
 def _merge_problems(before: Any, patch: Any, actual: Any, path: str, found: list[tuple[str, str]]) -> None:
@@ -537,14 +545,28 @@ def _patch_kinds(patch: Any) -> set[str]:
 _FOCUS = {"objects": ({"object", "value"}, "object"), "nulls": ({"null"}, "null"), "arrays": ({"array"}, "array")}
 
 
+def _class_kept(ctx: CheckContext, before: dict[str, Any], patch: dict[str, Any], schema: str) -> dict[str, Any]:
+    """Where the resource schema requires @type (v5: every Extensible entity, so the _MVO view of a
+    patch carries it), a patch's @type names the resource's class: it is no change. The resource
+    keeps the class it had as last read; whether that class is the right one, or shown at all, is
+    the schema rules' to say (TMF699-SCHEMA-01/02). Elsewhere (v4) @type is an attribute like any other."""
+    if "@type" not in patch or "@type" not in _spec_walk(ctx, schema)[1]:
+        return patch
+    kept = {k: v for k, v in patch.items() if k != "@type"}
+    if kept and isinstance(before, dict) and "@type" in before:
+        kept["@type"] = before["@type"]
+    return kept
+
+
 def merge_applied(ctx: CheckContext, before: dict[str, Any], patch: dict[str, Any],
-                  reported: dict[str, Any] | None = None, only: str | None = None) -> str:
+                  reported: dict[str, Any] | None = None, only: str | None = None, schema: str = "SalesLead") -> str:
     """Every patched attribute is merge(before, patch): nested objects merged, arrays replaced whole,
     null removing. ``reported``: the PATCH response, whose own defects are not reported again;
     ``only``: objects, nulls or arrays, the part of RFC 7396 this rule judges (the others have
-    their own rules)."""
+    their own rules); ``schema``: the resource's (whether @type is its required class, see _class_kept)."""
+    patch = _class_kept(ctx, before, patch, schema)
     if not patch:
-        raise CheckInconclusive("the patch is empty: nothing to examine")
+        raise CheckInconclusive("the patch is empty (or names nothing but the resource's class): nothing to examine")
     kinds, needed = _FOCUS[only] if only else ({"null", "array", "object", "value"}, None)
     if needed is not None and needed not in _patch_kinds(patch):
         raise CheckInconclusive(f"the patch has no {only} to examine")
