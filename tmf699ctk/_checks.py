@@ -249,8 +249,15 @@ def equals_resource(ctx: CheckContext, expected: dict[str, Any], attributes: lis
     return f"{len(expected)} attributes equal"
 
 
-def reference_resolves(ctx: CheckContext, expected: dict[str, Any]) -> str:
-    """GET on a reference's href serves the resource the reference names."""
+def reference_resolves(ctx: CheckContext, expected: dict[str, Any], attributes: list[str] | None = None) -> str:
+    """GET on a reference's href serves the resource the reference names. ``expected``: that resource
+    as the API served it (``attributes``: the ones that identify it), so that a defect of its own
+    representation, which other rules report, is not carried into the reference."""
+    if attributes is not None:
+        expected = {k: expected[k] for k in attributes if k in expected}
+    if not expected:
+        raise CheckInconclusive("the referenced resource as served has none of "
+                                f"{', '.join(attributes or ['its attributes'])} to compare with")
     if ctx.response.status != 200:
         raise CheckFailed(f"the reference's href {ctx.request.url} answered {ctx.response.status} "
                           f"{ctx.response.reason}: it resolves to nothing")
