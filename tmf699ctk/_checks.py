@@ -382,6 +382,11 @@ def location_in_base(ctx: CheckContext, resource: str = "salesLead") -> str:
     where = _split(absolute, "Location")
     if (where.scheme, where.netloc.lower()) != (base.scheme, base.netloc.lower()) \
             or not unquote(where.path).startswith(unquote(base.path).rstrip("/") + "/"):
+        if isinstance(href, str) and unquote(absolute).rstrip("/") == \
+                unquote(_join(ctx.request.url, href, inconclusive=True)).rstrip("/"):
+            # one URL, built one way: where it leads is the href's finding (a GET on it leaves the API)
+            raise CheckInconclusive(f"Location {location!r} is the {ctx.one}'s href, which is outside the API's base "
+                                    f"URL {ctx.base_url!r} as well: TMF630-HREF-02 reports that href")
         raise CheckFailed(f"Location {location!r} resolves to {absolute!r}, outside the API's base URL "
                           f"{ctx.base_url!r}: a client cannot follow it")
     if isinstance(href, str) and not _unquoted_endswith(_split(href, "href", inconclusive=True).path,
