@@ -189,7 +189,7 @@ class V5Handler(Handler):
         except QueryError as exc:
             raise HttpError(400, str(exc)) from exc
         body = [self._fields(item) for item in chunk]
-        if f("list-items-fvo"):
+        if f("list-items-fvo") or (f("fields-drops-id") and "fields" in params):
             body = [{k: v for k, v in item.items() if k not in ("id", "href")} for item in body]
         total = len(chunk) if f("page-total-is-page-size") and "limit" in params else len(selected)
         headers = {"X-Total-Count": str(total), "X-Result-Count": str(len(body))}

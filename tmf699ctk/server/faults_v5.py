@@ -102,6 +102,10 @@ FAULTS_V5: tuple[Fault, ...] = (
           ("TMF630-FIELDS-05",)),
     Fault("fields-ignores-filter", "With fields in the query, the attribute filters are ignored",
           ("TMF630-FIELDS-06",)),
+    # a list selection dropping id (the list without fields keeps it): what the gate of list-items-fvo
+    # (items without id everywhere) must not hide
+    Fault("fields-drops-id", "A fields selection on a list drops id and href (the list without fields keeps them)",
+          ("TMF630-FIELDS-01", "TMF630-FIELDS-02", "TMF630-FIELDS-04")),
     # filter exactness against look-alikes
     Fault("filter-substring", "?name=x matches every name containing x", ("TMF630-FILTER-05",)),
     Fault("filter-case-insensitive", "?name=x matches names differing in case", ("TMF630-FILTER-05",)),
