@@ -16,6 +16,7 @@ import json
 import threading
 import uuid
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -62,6 +63,8 @@ class V5Events(EventSender):
             del event["eventId"]
         if "event-v4-shape" in f:
             event["timeOcurred"] = event.pop("eventTime")
+        if "event-time-future" in f:
+            event["eventTime"] = _stamp(_now() + timedelta(hours=1))
         return event
 
 

@@ -62,6 +62,8 @@ FAULTS_V5: tuple[Fault, ...] = (
     Fault("event-untyped", "Events lack the mandatory @type", ("TMF699-EVENT-02",)),
     Fault("event-no-event-id", "Events lack the mandatory eventId", ("TMF699-EVENT-02",)),
     Fault("event-v4-shape", "Events use v4's timeOcurred instead of eventTime", ("TMF699-EVENT-02",)),
+    # valid against the schema: the envelope rule's own finding, which the two faults above leave to the schema
+    Fault("event-time-future", "eventTime is an hour in the future", ("TMF699-EVENT-07",)),
     Fault("events-never-sent", "The hub accepts subscriptions but never sends an event", ("TMF699-EVENT-01",)),
     # v5 query features and views on writes
     Fault("fields-ignored-on-post", "fields on POST is ignored: every attribute is returned", ("TMF630-FIELDS-07",)),
