@@ -359,36 +359,41 @@ class V5Handler(Handler):
 
     def _json_patch(self, resource: ResourceSpec, item: dict[str, Any], operations: Any,
                     query: bool) -> dict[str, Any]:
-        """RFC 6902 (python-jsonpath); with ``query``, a path may be a JSONPath selecting elements."""
+        """RFC 6902 (python-jsonpath); with ``query``, a path may be a JSONPath selecting elements. The
+        operations apply in order, each to the document the previous one left (RFC 6902 section 3): a
+        JSONPath selects from that document too."""
         api = self.state.api
         if api.json_patch_schema:
             self._validate(api.json_patch_schema, operations)
         if self.state.fault("json-patch-ignored"):
             return copy.deepcopy(item)
         expanded = []
-        for operation in operations:
-            path = operation.get("path", "")
-            if query and path.startswith("$"):
-                try:
-                    pointers = [str(m.pointer()) for m in jsonpath.finditer(path, item)]
-                except jsonpath.JSONPathError as exc:
-                    raise HttpError(400, f"path {path!r} is not a valid JSONPath: {exc}") from exc
-                if self.state.fault("json-patch-query-literal"):
-                    pointers = [path]
-                expanded += [{**operation, "path": pointer} for pointer in pointers]
-            else:
-                expanded.append(operation)
+        patched: Any = copy.deepcopy(item)
         try:
-            patched = jsonpath.JSONPatch(expanded).apply(copy.deepcopy(item))
+            for operation in operations:
+                path = operation.get("path", "")
+                if query and path.startswith("$"):
+                    try:
+                        pointers = [str(m.pointer()) for m in jsonpath.finditer(path, patched)]
+                    except jsonpath.JSONPathError as exc:
+                        raise HttpError(400, f"path {path!r} is not a valid JSONPath: {exc}") from exc
+                    if self.state.fault("json-patch-query-literal"):
+                        pointers = [path]
+                    step = [{**operation, "path": pointer} for pointer in pointers]
+                else:
+                    step = [operation]
+                expanded += step
+                patched = jsonpath.JSONPatch(step).apply(patched) if step else patched
         except (jsonpath.JSONPatchError, jsonpath.JSONPointerError) as exc:
             raise HttpError(400, f"the patch cannot be applied: {exc}") from exc
         if not isinstance(patched, dict):  # an operation on the root ("path": "") replaced the resource
             raise HttpError(400, "the patch must leave the resource a JSON object")
+        result: dict[str, Any] = patched
         if self.state.fault("json-patch-replaces"):  # the operations' result replaces the resource
             kept = {"id", "href", "@type", "creationDate", "status", "statusChangeDate", "lastUpdate", "name"}
             touched = {str(o.get("path", "")).lstrip("/").split("/", 1)[0] for o in expanded}
-            patched = {k: v for k, v in patched.items() if k in kept | touched}
-        return patched
+            result = {k: v for k, v in result.items() if k in kept | touched}
+        return result
 
     def delete_item(self, resource: ResourceSpec, item_id: str) -> None:
         f = self.state.fault
