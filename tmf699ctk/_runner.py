@@ -1565,7 +1565,8 @@ def _json_list(text: str) -> list[Any] | None:
 
 def _expected_change(body: str | None) -> dict[str, Any] | None:
     """What a PATCH body says the resource will show: a merge patch's attributes, or the values a
-    JSON Patch adds or replaces at top-level pointers (deeper or JSONPath targets are not predicted)."""
+    JSON Patch adds or replaces at top-level pointers (deeper or JSONPath targets are not predicted,
+    and a member a later operation changes again is no longer predicted)."""
     merge = _json_object(body)
     if merge is not None:
         return merge
@@ -1575,13 +1576,32 @@ def _expected_change(body: str | None) -> dict[str, Any] | None:
         return None
     if not isinstance(operations, list):
         return None
-    expected = {}
+    expected: dict[str, Any] = {}
     for op in operations:
         path = op.get("path") if isinstance(op, dict) else None
         if op.get("op") in ("add", "replace") and isinstance(path, str) and path.count("/") == 1 \
                 and path.startswith("/") and "~" not in path:
             expected[path[1:]] = op.get("value")
+            continue
+        for where in (path, op.get("from") if isinstance(op, dict) else None):
+            if isinstance(where, str):
+                member = _top_member(where)
+                if member is None:  # a target not understood: what it changes cannot be predicted
+                    expected.clear()
+                else:
+                    expected.pop(member, None)
     return expected or None
+
+
+_JSONPATH_MEMBER = re.compile(r"^\$(?:\.([A-Za-z_@][\w@-]*)|\[\s*'([^']+)'\s*\])")
+
+
+def _top_member(path: str) -> str | None:
+    """The top-level member a JSON Pointer or a JSONPath (``$.note[...]``) leads into; None when unknown."""
+    if path.startswith("/"):
+        return path[1:].split("/", 1)[0].replace("~1", "/").replace("~0", "~")
+    found = _JSONPATH_MEMBER.match(path)
+    return (found.group(1) or found.group(2)) if found else None
 
 
 def _took_effect(until: str, answer: HttpResponse, sent: dict[str, Any] | None) -> bool:
