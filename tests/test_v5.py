@@ -201,7 +201,7 @@ def test_v5_has_no_official_profile_and_a_v4_scenario_file_is_not_run_as_v5(tmp_
 
 def test_a_missing_opportunity_event_names_the_opportunity(tmp_path: Path, v5_schemas: SchemaStore) -> None:
     with ReferenceServer(api_version="5.0.0", schemas=v5_schemas,
-                         faults=frozenset({"opportunity-delete-noop"})) as server:
+                         faults=frozenset({"delete-event-not-sent"})) as server:
         result = run_suite(tmp_path, base_url=server.url, api_version="5.0.0", only=["V5-NOTIFICATIONS-OPPORTUNITY"])
     missing = [c for c in result.checks() if c.rule_id == "TMF699-EVENT-01" and c.status == Status.FAILED]
     assert missing and all(c.message.startswith("no SalesOpportunityDeleteEvent about opportunity ")

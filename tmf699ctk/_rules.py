@@ -371,6 +371,9 @@ V5_RULES: tuple[Rule, ...] = (
 RULES = tuple(replace(r, versions=V4) if r.id in _V4_ONLY else r for r in RULES) + V5_RULES
 # the rule the runner judges a 202 Accepted answer's polling with (a step marked `accepted:`)
 ACCEPTED_RULE = "TMF699-ASYNC-01"
+# the rule that reports a write answered 2xx that did not take effect, by what the write promised
+# (`accepted:`): named when an event awaited after such a write is not owed
+EFFECT_RULES = {"appears": "TMF699-RETRIEVE-01", "changes": "TMF630-PATCH-03", "disappears": "TMF699-DELETE-03"}
 
 
 BY_ID: dict[str, Rule] = {rule.id: rule for rule in RULES}

@@ -55,7 +55,7 @@ from ._results import (
     is_blocking,
 )
 from ._rule_args import argument_problems
-from ._rules import ACCEPTED_RULE, BY_ID, Gate
+from ._rules import ACCEPTED_RULE, BY_ID, EFFECT_RULES, Gate
 from ._safejson import loads as load_json
 from ._scenarios import NO_BODY, Expectation, Scenario, Step
 from ._settings import NotificationMode, Settings
@@ -287,6 +287,9 @@ class ScenarioState:
     broken: str | None = None
     declined: dict[str, str] = field(default_factory=dict)  # feature -> reason
     last_sent: float = 0.0  # monotonic time of the latest request: events must arrive after it
+    # the latest request, when it was a write that promised an effect (`accepted:`) and was answered 2xx:
+    # what the event awaited next follows from (its effect is verified when the event does not come)
+    last_write: tuple[str, Exchange] | None = None
     events_seen: int = 0  # events this scenario's subscriptions received
     collected: dict[str, dict[int, Any]] = field(default_factory=dict)
     # `absent` waits judged once the steps are done: (the step's result, the judgement)
@@ -730,6 +733,7 @@ class Runner:
             return result
         with state.lock:
             state.last_sent = max(state.last_sent, sent_at)
+            state.last_write = None
         if exchange.request.method == "DELETE" and exchange.response is not None \
                 and exchange.response.status in _GONE:
             self.ledger.deleted(exchange.request.url)
@@ -767,6 +771,9 @@ class Runner:
                 location = [(k, v) for k, v in response.headers if k.lower() == "location"]
                 headers = [(k, v) for k, v in final.headers if k.lower() != "location"] + location
                 response = replace(response, headers=headers, body=final.body, size=final.size)
+        if step.accepted and exchange.response is not None and 200 <= exchange.response.status < 300:
+            with state.lock:
+                state.last_write = (step.accepted, exchange)
         ctx = self._context(exchange, response)
         has_body = bool(response.body.strip())
         # gates first: if the status or body shape is wrong, body checks would only echo that
@@ -1170,9 +1177,15 @@ class Runner:
             received = self._events_at(state.callback, scenario_id)
             message = (f"no {what} arrived at {subscription} within {timeout:g} s "
                        f"({received} event(s) about this scenario's leads received in all)")
+            with state.lock:
+                write = state.last_write
+            unapplied = self._without_effect(write) if write is not None else None
+            if unapplied is not None:  # no event is owed for a change that did not happen
+                result.exchange, why = unapplied
+                message = f"inconclusive: {message}, but {why}"
             result.checks = [
-                self._outcome(e, Status.FAILED, message) if e.rule.id == "TMF699-EVENT-01"
-                else self._outcome(e, Status.SKIPPED, f"not evaluated: {message}")
+                self._outcome(e, Status.FAILED, message) if e.rule.id == "TMF699-EVENT-01" and unapplied is None
+                else self._outcome(e, Status.SKIPPED, message if unapplied else f"not evaluated: {message}")
                 for e in step.expect
             ]
             return result
@@ -1182,6 +1195,35 @@ class Runner:
                            clock_skew=self.settings.run.clock_skew)
         result.checks = [self._evaluate(e, ctx, context) for e in step.expect]
         return result
+
+    def _without_effect(self, write: tuple[str, Exchange]) -> tuple[Exchange, str] | None:
+        """When the write an awaited event follows from did not take effect (one GET of its resource
+        says so), that GET and why; None when it did, or cannot be told."""
+        until, exchange = write
+        request, answer = exchange.request, exchange.response
+        written = request.url.split("?", 1)[0]
+        target: str | None = written
+        if until == "appears":  # the created resource: where the answer says it is
+            location = answer.header("location") if answer is not None else None
+            rid = _created_id(answer.body) if answer is not None else None
+            target = urljoin(request.url, location) if location else \
+                f"{written.rstrip('/')}/{quote(rid, safe='')}" if rid is not None else None
+        if target is None or outside_base(target, self.base_url) is not None:
+            return None
+        check = send(self.client, "GET", target, health=self.health, timeout=self.settings.target.timeout,
+                     max_body=self.settings.target.max_body, abort=self.cancel.stop,
+                     permit=getattr(self._step_local, "permit", None))
+        seen = check.response
+        if seen is None or check.error or seen.truncated:
+            return None
+        sent = _expected_change(request.body) if until == "changes" else None
+        if _took_effect(until, seen, sent):
+            return None
+        did = {"appears": "is not there", "changes": "does not show the change",
+               "disappears": "is still there"}[until]
+        return check, (f"the {request.method} it follows did not take effect (GET {target} answered {seen.status}: "
+                       f"the resource {did}): no event is owed for a change that did not happen "
+                       f"({EFFECT_RULES[until]} reports such a {request.method})")
 
     def _event_exchange(self, event: ReceivedEvent, latency: float) -> Exchange:
         """The server's POST to the listener and the listener's answer (v4 201, v5 204), with the latency

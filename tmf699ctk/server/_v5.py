@@ -405,7 +405,8 @@ class V5Handler(Handler):
                 return
             with self.state.store.lock:
                 self._store(resource).pop(item_id, None)
-            self.state.publish_v5("delete", resource, self._show(resource, item))
+            if not f("delete-event-not-sent"):
+                self.state.publish_v5("delete", resource, self._show(resource, item))
 
         if self.state.accepted or f("accepted-delete-lost"):
             self.state.later(remove)

@@ -65,6 +65,9 @@ FAULTS_V5: tuple[Fault, ...] = (
     # valid against the schema: the envelope rule's own finding, which the two faults above leave to the schema
     Fault("event-time-future", "eventTime is an hour in the future", ("TMF699-EVENT-07",)),
     Fault("events-never-sent", "The hub accepts subscriptions but never sends an event", ("TMF699-EVENT-01",)),
+    # the delete happens, its event does not: what the gate of opportunity-delete-noop (no delete, hence no
+    # event owed) must not hide
+    Fault("delete-event-not-sent", "DELETE deletes the resource but sends no DeleteEvent", ("TMF699-EVENT-01",)),
     # v5 query features and views on writes
     Fault("fields-ignored-on-post", "fields on POST is ignored: every attribute is returned", ("TMF630-FIELDS-07",)),
     Fault("fields-ignored-on-patch", "fields on PATCH is ignored: every attribute is returned",
