@@ -791,7 +791,8 @@ class Runner:
                 blocked = f"not evaluated: {checked.rule_id} failed ({checked.message[:120]})"
                 # a wrong 2xx (200 for 201) still carries the lead; an error status or shape does not
                 shape_failed = not 200 <= response.status < 300 or expectation.rule.gate == Gate.SHAPE
-        if shape_failed and step.save:
+        # an answer's status can always be saved; what its body or headers hold cannot, after such a failure
+        if shape_failed and any(not _status_source(source) for source in step.save.values()):
             with state.lock:
                 state.broken = f"step '{name}' failed ({blocked}); its values were not saved"
         else:
@@ -1339,8 +1340,11 @@ class Runner:
 
     def _save(self, step: Step, ctx: CheckContext, state: ScenarioState, result: StepResult) -> None:
         for name, source in step.save.items():
+            value: Any
             try:
-                if isinstance(source, dict):
+                if _status_source(source):
+                    value = ctx.response.status
+                elif isinstance(source, dict):
                     value = ctx.response.header(source["header"])
                     if value is None and "default" in source:
                         value = source["default"]
@@ -1655,6 +1659,11 @@ def _took_effect(until: str, answer: HttpResponse, sent: dict[str, Any] | None) 
         body = _json_object(answer.body)
         return body is not None and not patch_differences(sent, body)  # a merge patch's null removes
     return True
+
+
+def _status_source(source: Any) -> bool:
+    """A `save` source that is the answer's status (``{status: true}``)."""
+    return isinstance(source, dict) and source.get("status") is True
 
 
 def _probe_label(kept: list[str], left_out: list[str]) -> str:
