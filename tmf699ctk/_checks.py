@@ -260,6 +260,35 @@ def equals_resource(ctx: CheckContext, expected: dict[str, Any], attributes: lis
     return f"{len(expected)} attributes equal"
 
 
+def unchanged_by_refused(ctx: CheckContext, expected: dict[str, Any], patches: list[Any] | None = None,
+                         statuses: list[int] | None = None) -> str:
+    """The lead is as it was (``expected``: as last read) before patches that had to be refused.
+    ``patches`` and ``statuses``: each of those patches and the status it was answered with; one
+    answered 2xx was not refused (the rule expecting the refusal reports that), so what it names,
+    and the server-maintained times it moves, are its doing, not a refused patch's."""
+    if patches is None or statuses is None:
+        return equals_resource(ctx, expected)
+    if len(patches) != len(statuses):
+        raise CheckInconclusive(f"{len(patches)} patches but {len(statuses)} answers: they cannot be matched")
+    accepted = [p for p, s in zip(patches, statuses, strict=True) if 200 <= s < 300]
+    if accepted and len(accepted) == len(patches):
+        raise CheckInconclusive(f"none of the {len(patches)} patches was refused (each answered 2xx, which the "
+                                "rules expecting the refusals report): no refused patch to examine")
+    if not all(isinstance(p, dict) for p in accepted):
+        raise CheckInconclusive("an accepted patch is not a merge patch: what it changed cannot be set aside")
+    named = {k for p in accepted for k in p} | (MAINTAINED if accepted else set())
+    if "status" in named:
+        named.add("statusChangeDate")
+    kept = {k: v for k, v in expected.items() if k not in named}
+    if not kept:
+        raise CheckInconclusive(f"the accepted patches named every attribute of the {ctx.one}: nothing to examine")
+    problems = differences(kept, ctx.obj())
+    if problems:
+        raise CheckFailed(f"a refused patch changed the {ctx.one}: " + "; ".join(problems))
+    aside = f" ({', '.join(sorted(named - MAINTAINED))} left to the {len(accepted)} accepted)" if accepted else ""
+    return f"{len(kept)} attributes unchanged by the {len(patches) - len(accepted)} refused patch(es){aside}"
+
+
 def reference_resolves(ctx: CheckContext, expected: dict[str, Any], attributes: list[str] | None = None) -> str:
     """GET on a reference's href serves the resource the reference names. ``expected``: that resource
     as the API served it (``attributes``: the ones that identify it), so that a defect of its own

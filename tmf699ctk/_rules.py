@@ -218,7 +218,7 @@ RULES: tuple[Rule, ...] = (
     Rule("TMF630-PATCH-08", M, "update", "PATCH of an unknown id answers 404",
          "Answer 404 for PATCH on an id that does not exist.", c.status_in, {"expected": 404}, gate=Gate.STATUS),
     Rule("TMF630-PATCH-09", M, "update", "A refused PATCH leaves the lead unchanged",
-         "Validate the whole patch before applying any of it.", c.equals_resource),
+         "Validate the whole patch before applying any of it.", c.unchanged_by_refused),
     Rule("TMF630-PATCH-10", M, "update", "A valid PATCH (in the media type the server accepts) answers 200",
          "Apply valid merge patches and answer 200 with the updated lead.",
          c.status_in, {"expected": 200}, gate=Gate.STATUS),

@@ -315,6 +315,9 @@ class V5Handler(Handler):
                 checked = _without_nulls(patch)
                 if f("patch-accepts-no-type"):
                     checked.setdefault("@type", resource.type_name)
+                if f("patch-refused-but-applied") and "@type" not in checked:  # stored before it is validated
+                    self._store(resource)[item_id] = {**_merge(before, patch),
+                                                      "lastUpdate": _later_than(before.get("lastUpdate"))}
                 self._validate(resource.update_schema, checked)
                 if f("patch-put-semantics"):
                     updated = {**{k: before[k] for k in PUT_KEPT if k in before}, **_merge({}, patch)}

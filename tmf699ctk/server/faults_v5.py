@@ -30,6 +30,9 @@ FAULTS_V5: tuple[Fault, ...] = (
     Fault("accepts-no-type", "POST accepts a body without @type (the _FVO view requires it)", ("TMF630-VALID-05",)),
     Fault("patch-accepts-no-type", "PATCH accepts a merge patch without @type (the _MVO view requires it)",
           ("TMF630-PATCH-17",)),
+    # refused, but applied: what TMF630-PATCH-09 must still find once it sets accepted patches aside
+    Fault("patch-refused-but-applied", "A merge patch without @type is refused with 400 but applied all the same "
+          "(validated after it is stored)", ("TMF630-PATCH-09",)),
     Fault("v4-attribute-names", "Returns v4 names: type for salesLeadType, prospectContact for prospectContactMedium",
           ("TMF699-CREATE-04",)),
     Fault("revenue-not-array", "revenueEstimate is returned as one object, not v5's array", ("TMF699-SCHEMA-01",)),
