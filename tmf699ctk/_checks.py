@@ -774,6 +774,10 @@ def count_headers_consistent(ctx: CheckContext, total: int | None = None) -> str
             if len(distinct) == total < len(items) == known_total:
                 raise CheckInconclusive(f"X-Total-Count is {known_total} because the list repeats {ctx.many} "
                                         "(TMF699-LIST-04 reports that)")
+            if known_total == len(items) < total:  # the count is right about the answer: the answer is short
+                raise CheckInconclusive(f"X-Total-Count is {known_total}, the {len(items)} item(s) returned, but "
+                                        f"exactly {total} {ctx.many} match: the answer omits a match, which the "
+                                        "rules judging what a list returns report (TMF699-LIST-03, the filters)")
             raise CheckFailed(f"X-Total-Count is {known_total}, but exactly {total} {ctx.many} match")
         notes.append(f"X-Total-Count {known_total}")
     if not notes:
@@ -880,14 +884,19 @@ def _order_key(value: Any) -> Any:
     return moment if moment is not None else value
 
 
-def sorted_by(ctx: CheckContext, attribute: str, ids: list[str], descending: bool = False) -> str:
+def sorted_by(ctx: CheckContext, attribute: str, ids: list[str], descending: bool = False,
+              unsorted: list[Any] | None = None) -> str:
     """Our leads (``ids``, whose values sort alike under any collation) come in the sorted order;
-    other leads in the list are left alone."""
+    other leads in the list are left alone. ``unsorted``: the list as read without ``sort``; a lead
+    missing from it too is missing from the collection (TMF699-LIST-03), not put out of order."""
     items = ctx.items()
     if _anonymous(items):
         raise CheckInconclusive(f"{NO_IDS}: the {ctx.many} whose order is examined cannot be found")
     returned = _ids(items)
     missing = [i for i in ids if i not in returned]
+    if missing and unsorted is not None and missing[0] not in _ids(unsorted):
+        raise CheckInconclusive(f"{ctx.one} {missing[0]!r} is missing from the list without sort too (TMF699-LIST-03 "
+                                "reports that): its place in the order cannot be judged")
     if missing:
         raise _missing_from_list(ctx, items, missing[0], "is missing from the sorted list")
     ours = [item for item in items if isinstance(item, dict) and item.get("id") in ids]
