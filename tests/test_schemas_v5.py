@@ -20,9 +20,11 @@ from tmf699ctk._templating import render
 from .specfiles import ROOT, examples, spec_of
 
 V5 = api_spec("5.0.0")
-LEAD_URL = "http://127.0.0.1:8080/tmf-api/salesManagement/v5/salesLead/42"
-OPPORTUNITY_URL = "http://127.0.0.1:8080/tmf-api/salesManagement/v5/salesOpportunity/7"
-CONTEXT = {"run_id": "r0000001", "lead": {"id": "42", "href": LEAD_URL}}
+BASE_URL = "http://127.0.0.1:8080/tmf-api/salesManagement/v5"
+LEAD_URL = f"{BASE_URL}/salesLead/42"
+OPPORTUNITY_URL = f"{BASE_URL}/salesOpportunity/7"
+# the globals the runner gives every template, and the lead the opportunity payload refers to
+CONTEXT = {"run_id": "r0000001", "base_url": BASE_URL, "lead": {"id": "42", "href": LEAD_URL}}
 CONTACT_MEDIUM_TYPES = ["EmailContactMedium", "PhoneContactMedium", "FaxContactMedium",
                         "GeographicAddressContactMedium", "SocialContactMedium"]
 # What a full create body leaves out although the _FVO lists it: the server assigns id and href

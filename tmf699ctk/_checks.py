@@ -129,6 +129,17 @@ def _ids(items: list[Any]) -> list[Any]:
     return [item.get("id") if isinstance(item, dict) else None for item in items]
 
 
+def _anonymous(items: list[Any]) -> bool:
+    """A list none of whose items carries an id: no resource in it can be told apart from another."""
+    return bool(items) and all(i is None for i in _ids(items))
+
+
+# A list answer whose items have no id is the list's defect, reported where the list is judged
+# (TMF699-LIST-03, and the schema rules where the spec requires id); checks that find resources
+# in a list by id have nothing to examine then.
+NO_IDS = "no item carries an id (TMF699-LIST-03 reports a list whose items have none)"
+
+
 # -- status, media type, body shape ------------------------------------------------------------
 
 
@@ -253,8 +264,44 @@ def equals_resource(ctx: CheckContext, expected: dict[str, Any], attributes: lis
     return f"{len(expected)} attributes equal"
 
 
-def reference_resolves(ctx: CheckContext, expected: dict[str, Any]) -> str:
-    """GET on a reference's href serves the resource the reference names."""
+def unchanged_by_refused(ctx: CheckContext, expected: dict[str, Any], patches: list[Any] | None = None,
+                         statuses: list[int] | None = None) -> str:
+    """The lead is as it was (``expected``: as last read) before patches that had to be refused.
+    ``patches`` and ``statuses``: each of those patches and the status it was answered with; one
+    answered 2xx was not refused (the rule expecting the refusal reports that), so what it names,
+    and the server-maintained times it moves, are its doing, not a refused patch's."""
+    if patches is None or statuses is None:
+        return equals_resource(ctx, expected)
+    if len(patches) != len(statuses):
+        raise CheckInconclusive(f"{len(patches)} patches but {len(statuses)} answers: they cannot be matched")
+    accepted = [p for p, s in zip(patches, statuses, strict=True) if 200 <= s < 300]
+    if accepted and len(accepted) == len(patches):
+        raise CheckInconclusive(f"none of the {len(patches)} patches was refused (each answered 2xx, which the "
+                                "rules expecting the refusals report): no refused patch to examine")
+    if not all(isinstance(p, dict) for p in accepted):
+        raise CheckInconclusive("an accepted patch is not a merge patch: what it changed cannot be set aside")
+    named = {k for p in accepted for k in p} | (MAINTAINED if accepted else set())
+    if "status" in named:
+        named.add("statusChangeDate")
+    kept = {k: v for k, v in expected.items() if k not in named}
+    if not kept:
+        raise CheckInconclusive(f"the accepted patches named every attribute of the {ctx.one}: nothing to examine")
+    problems = differences(kept, ctx.obj())
+    if problems:
+        raise CheckFailed(f"a refused patch changed the {ctx.one}: " + "; ".join(problems))
+    aside = f" ({', '.join(sorted(named - MAINTAINED))} left to the {len(accepted)} accepted)" if accepted else ""
+    return f"{len(kept)} attributes unchanged by the {len(patches) - len(accepted)} refused patch(es){aside}"
+
+
+def reference_resolves(ctx: CheckContext, expected: dict[str, Any], attributes: list[str] | None = None) -> str:
+    """GET on a reference's href serves the resource the reference names. ``expected``: that resource
+    as the API served it (``attributes``: the ones that identify it), so that a defect of its own
+    representation, which other rules report, is not carried into the reference."""
+    if attributes is not None:
+        expected = {k: expected[k] for k in attributes if k in expected}
+    if not expected:
+        raise CheckInconclusive("the referenced resource as served has none of "
+                                f"{', '.join(attributes or ['its attributes'])} to compare with")
     if ctx.response.status != 200:
         raise CheckFailed(f"the reference's href {ctx.request.url} answered {ctx.response.status} "
                           f"{ctx.response.reason}: it resolves to nothing")
@@ -379,6 +426,11 @@ def location_in_base(ctx: CheckContext, resource: str = "salesLead") -> str:
     where = _split(absolute, "Location")
     if (where.scheme, where.netloc.lower()) != (base.scheme, base.netloc.lower()) \
             or not unquote(where.path).startswith(unquote(base.path).rstrip("/") + "/"):
+        if isinstance(href, str) and unquote(absolute).rstrip("/") == \
+                unquote(_join(ctx.request.url, href, inconclusive=True)).rstrip("/"):
+            # one URL, built one way: where it leads is the href's finding (a GET on it leaves the API)
+            raise CheckInconclusive(f"Location {location!r} is the {ctx.one}'s href, which is outside the API's base "
+                                    f"URL {ctx.base_url!r} as well: TMF630-HREF-02 reports that href")
         raise CheckFailed(f"Location {location!r} resolves to {absolute!r}, outside the API's base URL "
                           f"{ctx.base_url!r}: a client cannot follow it")
     if isinstance(href, str) and not _unquoted_endswith(_split(href, "href", inconclusive=True).path,
@@ -453,15 +505,18 @@ def not_before(ctx: CheckContext, attribute: str = "statusChangeDate", reference
 _ABSENT = object()
 
 
-def _spec_attributes(ctx: AnyContext, schema: str) -> set[str]:
-    """The attributes a schema defines, through allOf and $ref chains (v5 builds SalesLead on Entity)."""
+def _spec_walk(ctx: AnyContext, schema: str) -> tuple[set[str], set[str]]:
+    """The attributes a schema defines and those it requires, through allOf and $ref chains (v5
+    builds SalesLead on Entity, whose Extensible requires @type)."""
     found: set[str] = set()
+    required: set[str] = set()
     seen: set[tuple[int, str]] = set()
 
     def walk(document: Any, node: Any) -> None:
         if not isinstance(node, dict):
             return
         found.update(node.get("properties", {}))
+        required.update(r for r in node.get("required", []) if isinstance(r, str))
         for part in node.get("allOf", []):
             walk(document, part)
         ref = node.get("$ref")
@@ -476,7 +531,12 @@ def _spec_attributes(ctx: AnyContext, schema: str) -> set[str]:
 
     root = ctx.schemas.registry.contents(ctx.schemas.id_base + f"{schema}.schema.json")
     walk(root, root)
-    return found
+    return found, required
+
+
+def _spec_attributes(ctx: AnyContext, schema: str) -> set[str]:
+    """The attributes a schema defines."""
+    return _spec_walk(ctx, schema)[0]
 
 
 def _merge_problems(before: Any, patch: Any, actual: Any, path: str, found: list[tuple[str, str]]) -> None:
@@ -541,14 +601,28 @@ def _patch_kinds(patch: Any) -> set[str]:
 _FOCUS = {"objects": ({"object", "value"}, "object"), "nulls": ({"null"}, "null"), "arrays": ({"array"}, "array")}
 
 
+def _class_kept(ctx: CheckContext, before: dict[str, Any], patch: dict[str, Any], schema: str) -> dict[str, Any]:
+    """Where the resource schema requires @type (v5: every Extensible entity, so the _MVO view of a
+    patch carries it), a patch's @type names the resource's class: it is no change. The resource
+    keeps the class it had as last read; whether that class is the right one, or shown at all, is
+    the schema rules' to say (TMF699-SCHEMA-01/02). Elsewhere (v4) @type is an attribute like any other."""
+    if "@type" not in patch or "@type" not in _spec_walk(ctx, schema)[1]:
+        return patch
+    kept = {k: v for k, v in patch.items() if k != "@type"}
+    if kept and isinstance(before, dict) and "@type" in before:
+        kept["@type"] = before["@type"]
+    return kept
+
+
 def merge_applied(ctx: CheckContext, before: dict[str, Any], patch: dict[str, Any],
-                  reported: dict[str, Any] | None = None, only: str | None = None) -> str:
+                  reported: dict[str, Any] | None = None, only: str | None = None, schema: str = "SalesLead") -> str:
     """Every patched attribute is merge(before, patch): nested objects merged, arrays replaced whole,
     null removing. ``reported``: the PATCH response, whose own defects are not reported again;
     ``only``: objects, nulls or arrays, the part of RFC 7396 this rule judges (the others have
-    their own rules)."""
+    their own rules); ``schema``: the resource's (whether @type is its required class, see _class_kept)."""
+    patch = _class_kept(ctx, before, patch, schema)
     if not patch:
-        raise CheckInconclusive("the patch is empty: nothing to examine")
+        raise CheckInconclusive("the patch is empty (or names nothing but the resource's class): nothing to examine")
     kinds, needed = _FOCUS[only] if only else ({"null", "array", "object", "value"}, None)
     if needed is not None and needed not in _patch_kinds(patch):
         raise CheckInconclusive(f"the patch has no {only} to examine")
@@ -661,8 +735,8 @@ def _our_item(ctx: CheckContext, expected: dict[str, Any], what: str) -> dict[st
     if not isinstance(rid, str) or not rid:
         raise CheckInconclusive(f"the {ctx.one} to look for has no id ({short(rid)}): it cannot be found in a list")
     items = ctx.items()
-    if items and all(not isinstance(i, dict) or i.get("id") is None for i in items):
-        raise CheckInconclusive(f"no item carries an id: {ctx.one} {rid!r} cannot be told apart from the others")
+    if _anonymous(items):
+        raise CheckInconclusive(f"{NO_IDS}: {ctx.one} {rid!r} cannot be told apart from the others")
     match = [i for i in items if isinstance(i, dict) and i.get("id") == rid]
     if not match:
         raise _missing_from_list(ctx, items, rid, what)
@@ -672,7 +746,8 @@ def _our_item(ctx: CheckContext, expected: dict[str, Any], what: str) -> dict[st
 def list_contains(ctx: CheckContext, id: str, present: bool = True) -> str:
     ids = _ids(ctx.items())
     if present and id not in ids:
-        raise _missing_from_list(ctx, ctx.items(), id, f"is not among the {len(ids)} items returned")
+        none = ", none of which carries an id" if _anonymous(ctx.items()) else ""
+        raise _missing_from_list(ctx, ctx.items(), id, f"is not among the {len(ids)} items returned{none}")
     if not present and id in ids:
         raise CheckFailed(f"{ctx.one} {id!r} is returned although it must be excluded")
     return f"{id} {'present' if present else 'absent'} among {len(ids)} items"
@@ -715,6 +790,10 @@ def count_headers_consistent(ctx: CheckContext, total: int | None = None) -> str
             if len(distinct) == total < len(items) == known_total:
                 raise CheckInconclusive(f"X-Total-Count is {known_total} because the list repeats {ctx.many} "
                                         "(TMF699-LIST-04 reports that)")
+            if known_total == len(items) < total:  # the count is right about the answer: the answer is short
+                raise CheckInconclusive(f"X-Total-Count is {known_total}, the {len(items)} item(s) returned, but "
+                                        f"exactly {total} {ctx.many} match: the answer omits a match, which the "
+                                        "rules judging what a list returns report (TMF699-LIST-03, the filters)")
             raise CheckFailed(f"X-Total-Count is {known_total}, but exactly {total} {ctx.many} match")
         notes.append(f"X-Total-Count {known_total}")
     if not notes:
@@ -821,12 +900,19 @@ def _order_key(value: Any) -> Any:
     return moment if moment is not None else value
 
 
-def sorted_by(ctx: CheckContext, attribute: str, ids: list[str], descending: bool = False) -> str:
+def sorted_by(ctx: CheckContext, attribute: str, ids: list[str], descending: bool = False,
+              unsorted: list[Any] | None = None) -> str:
     """Our leads (``ids``, whose values sort alike under any collation) come in the sorted order;
-    other leads in the list are left alone."""
+    other leads in the list are left alone. ``unsorted``: the list as read without ``sort``; a lead
+    missing from it too is missing from the collection (TMF699-LIST-03), not put out of order."""
     items = ctx.items()
+    if _anonymous(items):
+        raise CheckInconclusive(f"{NO_IDS}: the {ctx.many} whose order is examined cannot be found")
     returned = _ids(items)
     missing = [i for i in ids if i not in returned]
+    if missing and unsorted is not None and missing[0] not in _ids(unsorted):
+        raise CheckInconclusive(f"{ctx.one} {missing[0]!r} is missing from the list without sort too (TMF699-LIST-03 "
+                                "reports that): its place in the order cannot be judged")
     if missing:
         raise _missing_from_list(ctx, items, missing[0], "is missing from the sorted list")
     ours = [item for item in items if isinstance(item, dict) and item.get("id") in ids]
@@ -849,10 +935,13 @@ def sorted_by(ctx: CheckContext, attribute: str, ids: list[str], descending: boo
 
 
 def fields_only(
-    ctx: CheckContext, fields: list[str], items: bool = False, expected: dict[str, Any] | None = None
+    ctx: CheckContext, fields: list[str], items: bool = False, expected: dict[str, Any] | None = None,
+    unselected: list[Any] | None = None,
 ) -> str:
     """Only the selected attributes (+id, href) come back; the lead we created (``expected``),
-    which has them all, must carry each of them. Other leads may simply lack an attribute."""
+    which has them all, must carry each of them. Other leads may simply lack an attribute.
+    ``unselected``: the list as read without ``fields``; when its items carry no id either, a
+    missing id is the list's defect, not the selection's."""
     targets = ctx.items() if items else [ctx.obj()]
     allowed = set(fields) | {"id", "href"} | META_ATTRIBUTES
     for index, item in enumerate(targets):
@@ -862,7 +951,11 @@ def fields_only(
         if extra:
             where = f"item {index} (id {item.get('id')!r})" if items else "the body"
             raise CheckFailed(f"fields={','.join(fields)} but {where} also carries {', '.join(extra)}")
+    for item in targets:
         if "id" not in item:
+            if items and unselected is not None and _anonymous(unselected):
+                raise CheckInconclusive(f"fields={','.join(fields)} returns items without id, but so does the list "
+                                        f"without fields: {NO_IDS}, not the selection's doing")
             raise CheckFailed(f"fields={','.join(fields)} dropped id, which is always returned")
     if expected is not None:
         ours = _our_item(ctx, expected, "is missing from the fields-selected list") if items else targets[0]
@@ -950,12 +1043,15 @@ def filtered(
     or has a list value (OR of equalities).
     """
     items = ctx.items()
+    anonymous = _anonymous(items)  # what the items' values show is still judged; who they are is not
     for index, item in enumerate(items):
         if not isinstance(item, dict):
             raise CheckFailed(f"item {index} is {_kind(item)}, expected an object")
         for key, expected in where.items():
             attribute, _, op = key.partition(".")
             op = op or "eq"
+            if anonymous and attribute == "id":
+                continue
             if attribute not in item:
                 raise CheckFailed(f"item {index} (id {item.get('id')!r}) has no {attribute} to filter on")
             options = expected if isinstance(expected, list) else [expected]
@@ -965,6 +1061,9 @@ def filtered(
                     f"filter {key}={wanted} returned item {item.get('id')!r} whose {attribute} is "
                     f"{short(item[attribute])}: the filter is ignored or wrong"
                 )
+    if anonymous and (include or exclude or any(k.partition(".")[0] == "id" for k in where)):
+        raise CheckInconclusive(f"{NO_IDS}: the {ctx.many} the filter must return or leave out cannot be "
+                                f"found among the {len(items)} item(s)")
     ids = _ids(items)
     for rid in include or []:
         if rid not in ids:
@@ -983,6 +1082,8 @@ def filtered_exact(ctx: CheckContext, attribute: str, value: Any, include: list[
     if not decoys:
         raise CheckInconclusive(f"no look-alike {ctx.one} to exclude")
     items = ctx.items()
+    if _anonymous(items):
+        raise CheckInconclusive(f"{NO_IDS}: the look-alikes cannot be told apart from the {ctx.one}")
     unrelated = [i for i in items if isinstance(i, dict) and i.get("id") not in decoys
                  and not same_scalar(value, i.get(attribute))]
     if unrelated:
@@ -1059,21 +1160,33 @@ def event_about(ctx: EventContext, id: str, resource: str = "salesLead") -> str:
     return f"event.{resource}.id {id}"
 
 
-def event_envelope(ctx: EventContext) -> str:
-    """eventId is set and eventTime is not in the future (its format is the schema's business)."""
+def event_envelope(ctx: EventContext, schema: str | None = None) -> str:
+    """eventId is set and eventTime is not in the future (its format is the schema's business).
+    ``schema``: the event's schema; an attribute it requires (v5: eventId and eventTime) that is
+    absent is TMF699-EVENT-02's finding, and this check judges what is there."""
     body = ctx.obj()
+    required = _spec_walk(ctx, schema)[1] if schema else set()
+    unchecked: list[str] = []  # required by the schema and absent: the schema rule reports them
     event_id = body.get("eventId")
-    if event_id is None or (isinstance(event_id, str) and not event_id.strip()):
+    if event_id is None and "eventId" in required:
+        unchecked.append("eventId")
+    elif event_id is None or (isinstance(event_id, str) and not event_id.strip()):
         raise CheckFailed("the notification has no eventId: a listener cannot tell a repeat from a new event")
-    if "eventTime" not in body:
-        raise CheckFailed("the notification has no eventTime")
     moment = _instant(body, "eventTime")
+    if "eventTime" not in body:
+        if "eventTime" not in required:
+            raise CheckFailed("the notification has no eventTime")
+        unchecked.append("eventTime")
+    elif moment is not None:
+        ahead = (moment - datetime.now(UTC)).total_seconds()
+        if ahead > ctx.clock_skew:
+            raise CheckFailed(f"eventTime {body['eventTime']!r} is {ahead:.0f} s in the future (allowance "
+                              f"{ctx.clock_skew:g} s)")
+    if unchecked:
+        raise CheckInconclusive(f"the notification has no {' and no '.join(unchecked)}, which its schema {schema} "
+                                "requires: TMF699-EVENT-02 reports that")
     if moment is None:
         return f"eventId {short(event_id)}; eventTime is not a date-time (TMF699-EVENT-02 reports that)"
-    ahead = (moment - datetime.now(UTC)).total_seconds()
-    if ahead > ctx.clock_skew:
-        raise CheckFailed(f"eventTime {body['eventTime']!r} is {ahead:.0f} s in the future (allowance "
-                          f"{ctx.clock_skew:g} s)")
     return f"eventId {short(event_id)}, eventTime {body['eventTime']}"
 
 

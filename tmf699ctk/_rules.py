@@ -218,7 +218,7 @@ RULES: tuple[Rule, ...] = (
     Rule("TMF630-PATCH-08", M, "update", "PATCH of an unknown id answers 404",
          "Answer 404 for PATCH on an id that does not exist.", c.status_in, {"expected": 404}, gate=Gate.STATUS),
     Rule("TMF630-PATCH-09", M, "update", "A refused PATCH leaves the lead unchanged",
-         "Validate the whole patch before applying any of it.", c.equals_resource),
+         "Validate the whole patch before applying any of it.", c.unchanged_by_refused),
     Rule("TMF630-PATCH-10", M, "update", "A valid PATCH (in the media type the server accepts) answers 200",
          "Apply valid merge patches and answer 200 with the updated lead.",
          c.status_in, {"expected": 200}, gate=Gate.STATUS),
@@ -371,6 +371,9 @@ V5_RULES: tuple[Rule, ...] = (
 RULES = tuple(replace(r, versions=V4) if r.id in _V4_ONLY else r for r in RULES) + V5_RULES
 # the rule the runner judges a 202 Accepted answer's polling with (a step marked `accepted:`)
 ACCEPTED_RULE = "TMF699-ASYNC-01"
+# the rule that reports a write answered 2xx that did not take effect, by what the write promised
+# (`accepted:`): named when an event awaited after such a write is not owed
+EFFECT_RULES = {"appears": "TMF699-RETRIEVE-01", "changes": "TMF630-PATCH-03", "disappears": "TMF699-DELETE-03"}
 
 
 BY_ID: dict[str, Rule] = {rule.id: rule for rule in RULES}

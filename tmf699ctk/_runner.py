@@ -56,7 +56,7 @@ from ._results import (
     is_blocking,
 )
 from ._rule_args import argument_problems
-from ._rules import ACCEPTED_RULE, BY_ID, Gate
+from ._rules import ACCEPTED_RULE, BY_ID, EFFECT_RULES, Gate
 from ._safejson import loads as load_json
 from ._scenarios import NO_BODY, Expectation, Scenario, Step
 from ._settings import NotificationMode, Settings
@@ -288,6 +288,9 @@ class ScenarioState:
     broken: str | None = None
     declined: dict[str, str] = field(default_factory=dict)  # feature -> reason
     last_sent: float = 0.0  # monotonic time of the latest request: events must arrive after it
+    # the latest request, when it was a write that promised an effect (`accepted:`) and was answered 2xx:
+    # what the event awaited next follows from (its effect is verified when the event does not come)
+    last_write: tuple[str, Exchange] | None = None
     events_seen: int = 0  # events this scenario's subscriptions received
     collected: dict[str, dict[int, Any]] = field(default_factory=dict)
     # `absent` waits judged once the steps are done: (the step's result, the judgement)
@@ -736,6 +739,7 @@ class Runner:
             return result
         with state.lock:
             state.last_sent = max(state.last_sent, sent_at)
+            state.last_write = None
         if exchange.request.method == "DELETE" and exchange.response is not None \
                 and exchange.response.status in _GONE:
             self.ledger.deleted(exchange.request.url)
@@ -773,6 +777,9 @@ class Runner:
                 location = [(k, v) for k, v in response.headers if k.lower() == "location"]
                 headers = [(k, v) for k, v in final.headers if k.lower() != "location"] + location
                 response = replace(response, headers=headers, body=final.body, size=final.size)
+        if step.accepted and exchange.response is not None and 200 <= exchange.response.status < 300:
+            with state.lock:
+                state.last_write = (step.accepted, exchange)
         ctx = self._context(exchange, response)
         has_body = bool(response.body.strip())
         # gates first: if the status or body shape is wrong, body checks would only echo that
@@ -790,7 +797,8 @@ class Runner:
                 blocked = f"not evaluated: {checked.rule_id} failed ({checked.message[:120]})"
                 # a wrong 2xx (200 for 201) still carries the lead; an error status or shape does not
                 shape_failed = not 200 <= response.status < 300 or expectation.rule.gate == Gate.SHAPE
-        if shape_failed and step.save:
+        # an answer's status can always be saved; what its body or headers hold cannot, after such a failure
+        if shape_failed and any(not _status_source(source) for source in step.save.values()):
             with state.lock:
                 state.broken = f"step '{name}' failed ({blocked}); its values were not saved"
         else:
@@ -1179,9 +1187,15 @@ class Runner:
             received = self._events_at(state.callback, scenario_id)
             message = (f"no {what} arrived at {subscription} within {timeout:g} s "
                        f"({received} event(s) about this scenario's leads received in all)")
+            with state.lock:
+                write = state.last_write
+            unapplied = self._without_effect(write) if write is not None else None
+            if unapplied is not None:  # no event is owed for a change that did not happen
+                result.exchange, why = unapplied
+                message = f"inconclusive: {message}, but {why}"
             result.checks = [
-                self._outcome(e, Status.FAILED, message) if e.rule.id == "TMF699-EVENT-01"
-                else self._outcome(e, Status.SKIPPED, f"not evaluated: {message}")
+                self._outcome(e, Status.FAILED, message) if e.rule.id == "TMF699-EVENT-01" and unapplied is None
+                else self._outcome(e, Status.SKIPPED, message if unapplied else f"not evaluated: {message}")
                 for e in step.expect
             ]
             return result
@@ -1193,6 +1207,35 @@ class Runner:
                            clock_skew=self.settings.run.clock_skew)
         result.checks = [self._evaluate(e, ctx, context) for e in step.expect]
         return result
+
+    def _without_effect(self, write: tuple[str, Exchange]) -> tuple[Exchange, str] | None:
+        """When the write an awaited event follows from did not take effect (one GET of its resource
+        says so), that GET and why; None when it did, or cannot be told."""
+        until, exchange = write
+        request, answer = exchange.request, exchange.response
+        written = request.url.split("?", 1)[0]
+        target: str | None = written
+        if until == "appears":  # the created resource: where the answer says it is
+            location = answer.header("location") if answer is not None else None
+            rid = _created_id(answer.body) if answer is not None else None
+            target = urljoin(request.url, location) if location else \
+                f"{written.rstrip('/')}/{quote(rid, safe='')}" if rid is not None else None
+        if target is None or outside_base(target, self.base_url) is not None:
+            return None
+        check = send(self.client, "GET", target, health=self.health, timeout=self.settings.target.timeout,
+                     max_body=self.settings.target.max_body, abort=self.cancel.stop,
+                     permit=getattr(self._step_local, "permit", None))
+        seen = check.response
+        if seen is None or check.error or seen.truncated:
+            return None
+        sent = _expected_change(request.body) if until == "changes" else None
+        if _took_effect(until, seen, sent):
+            return None
+        did = {"appears": "is not there", "changes": "does not show the change",
+               "disappears": "is still there"}[until]
+        return check, (f"the {request.method} it follows did not take effect (GET {target} answered {seen.status}: "
+                       f"the resource {did}): no event is owed for a change that did not happen "
+                       f"({EFFECT_RULES[until]} reports such a {request.method})")
 
     def _event_exchange(self, event: ReceivedEvent, latency: float) -> Exchange:
         """The server's POST to the listener and the listener's answer (v4 201, v5 204), with the latency
@@ -1315,8 +1358,11 @@ class Runner:
 
     def _save(self, step: Step, ctx: CheckContext, state: ScenarioState, result: StepResult) -> None:
         for name, source in step.save.items():
+            value: Any
             try:
-                if isinstance(source, dict):
+                if _status_source(source):
+                    value = ctx.response.status
+                elif isinstance(source, dict):
                     value = ctx.response.header(source["header"])
                     if value is None and "default" in source:
                         value = source["default"]
@@ -1605,7 +1651,8 @@ def _json_list(text: str) -> list[Any] | None:
 
 def _expected_change(body: str | None) -> dict[str, Any] | None:
     """What a PATCH body says the resource will show: a merge patch's attributes, or the values a
-    JSON Patch adds or replaces at top-level pointers (deeper or JSONPath targets are not predicted)."""
+    JSON Patch adds or replaces at top-level pointers (deeper or JSONPath targets are not predicted,
+    and a member a later operation changes again is no longer predicted)."""
     merge = _json_object(body)
     if merge is not None:
         return merge
@@ -1615,13 +1662,32 @@ def _expected_change(body: str | None) -> dict[str, Any] | None:
         return None
     if not isinstance(operations, list):
         return None
-    expected = {}
+    expected: dict[str, Any] = {}
     for op in operations:
         path = op.get("path") if isinstance(op, dict) else None
         if op.get("op") in ("add", "replace") and isinstance(path, str) and path.count("/") == 1 \
                 and path.startswith("/") and "~" not in path:
             expected[path[1:]] = op.get("value")
+            continue
+        for where in (path, op.get("from") if isinstance(op, dict) else None):
+            if isinstance(where, str):
+                member = _top_member(where)
+                if member is None:  # a target not understood: what it changes cannot be predicted
+                    expected.clear()
+                else:
+                    expected.pop(member, None)
     return expected or None
+
+
+_JSONPATH_MEMBER = re.compile(r"^\$(?:\.([A-Za-z_@][\w@-]*)|\[\s*'([^']+)'\s*\])")
+
+
+def _top_member(path: str) -> str | None:
+    """The top-level member a JSON Pointer or a JSONPath (``$.note[...]``) leads into; None when unknown."""
+    if path.startswith("/"):
+        return path[1:].split("/", 1)[0].replace("~1", "/").replace("~0", "~")
+    found = _JSONPATH_MEMBER.match(path)
+    return (found.group(1) or found.group(2)) if found else None
 
 
 def _took_effect(until: str, answer: HttpResponse, sent: dict[str, Any] | None) -> bool:
@@ -1633,6 +1699,11 @@ def _took_effect(until: str, answer: HttpResponse, sent: dict[str, Any] | None) 
         body = _json_object(answer.body)
         return body is not None and not patch_differences(sent, body)  # a merge patch's null removes
     return True
+
+
+def _status_source(source: Any) -> bool:
+    """A `save` source that is the answer's status (``{status: true}``)."""
+    return isinstance(source, dict) and source.get("status") is True
 
 
 def _probe_label(kept: list[str], left_out: list[str]) -> str:

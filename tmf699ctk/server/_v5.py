@@ -16,6 +16,7 @@ import json
 import threading
 import uuid
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -62,6 +63,8 @@ class V5Events(EventSender):
             del event["eventId"]
         if "event-v4-shape" in f:
             event["timeOcurred"] = event.pop("eventTime")
+        if "event-time-future" in f:
+            event["eventTime"] = _stamp(_now() + timedelta(hours=1))
         return event
 
 
@@ -189,7 +192,7 @@ class V5Handler(Handler):
         except QueryError as exc:
             raise HttpError(400, str(exc)) from exc
         body = [self._fields(item) for item in chunk]
-        if f("list-items-fvo"):
+        if f("list-items-fvo") or (f("fields-drops-id") and "fields" in params):
             body = [{k: v for k, v in item.items() if k not in ("id", "href")} for item in body]
         total = len(chunk) if f("page-total-is-page-size") and "limit" in params else len(selected)
         headers = {"X-Total-Count": str(total), "X-Result-Count": str(len(body))}
@@ -312,6 +315,9 @@ class V5Handler(Handler):
                 checked = _without_nulls(patch)
                 if f("patch-accepts-no-type"):
                     checked.setdefault("@type", resource.type_name)
+                if f("patch-refused-but-applied") and "@type" not in checked:  # stored before it is validated
+                    self._store(resource)[item_id] = {**_merge(before, patch),
+                                                      "lastUpdate": _later_than(before.get("lastUpdate"))}
                 self._validate(resource.update_schema, checked)
                 if f("patch-put-semantics"):
                     updated = {**{k: before[k] for k in PUT_KEPT if k in before}, **_merge({}, patch)}
@@ -356,36 +362,41 @@ class V5Handler(Handler):
 
     def _json_patch(self, resource: ResourceSpec, item: dict[str, Any], operations: Any,
                     query: bool) -> dict[str, Any]:
-        """RFC 6902 (python-jsonpath); with ``query``, a path may be a JSONPath selecting elements."""
+        """RFC 6902 (python-jsonpath); with ``query``, a path may be a JSONPath selecting elements. The
+        operations apply in order, each to the document the previous one left (RFC 6902 section 3): a
+        JSONPath selects from that document too."""
         api = self.state.api
         if api.json_patch_schema:
             self._validate(api.json_patch_schema, operations)
         if self.state.fault("json-patch-ignored"):
             return copy.deepcopy(item)
         expanded = []
-        for operation in operations:
-            path = operation.get("path", "")
-            if query and path.startswith("$"):
-                try:
-                    pointers = [str(m.pointer()) for m in jsonpath.finditer(path, item)]
-                except jsonpath.JSONPathError as exc:
-                    raise HttpError(400, f"path {path!r} is not a valid JSONPath: {exc}") from exc
-                if self.state.fault("json-patch-query-literal"):
-                    pointers = [path]
-                expanded += [{**operation, "path": pointer} for pointer in pointers]
-            else:
-                expanded.append(operation)
+        patched: Any = copy.deepcopy(item)
         try:
-            patched = jsonpath.JSONPatch(expanded).apply(copy.deepcopy(item))
+            for operation in operations:
+                path = operation.get("path", "")
+                if query and path.startswith("$"):
+                    try:
+                        pointers = [str(m.pointer()) for m in jsonpath.finditer(path, patched)]
+                    except jsonpath.JSONPathError as exc:
+                        raise HttpError(400, f"path {path!r} is not a valid JSONPath: {exc}") from exc
+                    if self.state.fault("json-patch-query-literal"):
+                        pointers = [path]
+                    step = [{**operation, "path": pointer} for pointer in pointers]
+                else:
+                    step = [operation]
+                expanded += step
+                patched = jsonpath.JSONPatch(step).apply(patched) if step else patched
         except (jsonpath.JSONPatchError, jsonpath.JSONPointerError) as exc:
             raise HttpError(400, f"the patch cannot be applied: {exc}") from exc
         if not isinstance(patched, dict):  # an operation on the root ("path": "") replaced the resource
             raise HttpError(400, "the patch must leave the resource a JSON object")
+        result: dict[str, Any] = patched
         if self.state.fault("json-patch-replaces"):  # the operations' result replaces the resource
             kept = {"id", "href", "@type", "creationDate", "status", "statusChangeDate", "lastUpdate", "name"}
             touched = {str(o.get("path", "")).lstrip("/").split("/", 1)[0] for o in expanded}
-            patched = {k: v for k, v in patched.items() if k in kept | touched}
-        return patched
+            result = {k: v for k, v in result.items() if k in kept | touched}
+        return result
 
     def delete_item(self, resource: ResourceSpec, item_id: str) -> None:
         f = self.state.fault
@@ -397,7 +408,8 @@ class V5Handler(Handler):
                 return
             with self.state.store.lock:
                 self._store(resource).pop(item_id, None)
-            self.state.publish_v5("delete", resource, self._show(resource, item))
+            if not f("delete-event-not-sent"):
+                self.state.publish_v5("delete", resource, self._show(resource, item))
 
         if self.state.accepted or f("accepted-delete-lost"):
             self.state.later(remove)

@@ -30,6 +30,9 @@ FAULTS_V5: tuple[Fault, ...] = (
     Fault("accepts-no-type", "POST accepts a body without @type (the _FVO view requires it)", ("TMF630-VALID-05",)),
     Fault("patch-accepts-no-type", "PATCH accepts a merge patch without @type (the _MVO view requires it)",
           ("TMF630-PATCH-17",)),
+    # refused, but applied: what TMF630-PATCH-09 must still find once it sets accepted patches aside
+    Fault("patch-refused-but-applied", "A merge patch without @type is refused with 400 but applied all the same "
+          "(validated after it is stored)", ("TMF630-PATCH-09",)),
     Fault("v4-attribute-names", "Returns v4 names: type for salesLeadType, prospectContact for prospectContactMedium",
           ("TMF699-CREATE-04",)),
     Fault("revenue-not-array", "revenueEstimate is returned as one object, not v5's array", ("TMF699-SCHEMA-01",)),
@@ -62,7 +65,12 @@ FAULTS_V5: tuple[Fault, ...] = (
     Fault("event-untyped", "Events lack the mandatory @type", ("TMF699-EVENT-02",)),
     Fault("event-no-event-id", "Events lack the mandatory eventId", ("TMF699-EVENT-02",)),
     Fault("event-v4-shape", "Events use v4's timeOcurred instead of eventTime", ("TMF699-EVENT-02",)),
+    # valid against the schema: the envelope rule's own finding, which the two faults above leave to the schema
+    Fault("event-time-future", "eventTime is an hour in the future", ("TMF699-EVENT-07",)),
     Fault("events-never-sent", "The hub accepts subscriptions but never sends an event", ("TMF699-EVENT-01",)),
+    # the delete happens, its event does not: what the gate of opportunity-delete-noop (no delete, hence no
+    # event owed) must not hide
+    Fault("delete-event-not-sent", "DELETE deletes the resource but sends no DeleteEvent", ("TMF699-EVENT-01",)),
     # v5 query features and views on writes
     Fault("fields-ignored-on-post", "fields on POST is ignored: every attribute is returned", ("TMF630-FIELDS-07",)),
     Fault("fields-ignored-on-patch", "fields on PATCH is ignored: every attribute is returned",
@@ -102,6 +110,10 @@ FAULTS_V5: tuple[Fault, ...] = (
           ("TMF630-FIELDS-05",)),
     Fault("fields-ignores-filter", "With fields in the query, the attribute filters are ignored",
           ("TMF630-FIELDS-06",)),
+    # a list selection dropping id (the list without fields keeps it): what the gate of list-items-fvo
+    # (items without id everywhere) must not hide
+    Fault("fields-drops-id", "A fields selection on a list drops id and href (the list without fields keeps them)",
+          ("TMF630-FIELDS-01", "TMF630-FIELDS-02", "TMF630-FIELDS-04")),
     # filter exactness against look-alikes
     Fault("filter-substring", "?name=x matches every name containing x", ("TMF630-FILTER-05",)),
     Fault("filter-case-insensitive", "?name=x matches names differing in case", ("TMF630-FILTER-05",)),
