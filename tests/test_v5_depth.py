@@ -65,16 +65,17 @@ def test_a_refused_v5_attribute_fails_once_by_name_and_the_scenario_goes_on_with
 
 def test_a_v5_merge_patch_is_modelled_whole_for_the_opportunity_too(tmp_path: Path) -> None:
     result = run_suite(tmp_path, embedded=True, api_version=V5, faults=["patch-replaces-nested"],
-                       only=["V5-UPDATE-OPPORTUNITY"])
+                       only=["V5-UPDATE-NESTED-OPPORTUNITY"])
     assert failed_rules(result) == {"TMF630-PATCH-12"}
-    (nested,) = [ch for ch in result.checks() if ch.rule_id == "TMF630-PATCH-12" and ch.status == Status.FAILED]
+    step = next(st for sc in result.scenarios for st in sc.steps if st.name.startswith("PATCH nested objects"))
+    (nested,) = [ch for ch in step.checks if ch.rule_id == "TMF630-PATCH-12" and ch.status == Status.FAILED]
     assert "$.category.version: dropped" in nested.message and "$.validFor.startDateTime: dropped" in nested.message
 
 
 def test_the_independent_v5_server_refuses_a_repeated_body_with_409_and_reorders_arrays(tmp_path: Path) -> None:
     with IndependentV5Server() as server:
         result = run_suite(tmp_path, base_url=server.url, api_version=V5,
-                           only=["V5-CREATE-LEAD", "V5-CREATE-OPPORTUNITY", "V5-UPDATE-LEAD"])
+                           only=["V5-CREATE-LEAD", "V5-CREATE-OPPORTUNITY", "V5-UPDATE-LEAD", "V5-UPDATE-NESTED-LEAD"])
     assert result.verdict == "PASS" and failed_rules(result) == set()
     repeated = [ch for ch in result.checks() if ch.rule_id == "TMF699-CREATE-06"]
     assert [ch.message for ch in repeated] == ["409 Conflict: the duplicate is refused"] * 2
