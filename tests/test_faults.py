@@ -77,7 +77,7 @@ CONSEQUENCES: dict[str, str] = {
     "get-unknown-500": "the deleted lead is then an error", "ignore-fields": "every fields rule",
     "fields-drops-id": "every fields rule", "ignore-filters": "every filter rule",
     "patch-stale-response": "every PATCH answer is stale", "patch-accepts-readonly": "the lead moves to a new id",
-    "patch-no-enum-check": "the 'refused' patches changed the lead", "event-no-payload": "no lead to match",
+    "event-no-payload": "no lead to match",
 }
 
 
