@@ -23,6 +23,7 @@ from referencing.exceptions import NoSuchResource
 
 from ._exceptions import SchemaError
 from ._resources import data_dir
+from ._validity import Check, NotCompiled, compile_check
 
 DEFAULT_SPEC = "tmf699-v4.0.0"
 MAX_ERRORS = 10
@@ -78,6 +79,7 @@ class SchemaStore:
     registry: Registry
     names: frozenset[str]
     _validators: dict[str, Validator] = field(default_factory=dict, repr=False, compare=False)
+    _checks: dict[str, Check | None] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def load(cls, spec: str = DEFAULT_SPEC, folder: Path | None = None) -> SchemaStore:
@@ -107,8 +109,27 @@ class SchemaStore:
             cache[name] = cls(schema, registry=self.registry, format_checker=format_checker)
         return cache[name]
 
+    def _valid(self, name: str, instance: Any) -> bool:
+        """True when the compiled check finds ``instance`` valid; False when it does not, or cannot tell."""
+        if name not in self._checks:
+            self.validator(name)  # an unknown name is a SchemaError, as for errors()
+            try:
+                check: Check | None = compile_check(
+                    self.registry.contents(self.id_base + name + ".schema.json"),
+                    self.registry.resolver(self.id_base + name + ".schema.json"), format_checker)
+            except NotCompiled:
+                check = None
+            self._checks[name] = check
+        check = self._checks[name]
+        try:
+            return check is not None and check(instance)
+        except Exception:  # whatever jsonschema makes of it (an error, an exception) is the answer
+            return False
+
     def errors(self, name: str, instance: Any, limit: int = MAX_ERRORS) -> list[str]:
         """Every violation as ``$.path: message``, deepest first, at most ``limit``."""
+        if self._valid(name, instance):
+            return []  # only the errors need jsonschema
         found = sorted(self.validator(name).iter_errors(instance), key=_error_order)
         # A subtype re-checks what its discriminated parent checked: say each problem once.
         unique = list(dict.fromkeys(format_error(err) for err in found))
