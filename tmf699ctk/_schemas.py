@@ -1,4 +1,4 @@
-"""Bundled JSON Schemas: loaded once, compiled once per run, errors named by JSON path.
+"""Bundled JSON Schemas: loaded once per process, validators compiled once, errors named by JSON path.
 
 Every bundled version is plain JSON Schema (the generator translates OpenAPI 3.0's dialect),
 so one validator per schema's ``$schema`` serves v4 and v5 alike.
@@ -10,6 +10,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -83,7 +84,15 @@ class SchemaStore:
 
     @classmethod
     def load(cls, spec: str = DEFAULT_SPEC, folder: Path | None = None) -> SchemaStore:
-        folder = folder or data_dir("schemas") / spec
+        """The schemas of ``spec`` in ``folder`` (default: the bundled ones). The bundled schemas do not
+        change while the kit runs: they are read once per process, and their validators, compiled on
+        first use, then serve every plan, server and run of the process."""
+        if folder is None:
+            return _bundled(spec, data_dir("schemas") / spec)
+        return cls._read(spec, folder)
+
+    @classmethod
+    def _read(cls, spec: str, folder: Path) -> SchemaStore:
         index_path = folder / "index.json"
         if not index_path.is_file():
             raise SchemaError(f"no schema index at {index_path}; run scripts/gen_schemas.py")
@@ -137,6 +146,11 @@ class SchemaStore:
         if len(unique) > limit:
             messages.append(f"... and {len(unique) - limit} more")
         return messages
+
+
+@cache
+def _bundled(spec: str, folder: Path) -> SchemaStore:
+    return SchemaStore._read(spec, folder)
 
 
 def _error_order(error: ValidationError) -> tuple[str, str]:
