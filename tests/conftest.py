@@ -67,6 +67,31 @@ def load_json(path: Path) -> dict:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
+# The order in which `--dist loadfile` hands files to the workers: the fault matrices (the most CPU,
+# each in a pool of its own), then the files that mostly wait (slow and hostile servers, timeouts,
+# quiet periods, events), then the other long ones with few tests (~8-15 s each on two cores), then
+# the rest, most tests first (xdist's own order). Waiting costs no CPU while the matrices use it all,
+# where at the end the same waits would leave the cores idle; and the last files handed out are short.
+FIRST = ("test_v5_faults.py", "test_faults.py")
+WAITING = ("test_hostile.py", "test_e2e.py", "test_signals.py", "test_auth.py", "test_notifications.py",
+           "test_concurrency.py")
+LONG = ("test_v5.py", "test_plugin.py", "test_ci_docs.py", "test_cli.py", "test_cliproc.py", "test_report_browser.py")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if getattr(config.option, "loadscopereorder", None):
+        config.option.loadscopereorder = False  # the files come in pytest_collection_modifyitems's order
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    counts: dict[str, int] = {}
+    for item in items:
+        counts[item.path.name] = counts.get(item.path.name, 0) + 1
+    ranks = {name: rank for rank, name in enumerate((*FIRST, *WAITING, *LONG))}
+    # stable: the tests of one file keep their order
+    items.sort(key=lambda item: (ranks.get(item.path.name, len(ranks)), -counts[item.path.name], item.path.name))
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
     """The command-line zygote ends with this process (and is waited for: its CPU time is counted)."""
     from .cliproc import shutdown

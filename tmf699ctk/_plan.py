@@ -138,7 +138,7 @@ def _parsed(path: str, mtime_ns: int, size: int) -> str:
     return canonical_json(data)
 
 
-@lru_cache(maxsize=1)
+@lru_cache(maxsize=2)  # one per bundled version: a process that runs both does not parse one again
 def _bundled(version: str) -> tuple[Scenario, ...]:
     """The installed suite of one version (it does not change while the kit runs)."""
     return tuple(load_scenarios(None, version))

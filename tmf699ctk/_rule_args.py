@@ -18,6 +18,7 @@ from typing import Any, NamedTuple
 
 from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import ValidationError
+from jsonschema.protocols import Validator
 
 from . import _checks as c
 from . import _jsonpath
@@ -107,6 +108,12 @@ def _schema_of(check: Callable[..., Any]) -> dict[str, Any]:
     return {"type": "object", "properties": properties, "required": required, "additionalProperties": False}
 
 
+@cache
+def _validator(check: Callable[..., Any], name: str) -> Validator:
+    """Built once per argument: every expectation of every run checks its arguments."""
+    return Draft202012Validator(_schema_of(check)["properties"][name], format_checker=_FORMATS)
+
+
 def argument_schema(rule: Rule) -> dict[str, Any]:
     """The JSON Schema of ``rule``'s arguments (the expectation's keys other than rule and level)."""
     return _schema_of(rule.check)
@@ -176,8 +183,7 @@ def argument_problems(rule: Rule, args: dict[str, Any]) -> list[ArgumentProblem]
         schema = properties.get(name)
         if schema is None:
             continue  # unknown names are reported by the scenario loader, with the accepted ones
-        errors = sorted(Draft202012Validator(schema, format_checker=_FORMATS).iter_errors(value),
-                        key=lambda e: list(map(str, e.absolute_path)))
+        errors = sorted(_validator(rule.check, name).iter_errors(value), key=lambda e: list(map(str, e.absolute_path)))
         if errors:
             first = errors[0]
             problems.append(ArgumentProblem(name, _message(name, value, first, schema), first.validator == "format"))

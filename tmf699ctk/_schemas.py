@@ -1,4 +1,4 @@
-"""Bundled JSON Schemas: loaded once, compiled once per run, errors named by JSON path.
+"""Bundled JSON Schemas: loaded once per process, validators compiled once, errors named by JSON path.
 
 Every bundled version is plain JSON Schema (the generator translates OpenAPI 3.0's dialect),
 so one validator per schema's ``$schema`` serves v4 and v5 alike.
@@ -10,6 +10,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -23,6 +24,7 @@ from referencing.exceptions import NoSuchResource
 
 from ._exceptions import SchemaError
 from ._resources import data_dir
+from ._validity import Check, NotCompiled, compile_check
 
 DEFAULT_SPEC = "tmf699-v4.0.0"
 MAX_ERRORS = 10
@@ -78,10 +80,19 @@ class SchemaStore:
     registry: Registry
     names: frozenset[str]
     _validators: dict[str, Validator] = field(default_factory=dict, repr=False, compare=False)
+    _checks: dict[str, Check | None] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def load(cls, spec: str = DEFAULT_SPEC, folder: Path | None = None) -> SchemaStore:
-        folder = folder or data_dir("schemas") / spec
+        """The schemas of ``spec`` in ``folder`` (default: the bundled ones). The bundled schemas do not
+        change while the kit runs: they are read once per process, and their validators, compiled on
+        first use, then serve every plan, server and run of the process."""
+        if folder is None:
+            return _bundled(spec, data_dir("schemas") / spec)
+        return cls._read(spec, folder)
+
+    @classmethod
+    def _read(cls, spec: str, folder: Path) -> SchemaStore:
         index_path = folder / "index.json"
         if not index_path.is_file():
             raise SchemaError(f"no schema index at {index_path}; run scripts/gen_schemas.py")
@@ -107,8 +118,27 @@ class SchemaStore:
             cache[name] = cls(schema, registry=self.registry, format_checker=format_checker)
         return cache[name]
 
+    def _valid(self, name: str, instance: Any) -> bool:
+        """True when the compiled check finds ``instance`` valid; False when it does not, or cannot tell."""
+        if name not in self._checks:
+            self.validator(name)  # an unknown name is a SchemaError, as for errors()
+            try:
+                check: Check | None = compile_check(
+                    self.registry.contents(self.id_base + name + ".schema.json"),
+                    self.registry.resolver(self.id_base + name + ".schema.json"), format_checker)
+            except NotCompiled:
+                check = None
+            self._checks[name] = check
+        check = self._checks[name]
+        try:
+            return check is not None and check(instance)
+        except Exception:  # whatever jsonschema makes of it (an error, an exception) is the answer
+            return False
+
     def errors(self, name: str, instance: Any, limit: int = MAX_ERRORS) -> list[str]:
         """Every violation as ``$.path: message``, deepest first, at most ``limit``."""
+        if self._valid(name, instance):
+            return []  # only the errors need jsonschema
         found = sorted(self.validator(name).iter_errors(instance), key=_error_order)
         # A subtype re-checks what its discriminated parent checked: say each problem once.
         unique = list(dict.fromkeys(format_error(err) for err in found))
@@ -116,6 +146,11 @@ class SchemaStore:
         if len(unique) > limit:
             messages.append(f"... and {len(unique) - limit} more")
         return messages
+
+
+@cache
+def _bundled(spec: str, folder: Path) -> SchemaStore:
+    return SchemaStore._read(spec, folder)
 
 
 def _error_order(error: ValidationError) -> tuple[str, str]:

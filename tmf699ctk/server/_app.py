@@ -201,11 +201,15 @@ class Handler(BaseHTTPRequestHandler):
         return f"{self.state.public_origin}{self.state.base_path}/salesLead/{lead_id}"
 
     def _represent(self, lead: dict[str, Any]) -> dict[str, Any]:
-        """What the client sees of a stored lead, after any representation fault."""
+        """What the client sees of a stored lead, after any representation fault: a copy whose top
+        level the caller may change. A stored lead is never changed in place (a patch stores a new
+        dict), so its members are copied only for a fault to distort them."""
+        distortions = [distort for name, distort in REPRESENTATION_FAULTS.items() if name in self.state.faults]
+        if not distortions:
+            return dict(lead)
         out = copy.deepcopy(lead)
-        for name, distort in REPRESENTATION_FAULTS.items():
-            if name in self.state.faults:
-                distort(self, out)
+        for distort in distortions:
+            distort(self, out)
         return out
 
     def _lead(self, lead_id: str) -> dict[str, Any]:

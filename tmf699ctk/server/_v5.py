@@ -136,11 +136,15 @@ class V5Handler(Handler):
         return item
 
     def _show(self, resource: ResourceSpec, item: dict[str, Any]) -> dict[str, Any]:
-        """What the client sees of a stored item, after any representation fault."""
+        """What the client sees of a stored item, after any representation fault: a copy whose top
+        level the caller may change. A stored item is never changed in place (a patch stores a new
+        dict), so its members are copied only for a fault to distort them."""
+        distortions = [distort for name, distort in V5_REPRESENTATION_FAULTS.items() if name in self.state.faults]
+        if not distortions:
+            return dict(item)
         out = copy.deepcopy(item)
-        for name, distort in V5_REPRESENTATION_FAULTS.items():
-            if name in self.state.faults:
-                distort(self, resource, out)
+        for distort in distortions:
+            distort(self, resource, out)
         return out
 
     def _fields(self, item: dict[str, Any], ignore: bool = False) -> dict[str, Any]:
