@@ -729,6 +729,11 @@ class Runner:
             with state.lock:
                 state.broken = f"step '{name}' was not sent: {exc}"
             return result
+        if exchange.response is None and self.health.unreachable \
+                and (exchange.error or "").startswith(f"{NOT_SENT}: the target is unreachable"):
+            # the target became unreachable between this step's start and its request (a sibling of
+            # its block, or another scenario, met the failure first): said as for every later step
+            return self._skip(result, step, f"not sent: the target is unreachable ({self.health.unreachable})")
         result.exchange = exchange
         if refused is not None:
             with state.lock:
