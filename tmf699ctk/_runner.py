@@ -828,12 +828,9 @@ class Runner:
         sent = _expected_change(request.body) if until == "changes" else None
         looked_up_name = None
         if until == "appears":
-            location = accepted.header("location")
-            rid = _created_id(accepted.body)
-            if location:
-                target = urljoin(request.url, location)
-            elif rid is not None:
-                target = f"{collection}/{quote(rid, safe='')}"
+            created = _created_at(request, accepted)
+            if created is not None:
+                target = created
             else:
                 looked_up_name = (_json_object(request.body) or {}).get("name")
                 target = build_url(collection, None, None, {"name": looked_up_name}) if looked_up_name else ""
@@ -1218,13 +1215,9 @@ class Runner:
         says so), that GET and why; None when it did, or cannot be told."""
         until, exchange = write
         request, answer = exchange.request, exchange.response
-        written = request.url.split("?", 1)[0]
-        target: str | None = written
+        target: str | None = request.url.split("?", 1)[0]
         if until == "appears":  # the created resource: where the answer says it is
-            location = answer.header("location") if answer is not None else None
-            rid = _created_id(answer.body) if answer is not None else None
-            target = urljoin(request.url, location) if location else \
-                f"{written.rstrip('/')}/{quote(rid, safe='')}" if rid is not None else None
+            target = _created_at(request, answer) if answer is not None else None
         if target is None or outside_base(target, self.base_url) is not None:
             return None
         check = send(self.client, "GET", target, health=self.health, timeout=self.settings.target.timeout,
@@ -1549,6 +1542,16 @@ def connections_needed(workers: int) -> int:
     handed to a queued request (encode/httpcore#1110: seen once here as 'ReadError: Bad file
     descriptor' on a POST)."""
     return (max(1, workers) + 1) * GROUP_WORKERS
+
+
+def _created_at(request: HttpRequest, answer: HttpResponse) -> str | None:
+    """Where a POST's answer says the resource it created is: its Location, else the collection and
+    the id in its body (None when it says neither)."""
+    location = answer.header("location")
+    if location:
+        return urljoin(request.url, location)
+    rid = _created_id(answer.body)
+    return None if rid is None else f"{request.url.split('?', 1)[0].rstrip('/')}/{quote(rid, safe='')}"
 
 
 def _whole_match_list(lookup: Exchange, name: str | None) -> bool:
