@@ -146,6 +146,23 @@ def test_a_lead_missing_from_a_partial_page_is_inconclusive_not_a_failure() -> N
     assert "is not among the 1 items" in fails(c.list_contains, ctx([other], headers={"X-Total-Count": "1"}), "L1")
 
 
+def test_every_lead_of_a_set_must_be_listed_whichever_is_lost() -> None:
+    listed = [{**LEAD, "id": i} for i in ("A", "B", "C")]
+    assert c.list_contains(ctx(listed), ids=["A", "B", "C"]) == "all 3 present among 3 items"
+    # the set is created concurrently: losing its first or its last is the same finding
+    for lost in ("A", "C"):
+        kept = [item for item in listed if item["id"] != lost]
+        assert f"'{lost}' is not among the 2 items" in fails(c.list_contains, ctx(kept), ids=["A", "B", "C"])
+    assert "2 of the 3 leads looked for are missing: 'A', 'C'" in fails(c.list_contains, ctx(listed[1:2]),
+                                                                          ids=["A", "B", "C"])
+    with pytest.raises(c.CheckInconclusive, match="may be on another page"):
+        c.list_contains(ctx(listed[:1], status=206, headers={"X-Total-Count": "5000"}), ids=["A", "B"])
+    with pytest.raises(c.CheckInconclusive, match="none was created"):
+        c.list_contains(ctx(listed), ids=[])
+    with pytest.raises(ValueError, match="either id or ids"):
+        c.list_contains(ctx(listed), "A", ids=["A"])
+
+
 def test_paging() -> None:
     assert "limit=1 but 2 items" in fails(c.page_size, ctx([LEAD, LEAD]), 1)
     assert "offset is ignored" in fails(c.page_disjoint, ctx([LEAD]), [LEAD])

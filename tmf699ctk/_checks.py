@@ -743,7 +743,14 @@ def _our_item(ctx: CheckContext, expected: dict[str, Any], what: str) -> dict[st
     return match[0]
 
 
-def list_contains(ctx: CheckContext, id: str, present: bool = True) -> str:
+def list_contains(ctx: CheckContext, id: str | None = None, present: bool = True,
+                  ids: list[str] | None = None) -> str:
+    """``id`` is (or, ``present`` false, is not) listed; ``ids``: each of them is (the leads a
+    scenario created together: which of them a server loses may depend on their arrival order)."""
+    if (id is None) == (ids is None):
+        raise ValueError("TMF699-LIST-03 takes either id or ids")
+    if ids is not None:
+        return _list_contains_all(ctx, ids)
     ids = _ids(ctx.items())
     if present and id not in ids:
         none = ", none of which carries an id" if _anonymous(ctx.items()) else ""
@@ -751,6 +758,21 @@ def list_contains(ctx: CheckContext, id: str, present: bool = True) -> str:
     if not present and id in ids:
         raise CheckFailed(f"{ctx.one} {id!r} is returned although it must be excluded")
     return f"{id} {'present' if present else 'absent'} among {len(ids)} items"
+
+
+def _list_contains_all(ctx: CheckContext, wanted: list[str]) -> str:
+    if not wanted:
+        raise CheckInconclusive(f"no {ctx.one} to look for (none was created)")
+    listed = _ids(ctx.items())
+    missing = [rid for rid in wanted if rid not in listed]
+    if missing:
+        none = ", none of which carries an id" if _anonymous(ctx.items()) else ""
+        which = f"{len(missing)} of the {len(wanted)} {ctx.many} looked for"
+        raise _missing_from_list(ctx, ctx.items(), missing[0],
+                                 f"is not among the {len(listed)} items returned{none} ({which} are missing: "
+                                 f"{', '.join(map(repr, missing))})" if len(missing) > 1 else
+                                 f"is not among the {len(listed)} items returned{none}")
+    return f"all {len(wanted)} present among {len(listed)} items"
 
 
 def _count(ctx: CheckContext, name: str) -> int | None:
