@@ -190,3 +190,37 @@ def test_shared_outside_an_exclusive_scenario_is_an_error_with_its_line(tmp_path
     assert message == f"{tmp_path / 's.yaml'}:15: shared: a teardown always runs alongside the other scenarios"
     message = error_for(tmp_path, SHARED.replace("shared: true", "shared: false"))
     assert message == f"{tmp_path / 's.yaml'}:9: steps[1].shared: True was expected"
+
+
+# -- another version's file is set aside before it is parsed ----------------------------------------
+
+@pytest.mark.parametrize("text, other", [
+    ('api_versions: ["5.0.0"]\n', True),
+    ("api_versions: [5.0.0]  # v5 only\n", True),
+    ('api_versions: ["4.0.0", \'5.0.0\']\n', False),
+    ('  api_versions: ["5.0.0"]\n', False),  # not a top-level key: the parser decides
+    ('api_versions:\n  - "5.0.0"\n', False),  # block style: parsed
+    ("api_versions: [*versions]\n", False),  # an alias: parsed
+    ('api_versions: ["5.0.0"]\napi_versions: ["5.0.0"]\n', False),  # twice: the parser reports it
+    ('{id: X,\napi_versions: ["5.0.0"]}\n', False),  # flow style: parsed
+    ("api_versions: []\n", False),  # empty: the schema reports it
+])
+def test_only_a_plain_one_line_declaration_sets_a_file_aside_unparsed(text: str, other: bool) -> None:
+    from tmf699ctk._scenarios import _declares_other_versions
+
+    assert _declares_other_versions("id: X\n" + text, "4.0.0") is other
+
+
+def test_setting_aside_unparsed_loads_exactly_what_parsing_everything_selects() -> None:
+    every = load_scenarios()
+    for version in ("4.0.0", "5.0.0"):
+        assert [s.id for s in load_scenarios(api_version=version)] == \
+               [s.id for s in every if s.applies_to(version)]
+
+
+def test_a_broken_file_of_another_version_does_not_stop_this_versions_run(tmp_path: Path) -> None:
+    write(tmp_path, GOOD, "a.yaml")
+    write(tmp_path, 'id: V5\napi_versions: ["5.0.0"]\nsteps: [oops\n', "b.yaml")
+    assert [s.id for s in load_scenarios([tmp_path], api_version="4.0.0")] == ["T-1"]
+    with pytest.raises(ScenarioError, match=r"b\.yaml"):
+        load_scenarios([tmp_path], api_version="5.0.0")
