@@ -78,6 +78,18 @@ def _span(scenario: Any) -> tuple[datetime, datetime]:
     return start, start + timedelta(milliseconds=scenario.duration_ms)
 
 
+def _last_step_end(result: Any, loaded: Any) -> datetime:
+    """When the last answer of a scenario's exclusive part came (its steps before any `shared` one)."""
+    steps = result.steps if loaded.shared_from is None else \
+        result.steps[:next(i for i, s in enumerate(result.steps) if s.name == loaded.steps[loaded.shared_from].name)]
+    return max(_interval(step)[1] for step in steps if step.exchange and step.exchange.response)
+
+
+def _first_read(result: Any) -> datetime:
+    return min(_interval(step)[0] for step in result.steps
+               if step.exchange and step.exchange.request.method == "GET")
+
+
 def _exclusive_part(result: Any, loaded: Any) -> tuple[datetime, datetime]:
     """From a scenario's start to the start of its first `shared` step, or of its cleanup."""
     start, end = _span(result)
@@ -107,9 +119,15 @@ def test_exclusive_scenarios_run_without_the_others(tmp_path: Path, schemas) -> 
             if other is one or loaded[other.id].exclusive == group or _reads_only(loaded[other.id]):
                 continue
             b_start, b_end = _span(other)
-            assert b_end <= a_start + slack or b_start >= a_end - slack, f"{other.id} overlapped {one.id}"
-            if loaded[other.id].exclusive:  # another exclusive group: not even the shared part overlaps
-                assert b_end <= _span(one)[0] + slack or b_start >= _span(one)[1] - slack
+            if not loaded[other.id].exclusive:
+                assert b_end <= a_start + slack or b_start >= a_end - slack, f"{other.id} overlapped {one.id}"
+                continue
+            # another exclusive group: one of the two ran first, alone; the second may write its own leads
+            # while the first deletes its own (cleanup), and reads only once the first has ended
+            if b_start < a_start:
+                continue  # seen from the other side
+            assert b_start >= _last_step_end(one, loaded[one.id]) - slack, f"{other.id} overlapped {one.id}"
+            assert _first_read(other) >= _span(one)[1] - slack, f"{other.id} read while {one.id} ran"
     # scenarios that send nothing but GET change nothing an exclusive one sees: they go first, beside it
     readers = [s for s in result.scenarios if _reads_only(loaded[s.id])]
     assert {s.id for s in readers} == {"FULL-RETRIEVE-UNKNOWN", "OFFICIAL-E1"}
@@ -152,8 +170,12 @@ def test_the_others_start_when_an_exclusive_scenario_reaches_its_shared_part(tmp
     shared, plain, other = (next(s for s in result.scenarios if s.id == i)
                             for i in ("T-EXCLUSIVE-1", "T-EXCLUSIVE-2", "T-BLOCK"))
     slack = timedelta(milliseconds=2)
-    # the exclusive scenario without a shared part ran first, alone
-    assert _span(plain)[1] <= _span(shared)[0] + slack and _span(plain)[1] <= _span(other)[0] + slack
+    # the exclusive scenario without a shared part ran first, alone; the second exclusive one posted its
+    # lead while the first deleted its own (cleanup, 100 ms) and listed only once the first had ended
+    assert _span(shared)[0] >= _interval(plain.steps[-1])[1] - slack
+    assert _interval(shared.steps[0])[0] < _span(plain)[1] - timedelta(milliseconds=50)
+    assert _interval(next(s for s in shared.steps if s.name == "list"))[0] >= _span(plain)[1] - slack
+    assert _span(plain)[1] <= _span(other)[0] + slack
     # the other started once the list was answered, while the shared part (two reads and the
     # cleanup, 100 ms each) still ran: by design, not by luck of timing
     listed = _interval(next(s for s in shared.steps if s.name == "list"))[1]
@@ -266,3 +288,32 @@ def test_a_scenario_whose_quiet_period_is_nearly_over_keeps_its_place(tmp_path: 
     assert [s.id for s in result.scenarios] == ["FULL-NOTIFICATIONS-QUERY", "T-LONG"]
     cleanup_started = datetime.fromisoformat(waiting.cleanup[0].started_at.replace("Z", "+00:00"))
     assert waiting.cleanup and cleanup_started <= _interval(other.steps[0])[0]
+
+
+def test_a_kit_bug_that_stops_a_scenario_leaves_the_run_partial_never_a_pass(tmp_path: Path, schemas,
+                                                                               monkeypatch) -> None:
+    """A bug outside any step (here: judging the quiet periods of one scenario) keeps the other
+    scenarios' evidence, and the stopped scenario is a scenario error: the run is partial and the
+    CLI's exit code says so (2), whatever the verdict of the checks that did run."""
+    from tmf699ctk import _runner
+    from tmf699ctk._results import KIT_ERROR
+    from tmf699ctk._view import partial_reasons
+    from tmf699ctk.cli import EXIT_USAGE, exit_code_for
+
+    settle = _runner.Runner._settle
+
+    def broken(self: Any, scenario: Any, state: Any) -> None:
+        if scenario.id == "FULL-SORT":
+            raise RuntimeError("a bug")
+        settle(self, scenario, state)
+
+    monkeypatch.setattr(_runner.Runner, "_settle", broken)
+    with ReferenceServer(schemas=schemas) as server:
+        result = run_suite(tmp_path, base_url=server.url, workers=4, notifications="off")
+        assert server.state.store.leads == {}  # its leads are still deleted: cleanup is the run's
+    stopped = next(s for s in result.scenarios if s.id == "FULL-SORT")
+    assert stopped.steps[-1].scenario_error == f"{KIT_ERROR}: internal error: RuntimeError: a bug"
+    assert [sc.id for sc, _ in result.scenario_errors()] == ["FULL-SORT"]
+    assert "1 step(s) could not run as written (scenario errors)" in partial_reasons(result)
+    assert exit_code_for(result) == EXIT_USAGE
+    assert all(s.steps for s in result.scenarios)  # every other scenario ran

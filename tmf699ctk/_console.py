@@ -184,8 +184,9 @@ def print_summary(console: Console, run: RunResult, report_paths: list[str]) -> 
     scenario_errors = run.scenario_errors()
     if scenario_errors:
         console.print()
-        console.print(Text(f"Scenario errors ({len(scenario_errors)}): the scenario file is wrong here, not the "
-                           "server; fix it (`tmf699ctk validate` finds most of these before a run)", style="bold"))
+        console.print(Text(f"Scenario errors ({len(scenario_errors)}): the scenario file is wrong here (unless it "
+                           "says the kit failed), not the server; fix it (`tmf699ctk validate` finds most of these "
+                           "before a run)", style="bold"))
         for sc, st in scenario_errors:
             console.print(Text.assemble(("ERROR ", "magenta"), f"{sc.file}: {sc.id} / {st.name}"))
             console.print(Text(f"      {st.scenario_error}"))

@@ -62,7 +62,8 @@ def render_markdown(run: RunResult, digest: str | None = None) -> str:
         lines += [f"**Run aborted:** {_cell(run.abort_reason or 'interrupted')}", ""]
     errors = run.scenario_errors()
     if errors:
-        lines += [f"### Scenario errors ({len(errors)})", "", "The scenario file is wrong here, not the server.", ""]
+        lines += [f"### Scenario errors ({len(errors)})", "",
+                  "The scenario file is wrong here (unless it says the kit failed), not the server.", ""]
         lines += [f"- `{_cell(sc.file)}` {_cell(sc.id)} / {_cell(st.name, 120)}: {_cell(st.scenario_error or '')}"
                   for sc, st in errors] + [""]
     groups = problem_groups(run)

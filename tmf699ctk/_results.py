@@ -125,6 +125,10 @@ class CheckResult:
     not_supported: bool = False
 
 
+# a scenario stopped by a bug of the kit is recorded as a scenario error (the run is partial, exit 2)
+KIT_ERROR = "the kit failed here, not the scenario file or the server (please report it)"
+
+
 @dataclass
 class StepResult:
     name: str

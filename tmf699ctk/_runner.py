@@ -43,6 +43,7 @@ from ._http import (
 from ._listener import Listener, ReceivedEvent
 from ._plan import Plan
 from ._results import (
+    KIT_ERROR,
     CheckResult,
     Exchange,
     HttpRequest,
@@ -348,6 +349,10 @@ class Runner:
         # exclusive scenarios that have ended their exclusive part (`shared` steps, cleanup), by index
         self._released: set[int] = set()
         self._released_lock = threading.Lock()
+        # exclusive scenarios past their exclusive part and not finished (teardown, cleanup): index -> group.
+        # The next exclusive group may write meanwhile, but reads only once they are done (_await_isolation)
+        self._finishing: dict[int, str] = {}
+        self._finished = threading.Condition(self._released_lock)
 
     # -- whole run ---------------------------------------------------------------------------
 
@@ -426,18 +431,35 @@ class Runner:
         """An exclusive scenario starts only with its own group (and scenarios that only read: they
         change nothing it could see); the others once every exclusive scenario still running has
         ended its exclusive part."""
-        if scenario.exclusive:
-            return all(other.exclusive == scenario.exclusive or _reads_only(other) for _, other in running.values())
-        if _reads_only(scenario):
-            return True
         with self._released_lock:
+            if scenario.exclusive:
+                # another group's scenario past its exclusive part only deletes its own resources: this one
+                # may start writing, and waits for it to end before its first read (_await_isolation)
+                return all(other.exclusive == scenario.exclusive or _reads_only(other)
+                           or (other.exclusive and index in self._released) for index, other in running.values())
+            if _reads_only(scenario):
+                return True
             return all(not other.exclusive or index in self._released for index, other in running.values())
+
+    def _await_isolation(self, scenario: Scenario) -> None:
+        """Before an exclusive scenario's first read: wait until the exclusive scenarios of other groups
+        that were ending when it started (their cleanup deletes leads a list would show) have ended."""
+        with self._finished:
+            while any(group != scenario.exclusive for group in self._finishing.values()) \
+                    and not self.cancel.cancelled:
+                self._finished.wait(0.1)
+
+    def _finish(self, index: int) -> None:
+        with self._finished:
+            if self._finishing.pop(index, None) is not None:
+                self._finished.notify_all()
 
     def _release(self, scenario: Scenario, state: ScenarioState) -> None:
         """The exclusive part of ``scenario`` is over: other scenarios may start (wakes the scheduler)."""
         if scenario.exclusive and state.index not in self._released:
             with self._released_lock:
                 self._released.add(state.index)
+                self._finishing[state.index] = scenario.exclusive
             self._slots.poke()
 
     def _drain(self, running: dict[Future[None], tuple[int, Scenario]]) -> None:
@@ -550,9 +572,12 @@ class Runner:
             if not self.cancel.cancelled:  # after an interruption the run sweeps the ledger itself
                 outcome.cleanup.extend(self._cleanup(self.ledger.open(scenario.id)))
             outcome.cleanup.extend(state.discarded)
-        except Exception as exc:  # never lose a scenario's evidence to a kit bug
-            outcome.steps.append(StepResult(name="(scenario error)", skipped_reason=f"internal error: {exc!r}"))
+        except Exception as exc:  # never lose a scenario's evidence to a kit bug, nor let it pass unseen
+            message = f"internal error: {type(exc).__name__}: {str(exc)[:300]}"
+            outcome.steps.append(StepResult(name="(scenario error)", skipped_reason=message,
+                                            scenario_error=f"{KIT_ERROR}: {message}"))
         finally:
+            self._finish(index)
             if state is not None:
                 self._release_kept(state)  # its saved values die with it
             outcome.duration_ms = round((time.perf_counter() - started) * 1000, 1)
@@ -577,11 +602,15 @@ class Runner:
     def _run_steps(self, scenario: Scenario, steps: tuple[Step, ...], state: ScenarioState,
                    outcome: ScenarioResult, kind: str) -> None:
         i = 0
+        isolated = not (kind == "step" and scenario.exclusive)
         while i < len(steps):
             if self.cancel.cancelled:
                 return
             step = steps[i]
             group = [step] if step.group is None else [s for s in steps[i:] if s.group == step.group]
+            if not isolated and not all(_writes(s) for s in group):
+                self._await_isolation(scenario)
+                isolated = True
             if kind == "step" and scenario.shared_from is not None and i + len(group) > scenario.shared_from:
                 self._release(scenario, state)
             if step.group is None:
@@ -1572,6 +1601,12 @@ def _whole_match_list(lookup: Exchange, name: str | None) -> bool:
         return False
     # RFC 8288: rel may list several relation types ("last next")
     return not re.search(r'rel\s*=\s*"?[^";,]*\bnext\b', response.header("link") or "", re.IGNORECASE)
+
+
+def _writes(step: Step) -> bool:
+    """A step that only adds to, changes or removes the scenario's own resources (it reads nothing
+    other scenarios' resources could make wrong)."""
+    return step.request is not None and step.request.method in ("POST", "PUT", "PATCH", "DELETE")
 
 
 def _reads_only(scenario: Scenario) -> bool:
