@@ -159,8 +159,9 @@ def test_every_lead_of_a_set_must_be_listed_whichever_is_lost() -> None:
         c.list_contains(ctx(listed[:1], status=206, headers={"X-Total-Count": "5000"}), ids=["A", "B"])
     with pytest.raises(c.CheckInconclusive, match="none was created"):
         c.list_contains(ctx(listed), ids=[])
-    with pytest.raises(ValueError, match="either id or ids"):
-        c.list_contains(ctx(listed), "A", ids=["A"])
+    for wrong in ({"id": "A", "ids": ["A"]}, {"ids": ["A"], "present": False}, {}):
+        with pytest.raises(ValueError, match="either id"):
+            c.list_contains(ctx(listed), **wrong)
 
 
 def test_paging() -> None:

@@ -16,6 +16,8 @@ from tmf699ctk.server import ReferenceServer
 
 from .conftest import run_suite
 
+ROOT = Path(__file__).resolve().parents[1]
+
 # what the server decides and legitimately differs between any two runs: ids, clocks, timings,
 # and how many leads of other scenarios a collection-wide list happened to hold
 _UUID = re.compile(r"[0-9a-f]{32}")
@@ -317,3 +319,48 @@ def test_a_kit_bug_that_stops_a_scenario_leaves_the_run_partial_never_a_pass(tmp
     assert "1 step(s) could not run as written (scenario errors)" in partial_reasons(result)
     assert exit_code_for(result) == EXIT_USAGE
     assert all(s.steps for s in result.scenarios)  # every other scenario ran
+
+
+def test_one_worker_and_two_shared_groups_whose_first_waits_out_a_quiet_period(tmp_path: Path, schemas) -> None:
+    """The first group's scenario gives its place while it waits out a quiet period in its shared part:
+    the second group must not take that place and then wait for the first to end (it would hold the
+    only place the first needs back). A hang here is the bug: the run is given a generous bound."""
+    import threading
+
+    folder = tmp_path / "scenarios"
+    folder.mkdir()
+    waiting = (ROOT / "scenarios" / "full" / "12-notifications-query.yaml").read_text()
+    waiting = waiting.replace("requires: [notifications]", "requires: [notifications]\nexclusive: first")
+    waiting = waiting.replace("  - name: No SalesLeadAttributeValueChangeEvent", "  - shared: true\n    name: No "
+                              "SalesLeadAttributeValueChangeEvent")
+    (folder / "a.yaml").write_text(waiting)
+    (folder / "b.yaml").write_text(SHARED_TAIL.format(n=2, shared="    shared: true\n").replace(
+        "exclusive: true", "exclusive: second"))
+    outcome: list[Any] = []
+    with ReferenceServer(schemas=schemas) as server:
+        run = threading.Thread(target=lambda: outcome.append(run_suite(
+            tmp_path / "out", base_url=server.url, scenario_paths=[folder], workers=1, notifications="optional",
+            quiet_period=1.0)), daemon=True)
+        run.start()
+        run.join(60)
+        assert not run.is_alive(), "the run hangs: the second group holds the only place"
+    assert outcome[0].verdict == "PASS"
+    first, second = outcome[0].scenarios
+    assert (first.id, second.id) == ("FULL-NOTIFICATIONS-QUERY", "T-EXCLUSIVE-2")
+    # the second group read only once the first (its shared part included) had ended
+    assert _first_read(second) >= _span(first)[1] - timedelta(milliseconds=2)
+
+
+def test_fields_with_a_filter_holds_when_both_leads_are_configured_with_one_name(tmp_path: Path, schemas) -> None:
+    """FULL-FIELDS' filter alone and its combination with fields must see the same leads, whatever
+    names the configuration gives the two it creates: both are created before any read. (When the
+    second was created beside the reads, the filter alone missed it in some runs: FIELDS-06 failed.)"""
+    config = tmp_path / "config.yaml"
+    config.write_text('payloads:\n  salesLead:\n    minimal: {name: "CTK lead {{ run_id }}"}\n')
+    with ReferenceServer(schemas=schemas, latency_ms=20, jitter_ms=40) as server:
+        for attempt in range(8):  # the old order failed about one run in three
+            result = run_suite(tmp_path / f"out{attempt}", config_path=config, base_url=server.url,
+                               only=["FULL-FIELDS"], notifications="off")
+            fields06 = [c for c in result.checks() if c.rule_id == "TMF630-FIELDS-06"]
+            assert fields06 and all(c.status.value == "passed" for c in fields06), [c.message for c in fields06]
+            assert result.verdict == "PASS"

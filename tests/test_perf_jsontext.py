@@ -98,3 +98,17 @@ def test_what_json_refuses_is_refused_with_the_same_error(value: Any) -> None:
     with pytest.raises(TypeError) as got:
         _jsontext.dumps(value)
     assert str(got.value) == str(expected.value)
+
+
+def test_copy_json_is_a_deep_copy_of_json_data_and_falls_back_to_deepcopy_for_the_rest() -> None:
+    from tmf699ctk._safejson import copy_json, loads
+
+    lead = loads('{"id": "1", "note": [{"text": "a", "n": 1.5}], "validFor": {"x": null}, "ok": true}')
+    copied = copy_json(lead)
+    assert copied == lead and type(copied["ok"]) is bool
+    copied["note"][0]["text"] = "changed"
+    copied["validFor"]["x"] = 1
+    assert lead["note"][0]["text"] == "a" and lead["validFor"]["x"] is None  # nothing shared
+    odd = {"when": (1, [2]), "set": {3}}
+    again = copy_json(odd)
+    assert again == odd and again["when"][1] is not odd["when"][1] and again["set"] is not odd["set"]

@@ -729,8 +729,11 @@ def _missing_from_list(ctx: CheckContext, items: list[Any], rid: Any, what: str)
     return CheckFailed(f"{ctx.one} {rid!r} {what}")
 
 
-def _our_item(ctx: CheckContext, expected: dict[str, Any], what: str) -> dict[str, Any]:
-    """The list item with the id of ``expected``; an id-less lead cannot be told apart from others."""
+def _our_item(ctx: CheckContext, expected: dict[str, Any], what: str,
+              unselected: list[Any] | None = None) -> dict[str, Any]:
+    """The list item with the id of ``expected``; an id-less lead cannot be told apart from others.
+    ``unselected``: the same list read without the option judged; a lead missing from it too is
+    missing from the collection (TMF699-LIST-03's finding), not the option's doing."""
     rid = expected.get("id")
     if not isinstance(rid, str) or not rid:
         raise CheckInconclusive(f"the {ctx.one} to look for has no id ({short(rid)}): it cannot be found in a list")
@@ -738,6 +741,9 @@ def _our_item(ctx: CheckContext, expected: dict[str, Any], what: str) -> dict[st
     if _anonymous(items):
         raise CheckInconclusive(f"{NO_IDS}: {ctx.one} {rid!r} cannot be told apart from the others")
     match = [i for i in items if isinstance(i, dict) and i.get("id") == rid]
+    if not match and unselected is not None and rid not in _ids(unselected):
+        raise CheckInconclusive(f"{ctx.one} {rid!r} {what}, and from the list read without it too: the list "
+                                "loses it (TMF699-LIST-03 reports that)")
     if not match:
         raise _missing_from_list(ctx, items, rid, what)
     return match[0]
@@ -747,8 +753,8 @@ def list_contains(ctx: CheckContext, id: str | None = None, present: bool = True
                   ids: list[str] | None = None) -> str:
     """``id`` is (or, ``present`` false, is not) listed; ``ids``: each of them is (the leads a
     scenario created together: which of them a server loses may depend on their arrival order)."""
-    if (id is None) == (ids is None):
-        raise ValueError("TMF699-LIST-03 takes either id or ids")
+    if (id is None) == (ids is None) or (ids is not None and not present):
+        raise ValueError("give either id (listed or, present: false, not) or ids (each listed)")
     if ids is not None:
         return _list_contains_all(ctx, ids)
     ids = _ids(ctx.items())
@@ -980,7 +986,8 @@ def fields_only(
                                         f"without fields: {NO_IDS}, not the selection's doing")
             raise CheckFailed(f"fields={','.join(fields)} dropped id, which is always returned")
     if expected is not None:
-        ours = _our_item(ctx, expected, "is missing from the fields-selected list") if items else targets[0]
+        ours = _our_item(ctx, expected, "is missing from the fields-selected list", unselected) if items \
+            else targets[0]
         absent = [f for f in fields if f in expected and f not in ours]
         if absent:
             raise CheckFailed(f"fields={','.join(fields)} but the {ctx.one}'s {', '.join(absent)} is missing")
@@ -990,9 +997,12 @@ def fields_only(
     return f"only {', '.join(shown)} (+id, href) in {len(targets)} item(s)"
 
 
-def fields_values(ctx: CheckContext, fields: list[str], expected: dict[str, Any], items: bool = False) -> str:
-    """Each selected attribute of our lead carries the full lead's value, complex ones intact."""
-    lead = _our_item(ctx, expected, "is missing from the fields-selected list") if items else ctx.obj()
+def fields_values(ctx: CheckContext, fields: list[str], expected: dict[str, Any], items: bool = False,
+                  unselected: list[Any] | None = None) -> str:
+    """Each selected attribute of our lead carries the full lead's value, complex ones intact
+    (``unselected``: as for fields_only)."""
+    lead = _our_item(ctx, expected, "is missing from the fields-selected list", unselected) if items \
+        else ctx.obj()
     compared = [f for f in fields if f in expected and f in lead]
     if not compared:
         raise CheckInconclusive(f"the {ctx.one} shows none of {', '.join(fields)}: no value to compare "

@@ -4,10 +4,10 @@ keep what it was given."""
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 from ._jsonpath import join
+from ._safejson import copy_json
 from ._schemas import parse_datetime
 
 _SMALL = 200  # containers with at most this many nodes are shown exactly as repr() shows them
@@ -232,8 +232,8 @@ def _pair(fits: list[list[int]]) -> dict[int, int]:
 def merge_patch(target: Any, patch: Any) -> Any:
     """RFC 7396: objects merge recursively, ``null`` removes, anything else replaces whole."""
     if not isinstance(patch, dict):
-        return copy.deepcopy(patch)
-    result = copy.deepcopy(target) if isinstance(target, dict) else {}
+        return copy_json(patch)
+    result = copy_json(target) if isinstance(target, dict) else {}
     for key, value in patch.items():
         if value is None:
             result.pop(key, None)

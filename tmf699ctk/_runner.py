@@ -349,8 +349,9 @@ class Runner:
         # exclusive scenarios that have ended their exclusive part (`shared` steps, cleanup), by index
         self._released: set[int] = set()
         self._released_lock = threading.Lock()
-        # exclusive scenarios past their exclusive part and not finished (teardown, cleanup): index -> group.
-        # The next exclusive group may write meanwhile, but reads only once they are done (_await_isolation)
+        # exclusive scenarios whose steps are all done (judged, quiet periods over) and not finished: in
+        # teardown or cleanup, which need no place. index -> group. The next exclusive group may start and
+        # write meanwhile, and reads only once they are done (_await_isolation)
         self._finishing: dict[int, str] = {}
         self._finished = threading.Condition(self._released_lock)
 
@@ -433,10 +434,12 @@ class Runner:
         ended its exclusive part."""
         with self._released_lock:
             if scenario.exclusive:
-                # another group's scenario past its exclusive part only deletes its own resources: this one
-                # may start writing, and waits for it to end before its first read (_await_isolation)
+                # another group's scenario in its teardown or cleanup only deletes its own resources: this
+                # one may start writing, and waits for it to end before its first read (_await_isolation).
+                # Not before (a scenario in its shared part may give its place while it waits for a quiet
+                # period, and take one back later: one waiting here would hold it)
                 return all(other.exclusive == scenario.exclusive or _reads_only(other)
-                           or (other.exclusive and index in self._released) for index, other in running.values())
+                           or index in self._finishing for index, other in running.values())
             if _reads_only(scenario):
                 return True
             return all(not other.exclusive or index in self._released for index, other in running.values())
@@ -454,12 +457,17 @@ class Runner:
             if self._finishing.pop(index, None) is not None:
                 self._finished.notify_all()
 
-    def _release(self, scenario: Scenario, state: ScenarioState) -> None:
-        """The exclusive part of ``scenario`` is over: other scenarios may start (wakes the scheduler)."""
-        if scenario.exclusive and state.index not in self._released:
-            with self._released_lock:
-                self._released.add(state.index)
+    def _release(self, scenario: Scenario, state: ScenarioState, *, finishing: bool = False) -> None:
+        """The exclusive part of ``scenario`` is over: other scenarios may start (wakes the scheduler);
+        ``finishing``: all that is left is its teardown and cleanup."""
+        if not scenario.exclusive:
+            return
+        with self._released_lock:
+            known = state.index in self._released and (not finishing or state.index in self._finishing)
+            self._released.add(state.index)
+            if finishing:
                 self._finishing[state.index] = scenario.exclusive
+        if not known:
             self._slots.poke()
 
     def _drain(self, running: dict[Future[None], tuple[int, Scenario]]) -> None:
@@ -566,7 +574,8 @@ class Runner:
                 placed = self._slots.take_back(self.cancel.stop)
             else:
                 self._settle(scenario, state)
-            self._release(scenario, state)  # teardown and cleanup only touch the scenario's own resources
+            # teardown and cleanup only touch the scenario's own resources
+            self._release(scenario, state, finishing=True)
             state.broken = None  # teardown always runs
             self._run_steps(scenario, scenario.teardown, state, outcome, "teardown")
             if not self.cancel.cancelled:  # after an interruption the run sweeps the ledger itself
@@ -611,6 +620,8 @@ class Runner:
             if not isolated and not all(_writes(s) for s in group):
                 self._await_isolation(scenario)
                 isolated = True
+                if self.cancel.cancelled:
+                    return
             if kind == "step" and scenario.shared_from is not None and i + len(group) > scenario.shared_from:
                 self._release(scenario, state)
             if step.group is None:

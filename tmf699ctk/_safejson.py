@@ -9,8 +9,9 @@ it is parsed: the kit's memory bound depends on it.
 
 from __future__ import annotations
 
+import copy
 import json
-from typing import Any
+from typing import Any, TypeVar, cast
 
 MAX_DEPTH = 100  # a TMF699 lead is about 6 levels deep; 100 leaves room and stays far from the stack limit
 # values (counted as commas and opening brackets, an upper bound): at most ~60 MiB once parsed,
@@ -65,3 +66,25 @@ def depth_exceeds(data: Any, max_depth: int = MAX_DEPTH) -> bool:
         children = node.values() if isinstance(node, dict) else node
         stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
     return False
+
+
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+_T = TypeVar("_T")
+
+
+def copy_json(value: _T) -> _T:
+    """A deep copy of JSON data (dicts, lists, scalars), several times faster than
+    ``copy.deepcopy``, which the reference server and the merge-patch model call for every lead
+    they serve or patch. Anything else inside is deep-copied as usual."""
+    return cast(_T, _copy(value))
+
+
+def _copy(value: Any) -> Any:
+    kind = type(value)
+    if kind is dict:
+        return {k: _copy(v) for k, v in value.items()}
+    if kind is list:
+        return [_copy(v) for v in value]
+    if kind in _SCALARS:
+        return value
+    return copy.deepcopy(value)

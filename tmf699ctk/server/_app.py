@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import json
 import random
 import socket
@@ -17,6 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from .._safejson import copy_json
 from .._schemas import SchemaStore
 from ._events import EventSender
 from ._query import QueryError, matches, page, parse_filters, select_fields, sort_items
@@ -207,7 +207,7 @@ class Handler(BaseHTTPRequestHandler):
         distortions = [distort for name, distort in REPRESENTATION_FAULTS.items() if name in self.state.faults]
         if not distortions:
             return dict(lead)
-        out = copy.deepcopy(lead)
+        out = copy_json(lead)
         for distort in distortions:
             distort(self, out)
         return out
@@ -306,7 +306,7 @@ class Handler(BaseHTTPRequestHandler):
             body = {"name": body["name"]}
         for name, drop in STORAGE_FAULTS.items():
             if f(name):
-                body = drop(copy.deepcopy(body))
+                body = drop(copy_json(body))
         moment = _now()
         if f("creation-date-future"):  # local time written as UTC by a server an hour east of Greenwich
             moment += timedelta(hours=1)
@@ -453,9 +453,9 @@ def _merge(target: Any, patch: Any, *, nested: bool = True, nulls: bool = True, 
     replaced rather than merged, nulls ignored, arrays appended to."""
     if not isinstance(patch, dict):
         if append and isinstance(patch, list) and isinstance(target, list):
-            return copy.deepcopy(target) + copy.deepcopy(patch)
-        return copy.deepcopy(patch)
-    result = copy.deepcopy(target) if isinstance(target, dict) else {}
+            return copy_json(target) + copy_json(patch)
+        return copy_json(patch)
+    result = copy_json(target) if isinstance(target, dict) else {}
     for key, value in patch.items():
         if value is None:
             if nulls:

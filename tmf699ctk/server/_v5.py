@@ -11,7 +11,6 @@ write answers 202 Accepted and takes effect a moment later, as v5 allows.
 from __future__ import annotations
 
 import base64
-import copy
 import json
 import threading
 import uuid
@@ -23,6 +22,7 @@ from urllib.parse import urlencode
 import jsonpath
 
 from .._apis import V5, ApiSpec, ResourceSpec
+from .._safejson import copy_json
 from ._app import TEXT_MATCH_FAULTS, Handler, HttpError, ServerState, _ids_only, _later_than, _merge, _now, _stamp
 from ._events import DELIVERY_TIMEOUT, EventSender, _wanted
 from ._query import QueryError, matches, page, parse_filters, select_fields
@@ -142,7 +142,7 @@ class V5Handler(Handler):
         distortions = [distort for name, distort in V5_REPRESENTATION_FAULTS.items() if name in self.state.faults]
         if not distortions:
             return dict(item)
-        out = copy.deepcopy(item)
+        out = copy_json(item)
         for distort in distortions:
             distort(self, resource, out)
         return out
@@ -158,7 +158,7 @@ class V5Handler(Handler):
         if f("fields-shallow-refs"):  # a projection that keeps references' ids only
             selected = {k: v if k in ("id", "href", "@type") else _ids_only(v) for k, v in selected.items()}
         if f("fields-base-type-only"):  # a projection through the base class of polymorphic members
-            selected = copy.deepcopy(selected)
+            selected = copy_json(selected)
             for medium in _each(selected.get("prospectContactMedium")):
                 _keep(medium, BASE_ATTRIBUTES["prospectContactMedium"])
             for party in _each(selected.get("relatedParty")):
@@ -373,9 +373,9 @@ class V5Handler(Handler):
         if api.json_patch_schema:
             self._validate(api.json_patch_schema, operations)
         if self.state.fault("json-patch-ignored"):
-            return copy.deepcopy(item)
+            return copy_json(item)
         expanded = []
-        patched: Any = copy.deepcopy(item)
+        patched: Any = copy_json(item)
         try:
             for operation in operations:
                 path = operation.get("path", "")
