@@ -73,10 +73,10 @@ def load_json(path: Path) -> dict:
 # quiet periods, events), then the other long ones with few tests (~8-15 s each on two cores), then
 # the rest, most tests first (xdist's own order). Waiting costs no CPU while the matrices use it all,
 # where at the end the same waits would leave the cores idle; and the last files handed out are short.
-# (test_e2e.py keeps xdist's place: its unreachable-target test races the kit's own check, see
-# test_an_unreachable_server_yields_a_complete_report, and loses more often beside the matrices)
+# (test_e2e.py's unreachable-target test no longer races the kit's own check: it waits with the others)
 FIRST = ("test_v5_faults.py", "test_faults.py")
-WAITING = ("test_hostile.py", "test_signals.py", "test_auth.py", "test_notifications.py", "test_concurrency.py")
+WAITING = ("test_hostile.py", "test_signals.py", "test_e2e.py", "test_auth.py", "test_notifications.py",
+           "test_concurrency.py")
 LONG = ("test_v5.py", "test_plugin.py", "test_ci_docs.py", "test_cli.py", "test_cliproc.py", "test_report_browser.py")
 
 
