@@ -228,3 +228,47 @@ def test_a_slow_clean_server_passes_and_the_message_does_not_carry_the_measured_
     assert absences and all(c.status == Status.PASSED for c in absences)
     assert all("within 0.4 s (and the time the slowest event this scenario waited for took)" in c.message
                for c in absences)
+
+
+def _late_stray_to_removed(server) -> None:
+    """When the kit's lead is created, an event about another lead reaches every removed subscription:
+    the server queued it before the unsubscription and delivers it late (with other scenarios' leads
+    changing meanwhile, this happened in some runs only)."""
+    publish, events = server.state.publish, server.state.events
+
+    def with_stray(event_type: str, lead: dict) -> None:
+        if event_type == "SalesLeadCreateEvent":
+            stray = events._event("SalesLeadCreateEvent", {"id": "another-scenario-s-lead"})
+            for subscription in server.state.unsubscribed:
+                events._deliver(subscription["callback"], stray)
+        publish(event_type, lead)
+
+    server.state.publish = with_stray  # type: ignore[method-assign]
+
+
+def test_an_event_naming_no_lead_at_a_removed_subscription_proves_nothing(tmp_path: Path, schemas) -> None:
+    """Events without event.salesLead (TMF699-EVENT-04): one at the removed subscription may be another
+    lead's, sent before the unsubscription and delivered late, so the absence is inconclusive, not
+    failed (TMF699-EVENT-05 failed in about half the runs with --workers 4, depending on whether another
+    scenario's lead was created while the subscription existed)."""
+    from tmf699ctk.server import ReferenceServer
+
+    with ReferenceServer(schemas=schemas, faults=frozenset({"event-no-payload"})) as server:
+        _late_stray_to_removed(server)
+        result = run_suite(tmp_path, base_url=server.url, only=["FULL-NOTIFICATIONS"])
+    assert "TMF699-EVENT-04" in failed_rules(result) and "TMF699-EVENT-05" not in failed_rules(result)
+    [absence] = [c for s in _steps(result, "No event at the removed subscription") for c in s.checks]
+    assert absence.status == Status.SKIPPED and "names no lead" in absence.message
+
+
+def test_an_event_about_another_lead_at_a_removed_subscription_is_not_this_lead_s(tmp_path: Path,
+                                                                                   schemas) -> None:
+    """The same late event, naming the other lead: not about this one, so the absence holds."""
+    from tmf699ctk.server import ReferenceServer
+
+    with ReferenceServer(schemas=schemas) as server:
+        _late_stray_to_removed(server)
+        result = run_suite(tmp_path, base_url=server.url, only=["FULL-NOTIFICATIONS"])
+    assert result.verdict == "PASS" and failed_rules(result) == set()
+    [absence] = [c for s in _steps(result, "No event at the removed subscription") for c in s.checks]
+    assert absence.status == Status.PASSED

@@ -1207,6 +1207,13 @@ class Runner:
         def pick(events: list[ReceivedEvent]) -> ReceivedEvent | None:
             return next((e for e in candidates(events) if wanted is None or e.is_type(wanted)), None)
 
+        def attributable(events: list[ReceivedEvent]) -> ReceivedEvent | None:
+            # what an absence is judged on: an event that says it is about this lead; one that names no
+            # lead may be another lead's, sent to the subscription before it was removed and delivered
+            # late (other scenarios' leads change meanwhile): it proves nothing either way
+            return next((e for e in candidates(events) if (wanted is None or e.is_type(wanted))
+                         and (about is None or e.lead_id() == about)), None)
+
         def other_type(events: list[ReceivedEvent]) -> ReceivedEvent | None:
             # once the wait is over: an event about this lead of another type is the wrong eventType
             return next((e for e in candidates(events) if e.lead_id() == about), None)
@@ -1218,7 +1225,7 @@ class Runner:
             # quiet period overlaps with the steps that follow (the step keeps its place in the results)
             state.window_end = max(state.window_end, window[0])
             state.deferred.append((step, result, lambda: self._judge_absence(
-                step, state, result, scenario_id, pick, window, what, timeout)))
+                step, state, result, scenario_id, attributable, pick, window, what, timeout)))
             return result
         event = self.listener.wait_for(pick, timeout, stop=self.cancel.stop)
         if event is None and about is not None and not self.cancel.cancelled:
@@ -1289,11 +1296,14 @@ class Runner:
         )
 
     def _judge_absence(self, step: Step, state: ScenarioState, result: StepResult, scenario_id: str,
-                       pick: Callable[[list[ReceivedEvent]], ReceivedEvent | None], window: list[float], what: str,
-                       quiet: float) -> None:
+                       pick: Callable[[list[ReceivedEvent]], ReceivedEvent | None],
+                       unnamed: Callable[[list[ReceivedEvent]], ReceivedEvent | None], window: list[float],
+                       what: str, quiet: float) -> None:
         """After the window of an `absent` wait has passed: was an event received in it? The window is
         the quiet period plus the slowest delivery of an event the scenario waited for (at most the
-        event timeout), known only now that its other steps are done."""
+        event timeout), known only now that its other steps are done. ``pick`` finds an event about the
+        lead; ``unnamed`` also one that names no lead, which is inconclusive: whose it is depends on
+        what other scenarios did meanwhile (TMF699-EVENT-04 reports the missing lead)."""
         assert self.listener is not None
         since = window[0] - quiet
         with state.lock:
@@ -1303,6 +1313,15 @@ class Runner:
         event = self.listener.wait_for(pick, max(0.0, window[0] - time.monotonic()), stop=self.cancel.stop)
         if event is None and self.cancel.cancelled:
             self._skip(result, step, "interrupted while watching for the notification")
+            return
+        stray = self.listener.wait_for(unnamed, 0) if event is None else None
+        if stray is not None:
+            result.exchange = self._event_exchange(stray, round((stray.received_at - since) * 1000, 2))
+            kind = stray.event_type() or "an event"
+            message = (f"inconclusive: {kind} arrived {within}, but it names no lead "
+                       "(TMF699-EVENT-04 reports that): it may be about another lead, sent before the "
+                       f"subscription was changed and delivered late, so it proves nothing about {what}")
+            result.checks = [self._outcome(e, Status.SKIPPED, message) for e in step.expect]
             return
         if event is None:
             seen = self._events_at(state.callback, scenario_id)
