@@ -162,8 +162,11 @@ def test_counts_and_order_leave_a_short_answer_to_the_rules_that_judge_what_a_li
            "exactly 1 leads match")
     ours = [{"id": "A", "name": "s A"}, {"id": "B", "name": "s B"}]
     inconclusive(lambda: c.sorted_by(ctx(ours[:1]), "name", ["A", "B"], unsorted=ours[:1]),
-                 "missing from the list without sort too")
-    failed(lambda: c.sorted_by(ctx(ours[:1]), "name", ["A", "B"], unsorted=ours), "missing from the sorted list")
+                 "missing from the sorted list and from the list without sort")
+    # a lead missing from the sorted answer is what TMF699-LIST-03 judges, never an order failure: which
+    # lead a server losing its last (or first) match loses depends on the other scenarios' leads
+    inconclusive(lambda: c.sorted_by(ctx(ours[:1]), "name", ["A", "B"], unsorted=ours), "TMF699-LIST-03 judges")
+    inconclusive(lambda: c.sorted_by(ctx(ours[:1]), "name", ["A", "B"]), "fewer than two leads")
 
 
 # -- 202 polling of a JSON Patch: what a later operation changes again is not predicted ----------------

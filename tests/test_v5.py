@@ -247,3 +247,39 @@ def test_a_202_without_location_or_id_is_followed_by_name_even_for_a_repeated_po
     problems = [(c.rule_id, c.message) for c in result.checks() if c.status in (Status.FAILED, Status.ERROR)]
     assert problems == [] and result.verdict == "PASS" and result.leftovers == []
     assert left == {"salesLead": {}, "salesOpportunity": {}}  # the second POST's resources were found and deleted
+
+
+@pytest.mark.parametrize("first", ["A", "C"])
+def test_a_list_kept_in_storage_order_fails_both_sort_directions_whichever_seed_arrives_first(
+        tmp_path: Path, v5_schemas: SchemaStore, monkeypatch, first: str) -> None:
+    """sort-ignored answers in storage order. Two resources created together are stored in either
+    order, which is either their name order or its reverse: one direction passed by chance (the
+    documented SORT-02 alone, or SORT-01 alone, as the two POSTs arrived). V5-SORT stores A and C
+    together and B after them: never sorted either way. Here the arrival order is forced both ways."""
+    import threading
+
+    from tmf699ctk.server import _app
+
+    later = "C" if first == "A" else "A"
+    stored = threading.Event()
+    read_body = _app.Handler._json_body
+
+    def held(self):
+        body = read_body(self)
+        if isinstance(body, dict) and str(body.get("name", "")).startswith(f"CTK sort {later} "):
+            stored.wait(10)  # a safety net, not a measure: the other one sets it when stored
+        return body
+
+    monkeypatch.setattr(_app.Handler, "_json_body", held)
+    with ReferenceServer(api_version=V5, schemas=v5_schemas, faults=frozenset({"sort-ignored"})) as server:
+        publish = server.state.publish_v5
+
+        def note(kind, resource, payload) -> None:
+            publish(kind, resource, payload)
+            if kind == "create" and str(payload.get("name", "")).startswith(f"CTK sort {first} "):
+                stored.set()
+
+        server.state.publish_v5 = note  # type: ignore[method-assign]
+        result = run_suite(tmp_path, base_url=server.url, api_version=V5, tags=["sorting"], notifications="off")
+    assert stored.is_set()
+    assert failed_rules(result) == {"TMF630-SORT-01", "TMF630-SORT-02"}

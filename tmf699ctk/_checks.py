@@ -931,19 +931,27 @@ def _order_key(value: Any) -> Any:
 def sorted_by(ctx: CheckContext, attribute: str, ids: list[str], descending: bool = False,
               unsorted: list[Any] | None = None) -> str:
     """Our leads (``ids``, whose values sort alike under any collation) come in the sorted order;
-    other leads in the list are left alone. ``unsorted``: the list as read without ``sort``; a lead
-    missing from it too is missing from the collection (TMF699-LIST-03), not put out of order."""
+    other leads in the list are left alone. A lead missing from the answer is not out of order: what a
+    list returns is TMF699-LIST-03's to judge (a list that loses its last or first match loses one of
+    ours or another scenario's, as the collection stands), and the order is judged among those
+    returned. ``unsorted``: the list as read without ``sort`` (a lead missing from it too is missing
+    from the collection: the message says so)."""
     items = ctx.items()
     if _anonymous(items):
         raise CheckInconclusive(f"{NO_IDS}: the {ctx.many} whose order is examined cannot be found")
     returned = _ids(items)
     missing = [i for i in ids if i not in returned]
-    if missing and unsorted is not None and missing[0] not in _ids(unsorted):
-        raise CheckInconclusive(f"{ctx.one} {missing[0]!r} is missing from the list without sort too (TMF699-LIST-03 "
-                                "reports that): its place in the order cannot be judged")
-    if missing:
-        raise _missing_from_list(ctx, items, missing[0], "is missing from the sorted list")
     ours = [item for item in items if isinstance(item, dict) and item.get("id") in ids]
+    gone = ""
+    if missing:
+        partial = _partial_page(ctx, items)
+        too = unsorted is not None and missing[0] not in _ids(unsorted)
+        gone = (f"{ctx.one} {missing[0]!r} is missing from the sorted list"
+                + (" and from the list without sort" if too else "") + (f" ({partial})" if partial else "")
+                + " (TMF699-LIST-03 judges what a list returns)")
+    if len(ours) < 2:
+        raise CheckInconclusive(f"{gone}: fewer than two {ctx.many} of this scenario to order" if gone else
+                                f"fewer than two {ctx.many} of this scenario are returned: nothing to order")
     if any(attribute not in item for item in ours):
         raise CheckInconclusive(f"a {ctx.one} of this scenario is returned without {attribute}: nothing to sort on")
     keys = [_order_key(item[attribute]) for item in ours]
@@ -959,7 +967,7 @@ def sorted_by(ctx: CheckContext, attribute: str, ids: list[str], descending: boo
         if wrong:
             raise CheckFailed(f"sort {word} on {attribute}, but {ctx.one} {a.get('id')!r} ({short(a[attribute])}) "
                               f"comes before {b.get('id')!r} ({short(b[attribute])})")
-    return f"{len(ours)} {ctx.many} in {word} {attribute} order"
+    return f"{len(ours)} {ctx.many} in {word} {attribute} order" + (f"; {gone}" if gone else "")
 
 
 def fields_only(
