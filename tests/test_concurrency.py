@@ -364,3 +364,20 @@ def test_fields_with_a_filter_holds_when_both_leads_are_configured_with_one_name
             fields06 = [c for c in result.checks() if c.rule_id == "TMF630-FIELDS-06"]
             assert fields06 and all(c.status.value == "passed" for c in fields06), [c.message for c in fields06]
             assert result.verdict == "PASS"
+
+
+def test_an_including_date_operator_is_judged_on_the_lead_alone(tmp_path: Path, schemas, monkeypatch) -> None:
+    """A server whose clock moves in whole seconds stores the scenario's leads with one creationDate:
+    ?creationDate.lte=<the lead's> then matches the leads stored after it too, and a list losing its
+    last match lost one of those (list-200-only-first passed TMF630-FILTER-04 in the runs where the
+    second lead was stored after the lead in the same millisecond). With the lead's id, the lead is its
+    only match: lost in every run, whatever the clock and the other leads."""
+    from tmf699ctk.server import _app
+
+    second = datetime.now(_app.UTC).replace(microsecond=0)
+    monkeypatch.setattr(_app, "_now", lambda: second)
+    with ReferenceServer(schemas=schemas, faults=frozenset({"list-200-only-first"})) as server:
+        result = run_suite(tmp_path, base_url=server.url, only=["FULL-FILTERING"], notifications="off")
+    dates = [c for c in result.checks() if c.rule_id == "TMF630-FILTER-04"]
+    assert {c.status.value for c in dates} == {"passed", "failed"}  # the lead missing, nothing else wrong
+    assert all("is not returned" in c.message for c in dates if c.status.value == "failed")
