@@ -499,7 +499,11 @@ def test_a_lead_the_list_loses_without_fields_too_is_not_the_selections_doing() 
                   lambda **kw: c.fields_values(selected, ["name"], LEAD, items=True, **kw)):
         with pytest.raises(c.CheckInconclusive, match="TMF699-LIST-03"):
             check(unselected=[other])
-        # listed without fields, lost with them: the selection's failure; and without the comparison, as before
-        for unselected in ([other, LEAD], None):
-            with pytest.raises(c.CheckFailed, match="missing from the fields-selected list"):
-                check(unselected=unselected)
+        # listed without fields, lost with them: inconclusive too. The reads see the collection at
+        # different moments (other scenarios' leads come and go): list-200-only-first failed FIELDS-01,
+        # -02, -04 and -05 in 1 of 12 runs at --workers 4, losing the lead in some reads only
+        with pytest.raises(c.CheckInconclusive, match="TMF699-LIST-03"):
+            check(unselected=[other, LEAD])
+        # without the comparison (a scenario that reads no list without the option), as before
+        with pytest.raises(c.CheckFailed, match="missing from the fields-selected list"):
+            check(unselected=None)

@@ -732,8 +732,11 @@ def _missing_from_list(ctx: CheckContext, items: list[Any], rid: Any, what: str)
 def _our_item(ctx: CheckContext, expected: dict[str, Any], what: str,
               unselected: list[Any] | None = None) -> dict[str, Any]:
     """The list item with the id of ``expected``; an id-less lead cannot be told apart from others.
-    ``unselected``: the same list read without the option judged; a lead missing from it too is
-    missing from the collection (TMF699-LIST-03's finding), not the option's doing."""
+    ``unselected``: the same list read without the option judged (the option's subject is what
+    the items show, not which are listed): a lead missing is TMF699-LIST-03's finding, inconclusive
+    here, whether the read without the option lists it or not. The two reads see the collection at
+    different moments: other scenarios' leads come and go between them, so a list losing its last
+    (or first) match loses this lead in one and another lead in the other, as it happens."""
     rid = expected.get("id")
     if not isinstance(rid, str) or not rid:
         raise CheckInconclusive(f"the {ctx.one} to look for has no id ({short(rid)}): it cannot be found in a list")
@@ -741,9 +744,10 @@ def _our_item(ctx: CheckContext, expected: dict[str, Any], what: str,
     if _anonymous(items):
         raise CheckInconclusive(f"{NO_IDS}: {ctx.one} {rid!r} cannot be told apart from the others")
     match = [i for i in items if isinstance(i, dict) and i.get("id") == rid]
-    if not match and unselected is not None and rid not in _ids(unselected):
-        raise CheckInconclusive(f"{ctx.one} {rid!r} {what}, and from the list read without it too: the list "
-                                "loses it (TMF699-LIST-03 reports that)")
+    if not match and unselected is not None:
+        too = ", and from the list read without it too" if rid not in _ids(unselected) else ""
+        raise CheckInconclusive(f"{ctx.one} {rid!r} {what}{too}: what a list returns is TMF699-LIST-03's "
+                                "to judge, what its items show is this rule's")
     if not match:
         raise _missing_from_list(ctx, items, rid, what)
     return match[0]
