@@ -46,7 +46,7 @@ def test_every_v5_rule_is_named_by_a_v5_fault_or_shared_with_v4() -> None:
 @pytest.mark.parametrize("server", clean_targets(V5))
 def test_conformant_v5_servers_pass_with_no_failed_check(server: str) -> None:
     result = outcome(server)
-    assert result.ok and result.verdict == "PASS" and result.failed == [], result.failed
+    assert result.ok and result.verdict == "PASS" and result.failed == [], result.explain(result.failed)
 
 
 @pytest.mark.parametrize("fault", FAULTS_V5, ids=lambda f: f.name)
@@ -113,5 +113,5 @@ CONSEQUENCES_V5: dict[str, tuple[str, ...]] = {
 def test_a_v5_fault_trips_only_its_own_rules_and_its_known_consequences(fault: Fault) -> None:
     allowed = set(fault.rules) | set(CONSEQUENCES_V5.get(fault.name, ()))
     extra = set(outcome(fault.name).failed) - allowed
-    assert not extra, f"{fault.name} also failed {sorted(extra)}"
+    assert not extra, f"{fault.name} also failed {outcome(fault.name).explain(extra)}"
 

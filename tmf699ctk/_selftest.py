@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
@@ -28,6 +28,16 @@ class Outcome:
     verdict: str
     failed: list[str] = field(default_factory=list)  # rule ids that failed or errored, warnings included
     ok: bool = False
+    # why: each failed rule's first message ("scenario / step: message"), and "unreachable" when the run
+    # stopped sending (an outcome that differs from run to run can then be told from its cause)
+    why: dict[str, str] = field(default_factory=dict)
+
+    def explain(self, rules: Iterable[str]) -> str:
+        """The messages of ``rules``, for an assertion that failed."""
+        said = [f"{r}: {self.why.get(r, '?')}" for r in sorted(rules)]
+        if "unreachable" in self.why:
+            said.append(f"unreachable: {self.why['unreachable']}")
+        return "; ".join(said)
 
     @property
     def caught_by(self) -> list[str]:
@@ -55,13 +65,25 @@ def _failed(result: RunResult) -> list[str]:
     return sorted({c.rule_id for c in result.checks() if c.status in (Status.FAILED, Status.ERROR)})
 
 
+def _why(result: RunResult) -> dict[str, str]:
+    why: dict[str, str] = {}
+    for scenario in result.scenarios:
+        for step in scenario.steps:
+            for c in step.checks:
+                if c.status in (Status.FAILED, Status.ERROR) and c.rule_id not in why:
+                    why[c.rule_id] = f"{scenario.id} / {step.name}: {c.message[:300]}"
+    if result.unreachable:
+        why["unreachable"] = result.unreachable
+    return why
+
+
 def run_fault(fault: Fault, prepared: Prepared, profile: str = "full") -> Outcome:
     plan = prepared[1]
     with ReferenceServer(faults=frozenset({fault.name}), schemas=plan.schemas, api_version=plan.api_version) as server:
         result = _run(server.url, prepared, profile)
     failed = _failed(result)
     return Outcome(fault.name, fault.description, fault.rules, result.verdict, failed,
-                   ok=bool(set(fault.rules) & set(failed)))
+                   ok=bool(set(fault.rules) & set(failed)), why=_why(result))
 
 
 def run_clean(which: str, prepared: Prepared, profile: str = "full") -> Outcome:
@@ -80,7 +102,7 @@ def run_clean(which: str, prepared: Prepared, profile: str = "full") -> Outcome:
             result = _run(other.url, prepared, profile)
     failed = _failed(result)
     return Outcome(which, "must pass with no failed check", (), result.verdict, failed,
-                   ok=result.verdict == "PASS" and not failed)
+                   ok=result.verdict == "PASS" and not failed, why=_why(result))
 
 
 def clean_targets(api_version: str = DEFAULT_VERSION) -> tuple[str, ...]:
