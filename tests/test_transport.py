@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import ssl
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import httpx
 import pytest
 
 from tmf699ctk._http import build_client
@@ -46,3 +49,63 @@ def test_an_exchange_sent_while_another_waits_hands_the_deadline_back() -> None:
             assert _http._current.watch is inner
         assert _http._current.watch is outer
     assert _http._current.watch is None
+
+
+class _Ok(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        body = b'{"ok": true}'
+        self.send_response(201)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def _serve(port: int) -> ThreadingHTTPServer:
+    server = ThreadingHTTPServer(("127.0.0.1", port), _Ok)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+    return server
+
+
+def test_a_connection_refused_mid_run_is_tried_again_and_a_target_that_never_answered_is_not() -> None:
+    """A target that has answered may refuse a connection while it restarts: nothing was sent, so even
+    a POST connects again after a short pause (said in the record). A target that never answered is
+    unreachable at once."""
+    from tmf699ctk._http import TargetHealth, send
+
+    server = _serve(0)
+    port = server.server_address[1]
+    url = f"http://127.0.0.1:{port}/api/salesLead"
+    health = TargetHealth()
+    with httpx.Client() as client:
+        first = send(client, "POST", url, health=health, json_body={"name": "a"}, timeout=5,
+                     headers={"Connection": "close"})  # no connection kept: the next one is new
+        assert first.response is not None and first.response.status == 201 and health.answered
+        server.shutdown()
+        server.server_close()  # nothing listens: a connection is refused
+        restarted: list[ThreadingHTTPServer] = []
+        # back on the same port before the pause is over (well before it, on a busy machine too)
+        restart = threading.Timer(0.05, lambda: restarted.append(_serve(port)))
+        restart.start()
+        try:
+            again = send(client, "POST", url, health=health, json_body={"name": "b"}, timeout=5,
+                         headers={"Connection": "close"})
+        finally:
+            restart.join()
+            for s in restarted:
+                s.shutdown()
+                s.server_close()
+        assert again.response is not None and again.response.status == 201, again.error
+        assert "connection was refused" in (again.retried or "") and health.unreachable is None
+
+        fresh = TargetHealth()
+        never = send(client, "POST", url, health=fresh, json_body={"name": "c"}, timeout=5)
+    assert never.response is None and "connection refused" in (never.error or "")
+    assert never.retried is None and fresh.unreachable is not None

@@ -179,6 +179,7 @@ class TargetHealth:
     # the server closed a reused connection without answering: from then on every request asks for
     # a connection of its own (`Connection: close`), so none is sent on one the server has dropped
     fresh_connections: bool = False
+    answered: bool = False  # the target has answered a request of this run (see _refused_again)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _unsent: set[str] = field(default_factory=set, repr=False)  # errors of requests that never reached it
     _speaks_tls: dict[tuple[str, int], bool] = field(default_factory=dict, repr=False)
@@ -411,6 +412,26 @@ SERVER_CLOSED_AFTER_ANSWER = 1.0
 RETRIES = 2  # each one drops a connection the server had closed
 
 
+REFUSED_PAUSE = 0.25  # seconds before connecting again to a target that refused a connection mid-run
+
+
+def _refused_again(exc: Exception, retries: int, watch: _Watch, health: TargetHealth) -> bool:
+    """A target that has answered in this run refused a connection (restarting, a rolling deploy, a
+    full listen queue): nothing was sent, so any request may try once more after a short pause, within
+    its deadline. A target that never answered is unreachable at once (a wrong URL is said fast)."""
+    if not health.answered or health.proxy or retries >= RETRIES or not isinstance(exc, httpx.ConnectError):
+        return False
+    if not any(isinstance(c, ConnectionRefusedError) for c in _causes(exc)):
+        return False
+    pause = min(REFUSED_PAUSE, watch.deadline - time.monotonic())
+    if pause <= 0 or watch.ended:
+        return False
+    if watch.abort is not None:
+        return not watch.abort.wait(pause) and not watch.ended
+    time.sleep(pause)
+    return not watch.ended
+
+
 def _may_retry(method: str, exc: Exception, retries: int, watch: _Watch) -> bool:
     """Whether the server closed the (reused) connection before answering, so that an idempotent
     request may be sent again, within its deadline and the run still going."""
@@ -498,6 +519,11 @@ def send(
                 response = client.send(request, stream=True)
                 break
             except Exception as exc:
+                if _refused_again(exc, retries, watch, health):
+                    retries += 1
+                    exchange.retried = (f"{exchange.retried or ''}sent again: the connection was refused "
+                                        f"({_reason(exc)}) although the server had answered before in this run; ")
+                    continue
                 proof = None
                 if method.upper() not in IDEMPOTENT and never_applied is not None and _may_resend(exc, retries, watch):
                     proof = never_applied()
@@ -519,6 +545,7 @@ def send(
                 if unreachable:
                     health.mark(exchange.error)
                 return exchange
+        health.answered = True
         own_permit = permit is None
         reader = _BodyReader(max_body, watch, permit or LargeBodyPermit())
         try:
