@@ -507,3 +507,16 @@ def test_a_lead_the_list_loses_without_fields_too_is_not_the_selections_doing() 
         # without the comparison (a scenario that reads no list without the option), as before
         with pytest.raises(c.CheckFailed, match="missing from the fields-selected list"):
             check(unselected=None)
+
+
+def test_a_selection_that_drops_ids_is_not_a_lost_lead_but_one_that_drops_a_lead_is() -> None:
+    listed = [LEAD, {"id": "X", "href": f"{BASE}/salesLead/X"}]
+    # the selected items carry no id, the list without fields does: the fields rules' finding
+    with pytest.raises(c.CheckInconclusive, match="selection drops it"):
+        c.list_contains(ctx([{"name": "n"}, {"name": "o"}]), "L1", unselected=listed)
+    # ids kept, our lead gone from the selection (and the counts agree): a lost lead
+    assert "is not among the 1 items" in fails(c.list_contains, ctx([listed[1]], headers={"X-Total-Count": "1"}),
+                                               "L1", unselected=listed)
+    # both without ids: the list's own defect, as without the comparison
+    assert "none of which carries an id" in fails(c.list_contains, ctx([{"name": "n"}]), "L1",
+                                                  unselected=[{"name": "n"}])

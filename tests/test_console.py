@@ -11,6 +11,7 @@ from rich.console import Console
 
 from tmf699ctk import _pipeline
 from tmf699ctk._console import ConsoleProgress
+from tmf699ctk._runner import GROUP_WORKERS
 from tmf699ctk._settings import build_settings
 
 from .cliproc import run_ctk
@@ -33,7 +34,9 @@ def test_an_unreachable_target_is_one_clear_error_not_a_list_of_failures(tmp_pat
     error_groups = [line for line in lines if line.startswith("ERROR ") and "checks (" in line]
     assert len(error_groups) == 1  # every check the refused connection stopped, told once
     sent = next(line for line in lines if "requests sent" in line or "request sent" in line)
-    assert sent.lstrip().startswith(("1 request sent", "2 requests sent", "3 requests sent", "4 requests sent"))
+    # what was already on its way when the first refusal came: at most the two scenarios that only read
+    # and the paging scenario's seed block (sent together), never the rest of the suite (~140)
+    assert 1 <= int(sent.split()[0]) <= 2 + GROUP_WORKERS, sent
     assert "checks skipped; most (" in out.stdout and "not sent: the target is unreachable" in out.stdout
     assert "PARTIAL RUN — not valid for certification" in lines[-1]
 

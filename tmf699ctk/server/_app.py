@@ -240,6 +240,8 @@ class Handler(BaseHTTPRequestHandler):
                 selected = sort_items(selected, params["sort"], known, descending=not f("sort-descending-ignored"))
             if f("list-duplicates"):  # a join on notes: one row per note
                 selected = [lead for lead in selected for _ in range(max(1, len(lead.get("note") or [])))]
+            if f("fields-drops-noted") and "fields" in params:  # counted as it returns them
+                selected = [lead for lead in selected if not lead.get("note")]
             if f("list-200-only-first") and selected:
                 selected = selected[:-1]
             skew = "page" if f("offset-as-page") else "plus-one" if f("offset-off-by-one") else None

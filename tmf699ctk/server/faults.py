@@ -68,6 +68,8 @@ FAULTS: tuple[Fault, ...] = (
     Fault("error-code-integer", "Error.code is a number instead of a string", ("TMF630-ERROR-01",)),
     Fault("error-text-html", "Error bodies are declared as text/html", ("TMF630-CT-01",)),
     Fault("fields-drops-id", "A fields selection drops id and href", ("TMF630-FIELDS-01",)),
+    Fault("fields-drops-noted", "A fields selection on a list omits the leads that carry a note (a join in "
+          "the projection); the list without fields has them", ("TMF699-LIST-03", "TMF630-FIELDS-06")),
     Fault("result-count-total", "X-Result-Count reports all matches, not the items on the page",
           ("TMF630-PAGE-02",)),
     Fault("fields-none-ignored", "fields=none is accepted but every attribute is returned", ("TMF630-FIELDS-04",)),
