@@ -11,6 +11,7 @@ import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -201,16 +202,9 @@ class Handler(BaseHTTPRequestHandler):
         return f"{self.state.public_origin}{self.state.base_path}/salesLead/{lead_id}"
 
     def _represent(self, lead: dict[str, Any]) -> dict[str, Any]:
-        """What the client sees of a stored lead, after any representation fault: a copy whose top
-        level the caller may change. A stored lead is never changed in place (a patch stores a new
-        dict), so its members are copied only for a fault to distort them."""
-        distortions = [distort for name, distort in REPRESENTATION_FAULTS.items() if name in self.state.faults]
-        if not distortions:
-            return dict(lead)
-        out = copy_json(lead)
-        for distort in distortions:
-            distort(self, out)
-        return out
+        """What the client sees of a stored lead, after any representation fault (see ``represented``)."""
+        return represented(lead, [partial(distort, self) for name, distort in REPRESENTATION_FAULTS.items()
+                                  if name in self.state.faults])
 
     def _lead(self, lead_id: str) -> dict[str, Any]:
         lead = self.state.store.leads.get(lead_id)
@@ -448,6 +442,18 @@ class Handler(BaseHTTPRequestHandler):
             self._send(200, removed)
             return
         self._send(204)
+
+
+def represented(item: dict[str, Any], distortions: list[Callable[[dict[str, Any]], object]]) -> dict[str, Any]:
+    """A stored resource as served, after the representation faults' ``distortions``: a copy whose top
+    level the caller may change. A stored resource is never changed in place (a patch stores a new
+    dict), so its members are copied only for a fault to distort them."""
+    if not distortions:
+        return dict(item)
+    out = copy_json(item)
+    for distort in distortions:
+        distort(out)
+    return out
 
 
 def _merge(target: Any, patch: Any, *, nested: bool = True, nulls: bool = True, append: bool = False) -> Any:

@@ -16,6 +16,7 @@ import threading
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
+from functools import partial
 from typing import Any
 from urllib.parse import urlencode
 
@@ -23,7 +24,18 @@ import jsonpath
 
 from .._apis import V5, ApiSpec, ResourceSpec
 from .._safejson import copy_json
-from ._app import TEXT_MATCH_FAULTS, Handler, HttpError, ServerState, _ids_only, _later_than, _merge, _now, _stamp
+from ._app import (
+    TEXT_MATCH_FAULTS,
+    Handler,
+    HttpError,
+    ServerState,
+    _ids_only,
+    _later_than,
+    _merge,
+    _now,
+    _stamp,
+    represented,
+)
 from ._events import DELIVERY_TIMEOUT, EventSender, _wanted
 from ._query import QueryError, matches, page, parse_filters, select_fields
 
@@ -136,16 +148,9 @@ class V5Handler(Handler):
         return item
 
     def _show(self, resource: ResourceSpec, item: dict[str, Any]) -> dict[str, Any]:
-        """What the client sees of a stored item, after any representation fault: a copy whose top
-        level the caller may change. A stored item is never changed in place (a patch stores a new
-        dict), so its members are copied only for a fault to distort them."""
-        distortions = [distort for name, distort in V5_REPRESENTATION_FAULTS.items() if name in self.state.faults]
-        if not distortions:
-            return dict(item)
-        out = copy_json(item)
-        for distort in distortions:
-            distort(self, resource, out)
-        return out
+        """What the client sees of a stored item, after any representation fault (see ``represented``)."""
+        return represented(item, [partial(distort, self, resource) for name, distort
+                                  in V5_REPRESENTATION_FAULTS.items() if name in self.state.faults])
 
     def _fields(self, item: dict[str, Any], ignore: bool = False) -> dict[str, Any]:
         f = self.state.fault
