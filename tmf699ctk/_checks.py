@@ -781,12 +781,13 @@ def _list_contains_all(ctx: CheckContext, wanted: list[str]) -> str:
     listed = _ids(ctx.items())
     missing = [rid for rid in wanted if rid not in listed]
     if missing:
-        none = ", none of which carries an id" if _anonymous(ctx.items()) else ""
-        which = f"{len(missing)} of the {len(wanted)} {ctx.many} looked for"
-        raise _missing_from_list(ctx, ctx.items(), missing[0],
-                                 f"is not among the {len(listed)} items returned{none} ({which} are missing: "
-                                 f"{', '.join(map(repr, missing))})" if len(missing) > 1 else
-                                 f"is not among the {len(listed)} items returned{none}")
+        what = f"is not among the {len(listed)} items returned"
+        if _anonymous(ctx.items()):
+            what += ", none of which carries an id"
+        if len(missing) > 1:
+            what += (f" ({len(missing)} of the {len(wanted)} {ctx.many} looked for are missing: "
+                     f"{', '.join(map(repr, missing))})")
+        raise _missing_from_list(ctx, ctx.items(), missing[0], what)
     return f"all {len(wanted)} present among {len(listed)} items"
 
 
