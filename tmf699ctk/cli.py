@@ -632,7 +632,9 @@ def selftest(
     fault: Annotated[
         list[str] | None, typer.Option("--fault", metavar="NAME", help="Only these faults (repeatable).")
     ] = None,
-    jobs: Annotated[int, typer.Option("--jobs", "-j", help="Targets tested at once.")] = 2,
+    jobs: Annotated[
+        int, typer.Option("--jobs", "-j", help="Targets tested at once (those waiting out a bound run beside).")
+    ] = 2,
     api_version: Annotated[
         str, typer.Option("--api-version", metavar="VERSION", help="Prove the suite of this TMF699 version.")
     ] = "4.0.0",

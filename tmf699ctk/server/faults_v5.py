@@ -46,7 +46,7 @@ FAULTS_V5: tuple[Fault, ...] = (
           ("TMF699-REF-01",)),
     Fault("opportunity-not-listed", "GET /salesOpportunity omits its last match", ("TMF699-LIST-03",)),
     Fault("opportunity-delete-noop", "DELETE /salesOpportunity/{id} answers 204 but deletes nothing",
-          ("TMF699-DELETE-03", "TMF699-DELETE-05")),
+          ("TMF699-DELETE-03", "TMF699-DELETE-05"), waits=True),
     Fault("opportunity-events-as-lead", "Opportunity events carry event.salesLead, not event.salesOpportunity",
           ("TMF699-EVENT-04", "TMF699-EVENT-02")),
     # status codes v5 words differently from v4
@@ -55,10 +55,11 @@ FAULTS_V5: tuple[Fault, ...] = (
     Fault("delete-200", "DELETE answers 200 with a body instead of 204 (or 202)", ("TMF699-DELETE-06",)),
     # 202 Accepted
     Fault("accepted-never-created", "POST answers 202 Accepted but the resource never appears",
-          ("TMF699-ASYNC-01",)),
-    Fault("accepted-patch-lost", "PATCH answers 202 Accepted but the change is never applied", ("TMF699-ASYNC-01",)),
+          ("TMF699-ASYNC-01",), waits=True),
+    Fault("accepted-patch-lost", "PATCH answers 202 Accepted but the change is never applied", ("TMF699-ASYNC-01",),
+          waits=True),
     Fault("accepted-delete-lost", "DELETE answers 202 Accepted but the resource is never deleted",
-          ("TMF699-ASYNC-01",)),
+          ("TMF699-ASYNC-01",), waits=True),
     # the v5 hub and events
     Fault("hub-get-missing", "GET /hub/{id} answers 404 for a registered subscription", ("TMF630-HUB-05",)),
     Fault("hub-get-other-callback", "GET /hub/{id} returns another callback", ("TMF630-HUB-05",)),
@@ -67,10 +68,12 @@ FAULTS_V5: tuple[Fault, ...] = (
     Fault("event-v4-shape", "Events use v4's timeOcurred instead of eventTime", ("TMF699-EVENT-02",)),
     # valid against the schema: the envelope rule's own finding, which the two faults above leave to the schema
     Fault("event-time-future", "eventTime is an hour in the future", ("TMF699-EVENT-07",)),
-    Fault("events-never-sent", "The hub accepts subscriptions but never sends an event", ("TMF699-EVENT-01",)),
+    Fault("events-never-sent", "The hub accepts subscriptions but never sends an event", ("TMF699-EVENT-01",),
+          waits=True),
     # the delete happens, its event does not: what the gate of opportunity-delete-noop (no delete, hence no
     # event owed) must not hide
-    Fault("delete-event-not-sent", "DELETE deletes the resource but sends no DeleteEvent", ("TMF699-EVENT-01",)),
+    Fault("delete-event-not-sent", "DELETE deletes the resource but sends no DeleteEvent", ("TMF699-EVENT-01",),
+          waits=True),
     # v5 query features and views on writes
     Fault("fields-ignored-on-post", "fields on POST is ignored: every attribute is returned", ("TMF630-FIELDS-07",)),
     Fault("fields-ignored-on-patch", "fields on PATCH is ignored: every attribute is returned",
