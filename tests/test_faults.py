@@ -91,7 +91,7 @@ CONSEQUENCES: dict[str, str] = {
     "href-wrong-id": "the href then leads elsewhere", "get-unknown-200": "the deleted lead is then 'found'",
     "get-unknown-500": "the deleted lead is then an error", "ignore-fields": "every fields rule",
     "fields-drops-id": "every fields rule", "ignore-filters": "every filter rule",
-    "patch-stale-response": "every PATCH answer is stale", "patch-accepts-readonly": "the lead moves to a new id",
+    "patch-stale-response": "every PATCH answer is stale",
     "event-no-payload": "no lead to match",
 }
 

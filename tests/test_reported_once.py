@@ -236,3 +236,28 @@ def test_an_accepted_patch_is_set_aside_by_the_refused_patch_check_end_to_end(tm
     assert failed_rules(result) == {"TMF630-PATCH-17"}
     (patch_09,) = [check for check in result.checks() if check.rule_id == "TMF630-PATCH-09"]
     assert patch_09.status == Status.PASSED and "left to the 1 accepted" in patch_09.message
+
+
+# -- a resource a PATCH moved to a new id ----------------------------------------------------------------
+
+def test_a_lead_moved_by_an_accepted_read_only_id_is_one_finding_and_is_still_cleaned_up(
+        tmp_path: Path, schemas: SchemaStore) -> None:
+    """A server taking a PATCH of the read-only id serves the lead at a new URL: the later patches
+    and reads of the old URL answer 404, which is that one cause (TMF630-PATCH-06), not five findings
+    of their own; and the lead is deleted where it now is."""
+    with ReferenceServer(schemas=schemas, faults=frozenset({"patch-accepts-readonly"})) as server:
+        result = run_suite(tmp_path, base_url=server.url, only=["FULL-UPDATE-REFUSED"], notifications="off")
+        left = dict(server.state.store.leads)
+    assert failed_rules(result) == {"TMF630-PATCH-06"}
+    (scenario,) = result.scenarios
+    moved = [s for s in scenario.steps if s.exchange and s.exchange.response and s.exchange.response.status == 404
+             and "ctk-unknown-" not in s.exchange.request.url]
+    assert len(moved) == 5  # the href and creationDate patches, the two enum patches, the read after them
+    for step in moved:
+        assert step.checks and all(check.status == Status.SKIPPED for check in step.checks), step.name
+        assert "no longer at this URL" in (step.skipped_reason or "") and "'ctk-changed-id'" in step.skipped_reason
+    (cleanup,) = scenario.cleanup
+    assert cleanup.request.method == "DELETE" and cleanup.request.url.endswith("/salesLead/ctk-changed-id")
+    assert cleanup.response is not None and cleanup.response.status == 204
+    assert left == {} and result.leftovers == []
+

@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import parse_qsl, quote, urljoin, urlsplit
+from urllib.parse import parse_qsl, quote, unquote, urljoin, urlsplit
 
 import httpx
 
@@ -250,6 +250,13 @@ class Ledger:
                     entry.id, entry.state, entry.reason = rid, "created", ""
                     return
 
+    def moved(self, url: str, rid: str) -> None:
+        """The server took a new id for the resource at ``url``: the cleanup deletes it where it now is."""
+        with self.lock:
+            for entry in self.entries:
+                if entry.url and _same_resource(entry.url, url) and entry.state == "created":
+                    entry.id = rid
+
     def deleted(self, url: str) -> None:
         with self.lock:
             for entry in self.entries:
@@ -301,6 +308,9 @@ class ScenarioState:
     failed: bool = False  # a blocking check of the scenario failed, in plan order: what skipped checks follow from
     # the failure standing for what an answer lacked, per step result; kept in plan order (see _in_order)
     unexplained: dict[int, tuple[StepResult, CheckResult]] = field(default_factory=dict)
+    # resource URL -> why it is no longer there: a PATCH of its read-only id was taken (reported by the
+    # rule expecting the refusal); a 404 there later is that one cause, not a finding of its own
+    moved: dict[str, str] = field(default_factory=dict)
     window_end: float = 0.0  # monotonic time the last `absent` window closes
     # the longest a notification this scenario waited for took to arrive after the request that caused
     # it: an absence is watched that much longer than the quiet period (see _wait)
@@ -804,6 +814,9 @@ class Runner:
             with state.lock:
                 state.broken = f"step '{name}' failed: {message}"
             return result
+        gone = state.moved.get(_resource_key(exchange.request.url)) if response.status == 404 else None
+        if gone is not None:
+            return self._skip(result, step, f"not evaluated: the resource is no longer at this URL: {gone}")
         if step.feature and response.status in step.declines:
             path = urlsplit(exchange.request.url).path
             reason = (f"{step.feature}: not offered by the server ({exchange.request.method} {path} answered "
@@ -842,6 +855,13 @@ class Runner:
                 blocked = f"not evaluated: {checked.rule_id} failed ({checked.message[:120]})"
                 # a wrong 2xx (200 for 201) still carries the lead; an error status or shape does not
                 shape_failed = not 200 <= response.status < 300 or expectation.rule.gate == Gate.SHAPE
+        new_id = _taken_id(exchange.request, response)
+        if new_id is not None:
+            url = _resource_key(exchange.request.url)
+            self.ledger.moved(url, new_id)
+            with state.lock:
+                state.moved[url] = (f"step '{name}' changed its read-only id to {new_id!r} and the server took it "
+                                    "(reported at that step)")
         # an answer's status can always be saved; what its body or headers hold cannot, after such a failure
         if shape_failed and any(not _status_source(source) for source in step.save.values()):
             with state.lock:
@@ -1704,6 +1724,27 @@ def _absolute(url: str) -> bool:
 
 def _size(size: int) -> str:
     return f"{size / (1 << 20):g} MiB" if size % (1 << 20) == 0 else f"{size:,} bytes"
+
+
+def _resource_key(url: str) -> str:
+    return url.split("?", 1)[0].rstrip("/")
+
+
+def _taken_id(request: HttpRequest, response: HttpResponse) -> str | None:
+    """The new id a PATCH set and the server took (a 2xx answer carrying it), else None: the
+    resource has moved away from the URL the later steps address."""
+    if request.method != "PATCH" or not 200 <= response.status < 300:
+        return None
+    sent = _json_object(request.body)
+    wanted = sent.get("id") if sent is not None else None
+    if wanted is None:  # a JSON Patch replacing /id
+        ops = [op for op in _json_list(request.body or "") or [] if isinstance(op, dict)
+               and op.get("path") == "/id" and op.get("op") in ("replace", "add")]
+        wanted = ops[-1].get("value") if ops else None
+    current = unquote(_resource_key(request.url).rsplit("/", 1)[-1])
+    if not isinstance(wanted, str) or wanted == current or _created_id(response.body) != wanted:
+        return None
+    return wanted
 
 
 def _json_object(text: str | None) -> dict[str, Any] | None:
