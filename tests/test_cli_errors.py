@@ -3,6 +3,7 @@ clear line (click's own usage errors included), and no error message echoes a se
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -142,3 +143,25 @@ def test_markdown_to_the_step_summary_is_written_once(files: Path) -> None:
               env={"GITHUB_STEP_SUMMARY": str(files / "summary.md")})
     assert out.returncode == 0, out.stdout + out.stderr
     assert (files / "summary.md").read_text(encoding="utf-8").count("conformance:") == 1
+
+
+@pytest.mark.parametrize("verdict", ["PASS", "FAIL"])
+def test_a_reader_that_leaves_costs_neither_the_evidence_nor_the_exit_code(tmp_path: Path, verdict: str) -> None:
+    """`tmf699ctk run ... | head -1`: the pipe closes after the first line. The run still writes its
+    results and report, and exits with its verdict (Click alone would stop at the next write, exit 1,
+    having saved nothing)."""
+    fault = ["--fault", "create-200"] if verdict == "FAIL" else []
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tmf699ctk", "run", "--embedded", "--notifications", "off", "-o",
+         str(tmp_path / "out"), *fault],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, "NO_COLOR": "1"})
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.readline()
+    proc.stdout.close()  # the reader leaves: every later write meets a closed pipe
+    stderr = proc.stderr.read().decode()
+    code = proc.wait(timeout=120)
+    assert code == (0 if verdict == "PASS" else 1), stderr
+    assert "Traceback" not in stderr and "internal error" not in stderr
+    saved = json.loads((tmp_path / "out" / "results.json").read_text(encoding="utf-8"))
+    assert saved["verdict"] == verdict and saved["summary"]["scenarios"]["total"] > 1 and not saved["aborted"]
+    assert list((tmp_path / "out").glob("*-HTMLReport.html"))

@@ -780,6 +780,46 @@ def init(
         console.print(f"for the certification document (`run --submission`), fill in: {', '.join(missing)}")
 
 
+class _ReaderMayLeave:
+    """A standard stream that a reader gone away cannot break (`tmf699ctk run | head`): what is
+    written after the pipe closed is dropped, and the run goes on to write its results, report and
+    exit code. (Click would otherwise end the command at the first write, exit 1, having saved nothing.)"""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+        self.gone = False
+
+    def write(self, text: str) -> int:
+        if not self.gone:
+            try:
+                return int(self._stream.write(text))
+            except BrokenPipeError:
+                self._leave()
+        return len(text)
+
+    def writelines(self, lines: Any) -> None:
+        for line in lines:
+            self.write(line)
+
+    def flush(self) -> None:
+        if not self.gone:
+            try:
+                self._stream.flush()
+            except BrokenPipeError:
+                self._leave()
+
+    def _leave(self) -> None:
+        self.gone = True
+        # what the stream still buffers, and the interpreter's own flush at exit, go nowhere instead
+        with suppress(OSError, ValueError, AttributeError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, self._stream.fileno())
+            os.close(devnull)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
 def main() -> None:
     """Entry point: every CtkError becomes one clear line and its exit code, never a traceback.
 
@@ -788,6 +828,19 @@ def main() -> None:
     from ._memory import release_large_buffers
 
     release_large_buffers()  # the memory bound against hostile servers counts on it
+    streams = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = _ReaderMayLeave(sys.stdout), _ReaderMayLeave(sys.stderr)
+    try:
+        _run_app()
+    finally:
+        if isinstance(sys.stdout, _ReaderMayLeave):
+            sys.stdout = streams[0]
+        if isinstance(sys.stderr, _ReaderMayLeave):
+            sys.stderr = streams[1]
+
+
+def _run_app() -> None:
+    """The app, with a kit error or bug said in one line and its exit code."""
 
     def shown(exc: BaseException) -> str:  # an exception's text may carry a URL or value with a secret
         text = str(exc)
