@@ -145,21 +145,31 @@ def test_markdown_to_the_step_summary_is_written_once(files: Path) -> None:
     assert (files / "summary.md").read_text(encoding="utf-8").count("conformance:") == 1
 
 
-@pytest.mark.parametrize("verdict", ["PASS", "FAIL"])
-def test_a_reader_that_leaves_costs_neither_the_evidence_nor_the_exit_code(tmp_path: Path, verdict: str) -> None:
-    """`tmf699ctk run ... | head -1`: the pipe closes after the first line. The run still writes its
-    results and report, and exits with its verdict (Click alone would stop at the next write, exit 1,
-    having saved nothing)."""
-    fault = ["--fault", "create-200"] if verdict == "FAIL" else []
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tmf699ctk", "run", "--embedded", "--notifications", "off", "-o",
-         str(tmp_path / "out"), *fault],
-        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, "NO_COLOR": "1"})
-    assert proc.stdout is not None and proc.stderr is not None
-    proc.stdout.readline()
-    proc.stdout.close()  # the reader leaves: every later write meets a closed pipe
-    stderr = proc.stderr.read().decode()
-    code = proc.wait(timeout=120)
+@pytest.mark.parametrize(("where", "verdict"), [("a pipe closed after one line", "PASS"),
+                                              ("a pipe closed after one line", "FAIL"),
+                                              ("a full device", "PASS"), ("a closed descriptor", "FAIL")])
+def test_output_nobody_can_read_costs_neither_the_evidence_nor_the_exit_code(tmp_path: Path, where: str,
+                                                                           verdict: str) -> None:
+    """`tmf699ctk run ... | head -1`, `> /dev/full`, `>&-`: what is printed cannot be written. The run
+    still writes its results and report, and exits with its verdict (Click alone stopped at the next
+    write with exit 1 having saved nothing; a full device was an internal error, a closed one a
+    traceback)."""
+    command = [sys.executable, "-m", "tmf699ctk", "run", "--embedded", "--notifications", "off", "-o",
+               str(tmp_path / "out"), *(["--fault", "create-200"] if verdict == "FAIL" else [])]
+    env = {**os.environ, "NO_COLOR": "1"}
+    if where == "a pipe closed after one line":
+        proc = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+        assert proc.stdout is not None and proc.stderr is not None
+        proc.stdout.readline()
+        proc.stdout.close()  # the reader leaves: every later write meets a closed pipe
+        stderr = proc.stderr.read().decode()
+        code = proc.wait(timeout=120)
+    else:
+        if where == "a closed descriptor":
+            command = ["sh", "-c", 'exec "$@" >&-', "sh", *command]
+        with open("/dev/full" if where == "a full device" else os.devnull, "w") as out:
+            done = subprocess.run(command, cwd=tmp_path, stdout=out, stderr=subprocess.PIPE, env=env, timeout=120)
+        code, stderr = done.returncode, done.stderr.decode()
     assert code == (0 if verdict == "PASS" else 1), stderr
     assert "Traceback" not in stderr and "internal error" not in stderr
     saved = json.loads((tmp_path / "out" / "results.json").read_text(encoding="utf-8"))

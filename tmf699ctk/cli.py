@@ -781,19 +781,21 @@ def init(
 
 
 class _ReaderMayLeave:
-    """A standard stream that a reader gone away cannot break (`tmf699ctk run | head`): what is
-    written after the pipe closed is dropped, and the run goes on to write its results, report and
-    exit code. (Click would otherwise end the command at the first write, exit 1, having saved nothing.)"""
+    """A standard stream whose reader may be gone without breaking the run: a closed pipe
+    (`tmf699ctk run | head`), a full device, a closed descriptor. What cannot be written is dropped,
+    and the run goes on to write its results, report and exit code. (Click would end the command at
+    the first failed write, exit 1, having saved nothing; a full device was an internal error.)"""
 
     def __init__(self, stream: Any) -> None:
-        self._stream = stream
+        # a descriptor closed before the start (`>&-`) leaves Python no stream at all
+        self._stream = stream if stream is not None else open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115
         self.gone = False
 
     def write(self, text: str) -> int:
         if not self.gone:
             try:
                 return int(self._stream.write(text))
-            except BrokenPipeError:
+            except (OSError, ValueError):
                 self._leave()
         return len(text)
 
@@ -805,7 +807,7 @@ class _ReaderMayLeave:
         if not self.gone:
             try:
                 self._stream.flush()
-            except BrokenPipeError:
+            except (OSError, ValueError):
                 self._leave()
 
     def _leave(self) -> None:
@@ -880,6 +882,6 @@ def entry() -> None:
         sys.stderr.write(f"{code}\n")
         code = 1
     for stream in (sys.stdout, sys.stderr):
-        with suppress(OSError, ValueError):  # a closed pipe (`| head`): nothing more can be said
+        with suppress(OSError, ValueError, AttributeError):  # a closed pipe (`| head`), no stream (`>&-`)
             stream.flush()
     os._exit(code)
