@@ -3,15 +3,68 @@ blocking the API response that caused the event."""
 
 from __future__ import annotations
 
+import http.client
 import json
-import urllib.request
+import ssl
+import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 
 DELIVERY_TIMEOUT = 3.0
+KEPT_PER_THREAD = 4  # listeners a delivery thread keeps a connection to (the least recently used goes)
+
+
+class _Connections(threading.local):
+    """Each delivery thread's open connection per listener (scheme, host, port): kept alive as a
+    server's event sender does, instead of one connection, and one listener thread, per event."""
+
+    def __init__(self) -> None:
+        self.open: dict[tuple[str, str, int], http.client.HTTPConnection] = {}
+
+
+def post_event(connections: _Connections, url: str, body: bytes, timeout: float = DELIVERY_TIMEOUT) -> None:
+    """POST ``body`` to ``url`` (JSON), reusing this thread's connection to that listener; a connection
+    the listener closed meanwhile is replaced once. Failures are dropped: a listener that is gone must
+    not disturb the server. No proxy from the environment is ever used (the listener is the client's)."""
+    parts = urlsplit(url)
+    https = parts.scheme == "https"
+    try:
+        key = (parts.scheme, parts.hostname or "", parts.port or (443 if https else 80))
+    except ValueError:  # a port that is not a number
+        return
+    target = parts.path or "/"
+    if parts.query:
+        target += f"?{parts.query}"
+    for attempt in range(2):
+        connection = connections.open.pop(key, None)
+        reused = connection is not None
+        if connection is None:
+            connection = (http.client.HTTPSConnection(key[1], key[2], timeout=timeout,
+                                                      context=ssl.create_default_context()) if https
+                          else http.client.HTTPConnection(key[1], key[2], timeout=timeout))
+        try:
+            connection.request("POST", target, body=body,
+                               headers={"Content-Type": "application/json;charset=utf-8"})
+            response = connection.getresponse()
+            response.read()
+        except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+            connection.close()
+            if reused and attempt == 0:
+                continue  # the listener had closed the idle connection: once more on a new one
+            return
+        except (OSError, http.client.HTTPException):
+            connection.close()
+            return
+        if response.will_close:
+            connection.close()
+            return
+        while len(connections.open) >= KEPT_PER_THREAD:  # a long-lived server outlives many listeners
+            connections.open.pop(next(iter(connections.open))).close()
+        connections.open[key] = connection
+        return
 
 
 def _wanted(subscription: dict[str, Any], event_type: str) -> bool:
@@ -25,6 +78,7 @@ class EventSender:
         self.faults = faults
         self.to_callback_itself = to_callback_itself  # the other delivery path servers use
         self.pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="tmf699-events")
+        self.connections = _Connections()
 
     def publish(self, subscriptions: list[dict[str, Any]], event_type: str, lead: dict[str, Any]) -> None:
         if "events-never-sent" in self.faults:
@@ -54,15 +108,7 @@ class EventSender:
     def _deliver(self, callback: str, event: dict[str, Any]) -> None:
         name = event["eventType"][0].lower() + event["eventType"][1:]
         url = callback if self.to_callback_itself else f"{callback.rstrip('/')}/listener/{name}"
-        request = urllib.request.Request(
-            url, data=json.dumps(event).encode(), method="POST",
-            headers={"Content-Type": "application/json;charset=utf-8"},
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=DELIVERY_TIMEOUT) as response:
-                response.read()
-        except OSError:
-            pass  # a listener that is gone must not disturb the server
+        post_event(self.connections, url, json.dumps(event).encode())
 
     def close(self) -> None:
         self.pool.shutdown(wait=False, cancel_futures=True)
