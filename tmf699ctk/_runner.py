@@ -70,7 +70,6 @@ class _ScenarioFault(Exception):
 
 # statuses after which a resource no longer needs cleaning up
 _GONE = {200, 202, 204, 404, 410}
-SECOND_LOOK = 0.25  # of the 202 Accepted bound, for a write of a kind that already did not show within it
 GROUP_WORKERS = 10  # requests of one concurrent block sent at the same time (N2's ten reads in one round)
 # a scenario waiting out quiet periods gives its place to another only when the wait is longer
 PLACE_WORTH_GIVING = 0.05
@@ -353,9 +352,6 @@ class Runner:
         # attributes a server rejected (see _reduce), so that other scenarios need not search again
         self._rejected: dict[tuple[str, str, frozenset[str]], tuple[str, ...]] = {}
         self._rejected_lock = threading.Lock()
-        # (method, collection path) -> a 202 Accepted write of that kind that did not take effect within the
-        # bound: the next ones are looked at for a quarter of it only (see _follow_accepted)
-        self._lapsed: dict[tuple[str, str], str] = {}
         # every scenario that holds a place may send a whole block at once
         self._groups = ThreadPoolExecutor(max_workers=max(1, settings.run.workers) * GROUP_WORKERS,
                                           thread_name_prefix="tmf699ctk-group")
@@ -877,10 +873,7 @@ class Runner:
     # -- writes answered 202 Accepted ----------------------------------------------------------------
 
     def _accepted_bound(self) -> float:
-        """How long a 202 Accepted write may take to show: twice the event timeout (10 s by default).
-        Once a write of one kind (method and collection) did not show within it, the next ones of that
-        kind are looked at for SECOND_LOOK of it: a server that never applies them costs one bound, not
-        one per scenario, and its cause is reported once."""
+        """How long a 202 Accepted write may take to show: twice the event timeout (10 s by default)."""
         return 2 * max(self.n.event_timeout, 0.5)
 
     def _follow_accepted(self, step: Step, exchange: Exchange, name: str,
@@ -905,12 +898,8 @@ class Runner:
         carried = {k: v for k, v in parse_qsl(urlsplit(request.url).query) if k in self.plan.api.write_params}
         if carried and target and looked_up_name is None:
             target = build_url(target.split("?", 1)[0], None, None, carried)
-        path = urlsplit(collection).path
-        kind_of_write = (request.method, path if until == "appears" else path.rsplit("/", 1)[0])
-        earlier = self._lapsed.get(kind_of_write)
-        bound = self._accepted_bound() * (SECOND_LOOK if earlier else 1.0)
         started, polls, delay = time.monotonic(), 0, 0.05
-        deadline = started + bound
+        deadline = started + self._accepted_bound()
         poll: Exchange | None = None
         fenced: str | None = None  # why a URL the server gave to poll was not followed
         while target and not self.cancel.cancelled:
@@ -964,19 +953,9 @@ class Runner:
             record.checks = [self._outcome(expectation, Status.FAILED,
                                            f"no resource named {looked_up_name!r} after {polls} poll(s) over "
                                            f"{waited:.1f} s (the 202 answer carried no Location header or id)")]
-        else:
-            args = {"until": until, "polls": polls, "waited": round(waited, 2), "sent": sent}
-            record.checks = [self._evaluate(replace(expectation, args=args), ctx, {})]
-        if record.checks[0].status == Status.FAILED and earlier:
-            # one cause, reported where it was waited out in full; this look was short
-            record.checks = [self._outcome(expectation, Status.SKIPPED, f"not waited out again: {earlier}; this one "
-                                           f"was looked at for {bound:g} s ({polls} poll(s)), without effect")]
-        elif record.checks[0].status == Status.FAILED:
-            self._lapsed.setdefault(kind_of_write, f"an earlier 202 Accepted {request.method} to {path} ('{name}') "
-                                                   f"did not take effect within {bound:g} s ({ACCEPTED_RULE} "
-                                                   "failed there)")
-        if looked_up_name is not None:
             return record, None
+        args = {"until": until, "polls": polls, "waited": round(waited, 2), "sent": sent}
+        record.checks = [self._evaluate(replace(expectation, args=args), ctx, {})]
         applied = record.checks[0].status == Status.PASSED
         if applied and until == "appears":
             rid = _created_id(poll.response.body)
