@@ -101,3 +101,34 @@ def test_a_fault_trips_only_its_own_rules(fault) -> None:
     result = outcome(fault.name)
     extra = set(result.failed) - set(fault.rules)
     assert not extra, f"{fault.name} also failed {result.explain(extra)}"
+
+
+def test_an_interrupt_stops_the_self_check_without_waiting_for_the_runs_not_started(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl-C while the self-check prints its progress: the run in progress is not waited for
+    (its thread is left to the exit) and the queued runs never start."""
+    import threading
+
+    from tmf699ctk import _selftest
+
+    started: list[str] = []
+    release = threading.Event()
+
+    def run(name: str) -> Outcome:
+        started.append(name)
+        if len(started) > 1:
+            release.wait(60)
+        return Outcome(name, "", (), "PASS", ok=True)
+
+    def interrupt(_: Outcome) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(_selftest, "_run_task", run)
+    quick = [f.name for f in FAULTS if not f.waits][:10]
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            selftest(quick, jobs=1, on_outcome=interrupt)
+    finally:
+        release.set()
+    # the first ended; the second may have begun meanwhile (it is then left running): nothing else did
+    assert started in ([CLEAN], [CLEAN, INDEPENDENT])

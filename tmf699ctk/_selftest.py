@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import multiprocessing
+import threading
 from collections.abc import Callable, Iterable
-from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor, as_completed
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from ._apis import DEFAULT_VERSION, api_spec
 from ._plan import Plan, build_plan
@@ -121,21 +124,16 @@ def prepare_selftest(api_version: str = DEFAULT_VERSION, **cli: object) -> Prepa
 # the self-check's inputs, set in the parent before worker processes fork (nothing to pickle)
 _PREPARED: Prepared | None = None
 _CATALOGUE: dict[str, Fault] = {}
+# how many runs that work (not those that mostly wait) go at once: ``jobs`` places, shared by the processes
+_WORKING: AbstractContextManager[Any] = nullcontext()
 
 
 def _run_task(name: str) -> Outcome:
     assert _PREPARED is not None
-    if name in (CLEAN, ACCEPTED, INDEPENDENT):
-        return run_clean(name, _PREPARED)
-    return run_fault(_CATALOGUE[name], _PREPARED)
-
-
-def _pool(size: int, forked: bool) -> Executor:
-    """Processes when ``forked`` (runs are CPU-bound in Python: threads would share one core), else
-    threads."""
-    if forked:
-        return ProcessPoolExecutor(max_workers=max(1, size), mp_context=multiprocessing.get_context("fork"))
-    return ThreadPoolExecutor(max_workers=max(1, size))
+    with nullcontext() if _waits(name, _CATALOGUE) else _WORKING:
+        if name in (CLEAN, ACCEPTED, INDEPENDENT):
+            return run_clean(name, _PREPARED)
+        return run_fault(_CATALOGUE[name], _PREPARED)
 
 
 def selftest(
@@ -144,29 +142,37 @@ def selftest(
     on_outcome: Callable[[Outcome], None] | None = None,
     api_version: str = DEFAULT_VERSION,
 ) -> list[Outcome]:
-    """Clean servers first, then each fault of ``api_version``'s catalogue; ``jobs`` runs that many
-    at once (each isolated), and the runs that mostly wait beside them."""
-    global _PREPARED, _CATALOGUE
+    """Clean servers first, then each fault of ``api_version``'s catalogue; ``jobs`` runs working at
+    once (each isolated), and beside them the runs that mostly wait out a bound. ``on_outcome`` hears
+    of each run as it ends; the outcomes come back in the order above."""
+    global _PREPARED, _CATALOGUE, _WORKING
     catalogue = {fault.name: fault for fault in faults_of(api_version)}
     unknown = sorted(set(names or []) - catalogue.keys())
     if unknown:
         raise ValueError(f"unknown fault(s) for TMF699 v{api_version}: {', '.join(unknown)}")
-    # set before the pool forks: its processes inherit them
-    _PREPARED, _CATALOGUE = prepare_selftest(api_version), catalogue
     tasks = [*clean_targets(api_version), *(names or list(catalogue))]
-    waiting = [t for t in tasks if _waits(t, catalogue)]
-    # ``jobs`` is how many runs work at once; a run that mostly waits out a bound (v5 accepted-never-created:
-    # 0.5 s of CPU in 36 s) goes beside them, in a pool of its own, instead of holding one of their places
-    outcomes: list[Outcome] = []
-    # both pools of one kind: a process forked beside a thread that runs a target could inherit its locks held
-    forked = "fork" in multiprocessing.get_all_start_methods() and jobs > 1
-    with _pool(len(waiting), forked) as waits, _pool(jobs, forked) as pool:
-        futures = {t: (waits if t in waiting else pool).submit(_run_task, t) for t in tasks}
-        for task in tasks:  # in the order above, whichever ends first
-            outcome = futures[task].result()
-            outcomes.append(outcome)
+    waiting = {t for t in tasks if _waits(t, catalogue)}
+    # processes where they can fork (runs are CPU-bound in Python: threads would share one core)
+    context = multiprocessing.get_context("fork") if "fork" in multiprocessing.get_all_start_methods() \
+        and jobs > 1 else None
+    # set before the pool forks: its processes inherit them. A run that mostly waits out a bound (v5
+    # accepted-never-created: 0.5 s of CPU in 36 s) takes no place of ``jobs``: it goes beside them
+    _PREPARED, _CATALOGUE = prepare_selftest(api_version), catalogue
+    _WORKING = context.BoundedSemaphore(max(1, jobs)) if context else threading.BoundedSemaphore(max(1, jobs))
+    size = max(1, jobs) + len(waiting)
+    pool: Executor = (ProcessPoolExecutor(max_workers=size, mp_context=context) if context
+                      else ThreadPoolExecutor(max_workers=size))
+    try:
+        # the waiting runs first, so that each has a process of its own from the start
+        futures = {t: pool.submit(_run_task, t) for t in sorted(dict.fromkeys(tasks), key=lambda t: t not in waiting)}
+        for future in as_completed(futures.values()):
             if on_outcome:
-                on_outcome(outcome)
+                on_outcome(future.result())
+        outcomes = [futures[t].result() for t in tasks]
+    except BaseException:  # an interrupt (or a failed run): what has not started never will
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
     return outcomes
 
 

@@ -633,7 +633,7 @@ def selftest(
         list[str] | None, typer.Option("--fault", metavar="NAME", help="Only these faults (repeatable).")
     ] = None,
     jobs: Annotated[
-        int, typer.Option("--jobs", "-j", help="Targets tested at once (those waiting out a bound run beside).")
+        int, typer.Option("--jobs", "-j", help="Runs working at once (runs waiting out a bound go beside them).")
     ] = 2,
     api_version: Annotated[
         str, typer.Option("--api-version", metavar="VERSION", help="Prove the suite of this TMF699 version.")

@@ -15,7 +15,7 @@ class Fault:
     description: str
     rules: tuple[str, ...]  # any one of these failing counts as detection
     # the suite must wait out one of its bounds to see it (events that never come, a write that never
-    # shows): a long run, which the self-check starts first so that the short ones fill in beside it
+    # shows): a long run of little work, which the self-check runs beside its --jobs working runs
     waits: bool = False
 
 
