@@ -81,6 +81,12 @@ MISTAKES = [
     (("config", "--config", "garbage.json"), "garbage.json:1:"),
     (("list", "--profile", "nope"), "--profile must be one of"),
     (("run", "--bogus-option"), "No such option"),
+    # a name longer than the file system allows (255 bytes) is an OSError from Path.exists() in Python 3.11
+    (("run", "--embedded", "-o", "n" * 300), "cannot create report folder " + "n" * 300 + ": File name too long"),
+    (("run", "--embedded", "--scenarios", "n" * 300), "n" * 300 + ": no such file"),
+    (("run", "--embedded", "--ca-bundle", "n" * 300), "--ca-bundle " + "n" * 300 + ": no such file"),
+    (("validate", "n" * 300), "n" * 300 + ": no such file"),
+    (("init", "n" * 300), "cannot write " + "n" * 300 + ": File name too long"),
 ]
 
 

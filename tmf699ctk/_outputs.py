@@ -56,8 +56,8 @@ def _probe(path: Path, what: str) -> None:
     """Create the folder and prove ``path`` can be written, leaving nothing new behind."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        existed = path.exists()
-        if path.is_dir():
+        existed = os.path.exists(path)
+        if os.path.isdir(path):
             raise IsADirectoryError(21, "is a folder", str(path))
         with open(path, "a", encoding="utf-8"):
             pass
@@ -72,7 +72,8 @@ def prepare_outputs(output: OutputSettings, company: str | None = None, api_vers
     """Check every output location; UsageError (exit 2, nothing sent) naming the one that fails."""
     env = dict(os.environ) if env is None else env
     folder = output.report_dir or default_report_dir()
-    created = [p for p in (folder, *folder.parents) if not p.exists()]  # innermost first
+    # os.path, not Path.exists(): a name too long for the file system is an OSError there (Python 3.11)
+    created = [p for p in (folder, *folder.parents) if not os.path.exists(p)]  # innermost first
     try:
         try:
             folder.mkdir(parents=True, exist_ok=True)

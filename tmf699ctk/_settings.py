@@ -582,7 +582,7 @@ def _check_consistency(settings: Settings) -> None:
         problems.append("--fault only applies to the embedded server (--embedded)")
     if run.fail_on == FailOn.NEW and run.baseline is None:
         problems.append("--fail-on new needs --baseline (the results.json of an earlier run)")
-    if target.ca_bundle and not Path(target.ca_bundle).is_file():
+    if target.ca_bundle and not os.path.isfile(target.ca_bundle):
         problems.append(f"--ca-bundle {target.ca_bundle}: no such file")
     problems += _oauth2_problems(settings) + _client_certificate_problems(target)
     if n.callback_url and _callback_host(n.callback_url) in ("0.0.0.0", "::", ""):
@@ -621,7 +621,7 @@ def _client_certificate_problems(target: TargetSettings) -> list[str]:
         return [f"{flag} only applies with --cert (a client certificate)" for flag, value in alone if value]
     missing = [f"{flag} {path}: no such file" for flag, path in (("--cert", target.client_cert),
                                                                   ("--key", target.client_key))
-               if path and not Path(path).is_file()]
+               if path and not os.path.isfile(path)]
     if missing:
         return missing
     from ._auth import client_certificate_problem

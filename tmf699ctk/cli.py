@@ -760,7 +760,7 @@ def init(
     """Write a commented config file to adapt (base URL, auth, payloads, report and submission fields)."""
     from ._submission_config import REQUIRED, fill_template, init_answers, missing_after_init
 
-    if path.exists() and not force:
+    if os.path.exists(path) and not force:  # Path.exists() raises on a name too long (Python 3.11)
         raise UsageError(f"{path} exists; use --force to overwrite it")
     try:
         text, missing = template_text(api_version), list(REQUIRED)
