@@ -181,3 +181,32 @@ def test_output_nobody_can_read_costs_neither_the_evidence_nor_the_exit_code(tmp
     saved = json.loads((tmp_path / "out" / "results.json").read_text(encoding="utf-8"))
     assert saved["verdict"] == verdict and saved["summary"]["scenarios"]["total"] > 1 and not saved["aborted"]
     assert list((tmp_path / "out").glob("*-HTMLReport.html"))
+
+
+@pytest.mark.parametrize("target", ["a pipe", "a symbolic link"])
+def test_an_output_path_that_names_no_plain_file_is_written_into_not_replaced(tmp_path: Path, target: str) -> None:
+    """`--junit >(gzip > x.gz)` (a pipe, /dev/fd/N), `--junit /dev/null`, `--markdown latest.md` (a link):
+    the output goes into what the path names. Renaming a temporary file over it could not work in /dev/fd
+    (the output was lost, with an error) and, as root, replaced /dev/null or the link with a plain file."""
+    command = [sys.executable, "-m", "tmf699ctk", "run", "--embedded", "--notifications", "off",
+               "--scenario", "FULL-DELETE", "-o", str(tmp_path / "out")]
+    with open(tmp_path / "stdout", "wb") as out, open(tmp_path / "stderr", "wb") as err:
+        if target == "a pipe":
+            read_end, write_end = os.pipe()
+            proc = subprocess.Popen([*command, "--junit", f"/dev/fd/{write_end}"], cwd=tmp_path, stdout=out,
+                                    stderr=err, pass_fds=(write_end,))
+            os.close(write_end)
+            with os.fdopen(read_end, "rb") as pipe:
+                written = pipe.read().decode()
+            code = proc.wait(timeout=120)
+        else:
+            (tmp_path / "kept.md").write_text("old", encoding="utf-8")
+            (tmp_path / "latest.md").symlink_to(tmp_path / "kept.md")
+            code = subprocess.run([*command, "--markdown", "latest.md"], cwd=tmp_path, stdout=out, stderr=err,
+                                  timeout=120).returncode
+            assert (tmp_path / "latest.md").is_symlink()
+            written = (tmp_path / "kept.md").read_text(encoding="utf-8")
+    stderr = (tmp_path / "stderr").read_text(encoding="utf-8")
+    assert code == 0 and "error" not in stderr, stderr
+    assert ("<testsuites" if target == "a pipe" else "conformance: PASS") in written
+    assert (tmp_path / "out" / "results.json").is_file()
