@@ -32,6 +32,9 @@ def files(tmp_path: Path) -> Path:
     (tmp_path / "binary.json").write_bytes(b"\xff\xfe\x00 not text")
     (tmp_path / "page.html").write_text('<html><meta name="results-sha256" content="0"></html>')
     (tmp_path / "folder").mkdir()
+    for name, header in (("accent", f'X-Tenant: "z\u00fcrich {SECRET}"'),
+                         ("break", f'X-Tenant: "a\\r\\nX-B: {SECRET}"'), ("name", '"X Tenant": b')):
+        (tmp_path / f"headers-{name}.yaml").write_text(f"target:\n  headers: {{{header}}}\n", encoding="utf-8")
     (tmp_path / "bad-type.yaml").write_text(f"target:\n  basic_auth: {{username: u, password: [{SECRET}]}}\n")
     return tmp_path
 
@@ -53,6 +56,11 @@ MISTAKES = [
     (("run", "--embedded", "--junit", "same.out", "--markdown", "same.out"), "--markdown and --junit are the same"),
     (("run", "--embedded", "-H", f"Authorization=Bearer {SECRET}"), "expected 'Name: value'"),
     (("run", "--embedded", "--user", SECRET), "expected 'name:password'"),
+    # headers HTTP cannot carry: an internal error (UnicodeEncodeError), or every request an error and exit 1
+    (("run", "--embedded", "-H", f"X-Tenant: z\u00fcrich-{SECRET}"), "header X-Tenant must be printable ASCII"),
+    (("run", "--embedded", "--config", "headers-accent.yaml"), "value of header X-Tenant must be printable ASCII"),
+    (("run", "--embedded", "--config", "headers-break.yaml"), "value of header X-Tenant must be printable ASCII"),
+    (("run", "--embedded", "--config", "headers-name.yaml"), "'X Tenant' is not a header name"),
     (("run", "--embedded", "--config", "bad-type.yaml"), "not shown: it may be a secret"),
     (("run", "--embedded", "--config", "folder"), "cannot read config folder"),
     (("run", "--embedded", "--config", "missing.yaml"), "missing.yaml"),
