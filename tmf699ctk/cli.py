@@ -766,9 +766,17 @@ def init(
         text, missing = template_text(api_version), list(REQUIRED)
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
-    if prompt if prompt is not None else sys.stdin.isatty():
-        answers = init_answers(lambda question, default: typer.prompt(question, default=default,
-                                                                      show_default=bool(default)))
+    if prompt if prompt is not None else sys.stdin is not None and sys.stdin.isatty():  # None: closed (`<&-`)
+        if sys.stdin is None:
+            raise UsageError("--prompt reads the answers from standard input, which is closed")
+        try:
+            answers = init_answers(lambda question, default: typer.prompt(question, default=default,
+                                                                          show_default=bool(default)))
+        except typer.Abort as exc:  # what the prompt makes of the end of its input, and of Ctrl-C
+            if isinstance(exc.__context__, EOFError):
+                raise UsageError("standard input ended before every --prompt question was answered; "
+                                 "nothing was written") from None
+            raise
         text, missing = fill_template(text, answers), missing_after_init(answers)
     try:
         path.write_text(text, encoding="utf-8")
