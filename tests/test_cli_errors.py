@@ -218,3 +218,20 @@ def test_an_output_path_that_names_no_plain_file_is_written_into_not_replaced(tm
     assert code == 0 and "error" not in stderr, stderr
     assert ("<testsuites" if target == "a pipe" else "conformance: PASS") in written
     assert (tmp_path / "out" / "results.json").is_file()
+
+
+def test_a_passing_run_whose_output_could_not_be_written_does_not_exit_0(tmp_path: Path) -> None:
+    """--junit into a pipe nobody reads any more (or a disk that fills during the run): results.json is
+    written and the JUnit file is not. The run said 'error: cannot write ...' and still exited 0, so CI
+    went on without the evidence it asked for (`report` exits 2 for the same)."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # every write to the pipe fails: EPIPE
+    with open(tmp_path / "stderr", "wb") as err:
+        code = subprocess.run([sys.executable, "-m", "tmf699ctk", "run", "--embedded", "--notifications", "off",
+                               "--scenario", "FULL-DELETE", "-o", "out", "--junit", f"/dev/fd/{write_end}"],
+                              cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=err, pass_fds=(write_end,),
+                              timeout=120).returncode
+    os.close(write_end)
+    stderr = (tmp_path / "stderr").read_text(encoding="utf-8")
+    assert code == 2 and f"error: cannot write /dev/fd/{write_end}" in stderr, (code, stderr)
+    assert json.loads((tmp_path / "out" / "results.json").read_text(encoding="utf-8"))["verdict"] == "PASS"

@@ -367,6 +367,8 @@ def run(
         print_comparison(console, result)
         if settings.run.fail_on == FailOn.NEW and code == EXIT_FAIL:
             code = _exit_for_new_failures(console, result)
+    if finished.written.problems and code == EXIT_PASS:  # an output asked for is missing: not a clean pass
+        code = EXIT_USAGE
     raise typer.Exit(code)
 
 
