@@ -87,6 +87,9 @@ MISTAKES = [
     (("validate", "garbage.json"), "garbage.json:1:"),
     (("validate", "folder"), "no scenario files found in folder"),
     (("config", "--config", "garbage.json"), "garbage.json:1:"),
+    # a file that never ends: read whole, it hung and took all memory (killed, or an internal MemoryError)
+    (("run", "--embedded", "--config", "/dev/zero"), "/dev/zero:0: larger than 16 MiB"),
+    (("validate", "/dev/zero"), "/dev/zero:0: larger than 16 MiB"),
     (("list", "--profile", "nope"), "--profile must be one of"),
     (("run", "--bogus-option"), "No such option"),
     # a name longer than the file system allows (255 bytes) is an OSError from Path.exists() in Python 3.11
