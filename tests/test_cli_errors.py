@@ -32,6 +32,9 @@ def files(tmp_path: Path) -> Path:
     (tmp_path / "binary.json").write_bytes(b"\xff\xfe\x00 not text")
     (tmp_path / "page.html").write_text('<html><meta name="results-sha256" content="0"></html>')
     (tmp_path / "folder").mkdir()
+    for name, header in (("accent", f'X-Tenant: "z\u00fcrich {SECRET}"'),
+                         ("break", f'X-Tenant: "a\\r\\nX-B: {SECRET}"'), ("name", '"X Tenant": b')):
+        (tmp_path / f"headers-{name}.yaml").write_text(f"target:\n  headers: {{{header}}}\n", encoding="utf-8")
     (tmp_path / "bad-type.yaml").write_text(f"target:\n  basic_auth: {{username: u, password: [{SECRET}]}}\n")
     return tmp_path
 
@@ -53,6 +56,11 @@ MISTAKES = [
     (("run", "--embedded", "--junit", "same.out", "--markdown", "same.out"), "--markdown and --junit are the same"),
     (("run", "--embedded", "-H", f"Authorization=Bearer {SECRET}"), "expected 'Name: value'"),
     (("run", "--embedded", "--user", SECRET), "expected 'name:password'"),
+    # headers HTTP cannot carry: an internal error (UnicodeEncodeError), or every request an error and exit 1
+    (("run", "--embedded", "-H", f"X-Tenant: z\u00fcrich-{SECRET}"), "header X-Tenant must be printable ASCII"),
+    (("run", "--embedded", "--config", "headers-accent.yaml"), "value of header X-Tenant must be printable ASCII"),
+    (("run", "--embedded", "--config", "headers-break.yaml"), "value of header X-Tenant must be printable ASCII"),
+    (("run", "--embedded", "--config", "headers-name.yaml"), "'X Tenant' is not a header name"),
     (("run", "--embedded", "--config", "bad-type.yaml"), "not shown: it may be a secret"),
     (("run", "--embedded", "--config", "folder"), "cannot read config folder"),
     (("run", "--embedded", "--config", "missing.yaml"), "missing.yaml"),
@@ -79,8 +87,17 @@ MISTAKES = [
     (("validate", "garbage.json"), "garbage.json:1:"),
     (("validate", "folder"), "no scenario files found in folder"),
     (("config", "--config", "garbage.json"), "garbage.json:1:"),
+    # a file that never ends: read whole, it hung and took all memory (killed, or an internal MemoryError)
+    (("run", "--embedded", "--config", "/dev/zero"), "/dev/zero:0: larger than 16 MiB"),
+    (("validate", "/dev/zero"), "/dev/zero:0: larger than 16 MiB"),
     (("list", "--profile", "nope"), "--profile must be one of"),
     (("run", "--bogus-option"), "No such option"),
+    # a name longer than the file system allows (255 bytes) is an OSError from Path.exists() in Python 3.11
+    (("run", "--embedded", "-o", "n" * 300), "cannot create report folder " + "n" * 300 + ": File name too long"),
+    (("run", "--embedded", "--scenarios", "n" * 300), "n" * 300 + ": no such file"),
+    (("run", "--embedded", "--ca-bundle", "n" * 300), "--ca-bundle " + "n" * 300 + ": no such file"),
+    (("validate", "n" * 300), "n" * 300 + ": no such file"),
+    (("init", "n" * 300), "cannot write " + "n" * 300 + ": File name too long"),
 ]
 
 
@@ -175,3 +192,49 @@ def test_output_nobody_can_read_costs_neither_the_evidence_nor_the_exit_code(tmp
     saved = json.loads((tmp_path / "out" / "results.json").read_text(encoding="utf-8"))
     assert saved["verdict"] == verdict and saved["summary"]["scenarios"]["total"] > 1 and not saved["aborted"]
     assert list((tmp_path / "out").glob("*-HTMLReport.html"))
+
+
+@pytest.mark.parametrize("target", ["a pipe", "a symbolic link"])
+def test_an_output_path_that_names_no_plain_file_is_written_into_not_replaced(tmp_path: Path, target: str) -> None:
+    """`--junit >(gzip > x.gz)` (a pipe, /dev/fd/N), `--junit /dev/null`, `--markdown latest.md` (a link):
+    the output goes into what the path names. Renaming a temporary file over it could not work in /dev/fd
+    (the output was lost, with an error) and, as root, replaced /dev/null or the link with a plain file."""
+    command = [sys.executable, "-m", "tmf699ctk", "run", "--embedded", "--notifications", "off",
+               "--scenario", "FULL-DELETE", "-o", str(tmp_path / "out")]
+    with open(tmp_path / "stdout", "wb") as out, open(tmp_path / "stderr", "wb") as err:
+        if target == "a pipe":
+            read_end, write_end = os.pipe()
+            proc = subprocess.Popen([*command, "--junit", f"/dev/fd/{write_end}"], cwd=tmp_path, stdout=out,
+                                    stderr=err, pass_fds=(write_end,))
+            os.close(write_end)
+            with os.fdopen(read_end, "rb") as pipe:
+                written = pipe.read().decode()
+            code = proc.wait(timeout=120)
+        else:
+            (tmp_path / "kept.md").write_text("old", encoding="utf-8")
+            (tmp_path / "latest.md").symlink_to(tmp_path / "kept.md")
+            code = subprocess.run([*command, "--markdown", "latest.md"], cwd=tmp_path, stdout=out, stderr=err,
+                                  timeout=120).returncode
+            assert (tmp_path / "latest.md").is_symlink()
+            written = (tmp_path / "kept.md").read_text(encoding="utf-8")
+    stderr = (tmp_path / "stderr").read_text(encoding="utf-8")
+    assert code == 0 and "error" not in stderr, stderr
+    assert ("<testsuites" if target == "a pipe" else "conformance: PASS") in written
+    assert (tmp_path / "out" / "results.json").is_file()
+
+
+def test_a_passing_run_whose_output_could_not_be_written_does_not_exit_0(tmp_path: Path) -> None:
+    """--junit into a pipe nobody reads any more (or a disk that fills during the run): results.json is
+    written and the JUnit file is not. The run said 'error: cannot write ...' and still exited 0, so CI
+    went on without the evidence it asked for (`report` exits 2 for the same)."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # every write to the pipe fails: EPIPE
+    with open(tmp_path / "stderr", "wb") as err:
+        code = subprocess.run([sys.executable, "-m", "tmf699ctk", "run", "--embedded", "--notifications", "off",
+                               "--scenario", "FULL-DELETE", "-o", "out", "--junit", f"/dev/fd/{write_end}"],
+                              cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=err, pass_fds=(write_end,),
+                              timeout=120).returncode
+    os.close(write_end)
+    stderr = (tmp_path / "stderr").read_text(encoding="utf-8")
+    assert code == 2 and f"error: cannot write /dev/fd/{write_end}" in stderr, (code, stderr)
+    assert json.loads((tmp_path / "out" / "results.json").read_text(encoding="utf-8"))["verdict"] == "PASS"

@@ -8,6 +8,7 @@ import sys
 import zipfile
 from pathlib import Path
 
+import pytest
 import yaml
 
 from .test_cli import ctk
@@ -88,6 +89,25 @@ def test_init_prompts_for_the_submission_fields(tmp_path: Path) -> None:
     assert data["report"]["company_short"] == "TELECOMA" and data["report"]["contact"] == "ops@example.com"
     assert data["submission"]["architecture_diagram"] == "arch.png"
     assert "fill in" not in out.stdout  # every required field was answered
+
+
+@pytest.mark.parametrize(("stdin", "prompt", "code", "says"), [
+    ("closed", None, 0, "wrote tmf699ctk.yaml"),  # not a terminal: nothing to ask, as with --no-prompt
+    ("closed", "--prompt", 2, "--prompt reads the answers from standard input, which is closed"),
+    ("two answers", "--prompt", 2, "standard input ended before every --prompt question was answered"),
+])
+def test_init_without_answers_on_stdin_says_so(tmp_path: Path, stdin: str, prompt: str | None, code: int,
+                                               says: str) -> None:
+    """`init <&-` was an internal error (sys.stdin is None); `--prompt` with too few answers ended in click's
+    'Aborted!' and exit 1, which means a conformance failure."""
+    command = [sys.executable, "-m", "tmf699ctk", "init", *([prompt] if prompt else [])]
+    if stdin == "closed":
+        command = ["sh", "-c", 'exec "$@" <&-', "sh", *command]
+    out = subprocess.run(command, input="ACME\nAC\n" if stdin == "two answers" else None, text=True,
+                         capture_output=True, cwd=tmp_path, timeout=60, env={**os.environ, "NO_COLOR": "1"})
+    assert out.returncode == code and says in out.stdout + out.stderr, (out.stdout, out.stderr)
+    assert "Traceback" not in out.stderr and "internal error" not in out.stderr
+    assert (tmp_path / "tmf699ctk.yaml").exists() == (code == 0)
 
 
 def test_init_without_prompting_lists_the_fields_to_fill(tmp_path: Path) -> None:

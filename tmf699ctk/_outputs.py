@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import stat
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -56,9 +57,13 @@ def _probe(path: Path, what: str) -> None:
     """Create the folder and prove ``path`` can be written, leaving nothing new behind."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        existed = path.exists()
-        if path.is_dir():
+        existed = os.path.exists(path)
+        if os.path.isdir(path):
             raise IsADirectoryError(21, "is a folder", str(path))
+        if _special(path):  # opening a named pipe would wait for its reader, then end what it reads
+            if not os.access(path, os.W_OK):
+                raise PermissionError(13, "Permission denied", str(path))
+            return
         with open(path, "a", encoding="utf-8"):
             pass
         if not existed:
@@ -72,7 +77,8 @@ def prepare_outputs(output: OutputSettings, company: str | None = None, api_vers
     """Check every output location; UsageError (exit 2, nothing sent) naming the one that fails."""
     env = dict(os.environ) if env is None else env
     folder = output.report_dir or default_report_dir()
-    created = [p for p in (folder, *folder.parents) if not p.exists()]  # innermost first
+    # os.path, not Path.exists(): a name too long for the file system is an OSError there (Python 3.11)
+    created = [p for p in (folder, *folder.parents) if not os.path.exists(p)]  # innermost first
     try:
         try:
             folder.mkdir(parents=True, exist_ok=True)
@@ -126,7 +132,19 @@ def masked(run: RunResult, redactor: Redactor) -> RunResult:
 
 
 def _atomic_write(path: Path, text: str | Callable[[TextIO], None]) -> None:
-    """Write ``text`` (or what the callable writes to the file) to ``path`` via a temporary file."""
+    """Write ``text`` (or what the callable writes to the file) to ``path`` via a temporary file.
+
+    A path that names no regular file (/dev/null, /dev/stdout, a pipe such as `--junit >(gzip ...)`)
+    is written into, not replaced: renaming a file over it would put a plain file in its place (as
+    root, /dev/null itself)."""
+    if _special(path):
+        with open(path, "w", encoding="utf-8", errors="backslashreplace") as out:
+            if callable(text):
+                text(out)
+            else:
+                out.write(text)
+        return
+    path = Path(os.path.realpath(path)) if os.path.islink(path) else path  # the file a link names, not the link
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -142,6 +160,15 @@ def _atomic_write(path: Path, text: str | Callable[[TextIO], None]) -> None:
         with contextlib.suppress(OSError):
             os.unlink(temporary)
         raise
+
+
+def _special(path: Path) -> bool:
+    """Whether ``path`` exists and is neither a regular file nor a folder (a device, a pipe, a socket)."""
+    try:
+        mode = os.stat(path).st_mode
+    except (OSError, ValueError):
+        return False
+    return not stat.S_ISREG(mode) and not stat.S_ISDIR(mode)
 
 
 def _read_umask() -> int:

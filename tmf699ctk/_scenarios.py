@@ -8,6 +8,7 @@ from __future__ import annotations
 import difflib
 import inspect
 import json
+import os
 import re
 import threading
 from collections.abc import Callable, Mapping
@@ -571,9 +572,9 @@ def scenario_files(paths: list[Path] | None = None) -> list[Path]:
     roots = paths or [data_dir("scenarios")]
     files: list[Path] = []
     for root in roots:
-        if root.is_dir():
+        if os.path.isdir(root):  # not Path.is_dir(): a name too long raises there (Python 3.11)
             files.extend(sorted(p for p in root.rglob("*") if p.suffix in (".yaml", ".yml")))
-        elif root.exists():
+        elif os.path.exists(root):
             files.append(root)
         else:
             raise ScenarioError(f"{root}: no such file or directory")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
@@ -225,12 +226,25 @@ def parse_header(text: str) -> tuple[str, str]:
         # never echo the value: it is often a token
         raise ValueError(f"expected 'Name: value', got a header without ':' ({name.strip()[:40]!r}...)"
                          if not sep else "expected 'Name: value' (a header name has no spaces)")
-    return name.strip(), value.strip()
+    return _sendable(name.strip(), value.strip())
+
+
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # RFC 9110 field name
+_FIELD_VALUE = re.compile(r"[\t\x20-\x7e]*")  # visible ASCII, spaces and tabs
+
+
+def _sendable(name: str, value: str) -> tuple[str, str]:
+    """A header HTTP can carry; else ValueError (before anything is sent, not on every request)."""
+    if not _TOKEN.fullmatch(name):
+        raise ValueError(f"{name[:40]!r} is not a header name (letters, digits and !#$%&'*+-.^_`|~ only)")
+    if not _FIELD_VALUE.fullmatch(value):  # never echo the value: it is often a token
+        raise ValueError(f"the value of header {name} must be printable ASCII (no line breaks, no accents)")
+    return name, value
 
 
 def _headers(value: Any) -> tuple[tuple[str, str], ...]:
     if isinstance(value, Mapping):
-        return tuple((str(k), str(v)) for k, v in value.items())
+        return tuple(_sendable(str(k).strip(), str(v).strip()) for k, v in value.items())
     items = value if isinstance(value, list | tuple) else str(value).split("\n")
     return tuple(parse_header(h) for h in items if str(h).strip())
 
@@ -582,7 +596,7 @@ def _check_consistency(settings: Settings) -> None:
         problems.append("--fault only applies to the embedded server (--embedded)")
     if run.fail_on == FailOn.NEW and run.baseline is None:
         problems.append("--fail-on new needs --baseline (the results.json of an earlier run)")
-    if target.ca_bundle and not Path(target.ca_bundle).is_file():
+    if target.ca_bundle and not os.path.isfile(target.ca_bundle):
         problems.append(f"--ca-bundle {target.ca_bundle}: no such file")
     problems += _oauth2_problems(settings) + _client_certificate_problems(target)
     if n.callback_url and _callback_host(n.callback_url) in ("0.0.0.0", "::", ""):
@@ -621,7 +635,7 @@ def _client_certificate_problems(target: TargetSettings) -> list[str]:
         return [f"{flag} only applies with --cert (a client certificate)" for flag, value in alone if value]
     missing = [f"{flag} {path}: no such file" for flag, path in (("--cert", target.client_cert),
                                                                   ("--key", target.client_key))
-               if path and not Path(path).is_file()]
+               if path and not os.path.isfile(path)]
     if missing:
         return missing
     from ._auth import client_certificate_problem

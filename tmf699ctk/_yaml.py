@@ -87,11 +87,21 @@ def line_for(lines: dict[Location, int], path: Location) -> int:
     return lines.get(path, 0)
 
 
+MAX_FILE_BYTES = 16 * 1024 * 1024  # a config or scenario file is written by hand: far below this
+
+
 def read_text(path: Path) -> str:
+    """The file's text; YamlProblem for one that is not UTF-8 or is larger than MAX_FILE_BYTES (a
+    device such as /dev/zero never ends: read whole, it took all memory, or hung)."""
+    with open(path, "rb") as handle:
+        data = handle.read(MAX_FILE_BYTES + 1)
+    if len(data) > MAX_FILE_BYTES:
+        raise YamlProblem(f"larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB: not a config or scenario file")
     try:
-        return path.read_text(encoding="utf-8")
+        text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise YamlProblem(f"not UTF-8 text: {exc}") from exc
+    return text.replace("\r\n", "\n").replace("\r", "\n")  # universal newlines, as Path.read_text()
 
 
 def error_location(error: Any) -> Location:

@@ -367,6 +367,8 @@ def run(
         print_comparison(console, result)
         if settings.run.fail_on == FailOn.NEW and code == EXIT_FAIL:
             code = _exit_for_new_failures(console, result)
+    if finished.written.problems and code == EXIT_PASS:  # an output asked for is missing: not a clean pass
+        code = EXIT_USAGE
     raise typer.Exit(code)
 
 
@@ -760,15 +762,23 @@ def init(
     """Write a commented config file to adapt (base URL, auth, payloads, report and submission fields)."""
     from ._submission_config import REQUIRED, fill_template, init_answers, missing_after_init
 
-    if path.exists() and not force:
+    if os.path.exists(path) and not force:  # Path.exists() raises on a name too long (Python 3.11)
         raise UsageError(f"{path} exists; use --force to overwrite it")
     try:
         text, missing = template_text(api_version), list(REQUIRED)
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
-    if prompt if prompt is not None else sys.stdin.isatty():
-        answers = init_answers(lambda question, default: typer.prompt(question, default=default,
-                                                                      show_default=bool(default)))
+    if prompt if prompt is not None else sys.stdin is not None and sys.stdin.isatty():  # None: closed (`<&-`)
+        if sys.stdin is None:
+            raise UsageError("--prompt reads the answers from standard input, which is closed")
+        try:
+            answers = init_answers(lambda question, default: typer.prompt(question, default=default,
+                                                                          show_default=bool(default)))
+        except typer.Abort as exc:  # what the prompt makes of the end of its input, and of Ctrl-C
+            if isinstance(exc.__context__, EOFError):
+                raise UsageError("standard input ended before every --prompt question was answered; "
+                                 "nothing was written") from None
+            raise
         text, missing = fill_template(text, answers), missing_after_init(answers)
     try:
         path.write_text(text, encoding="utf-8")
