@@ -238,3 +238,16 @@ def test_a_passing_run_whose_output_could_not_be_written_does_not_exit_0(tmp_pat
     stderr = (tmp_path / "stderr").read_text(encoding="utf-8")
     assert code == 2 and f"error: cannot write /dev/fd/{write_end}" in stderr, (code, stderr)
     assert json.loads((tmp_path / "out" / "results.json").read_text(encoding="utf-8"))["verdict"] == "PASS"
+
+
+def test_text_the_terminal_cannot_encode_is_escaped_not_lost(tmp_path: Path) -> None:
+    """An ASCII-only output encoding and a report folder named with an accent: the lines naming it,
+    and the verdict after them, are printed (escaped), not dropped as if the reader had gone."""
+    folder = tmp_path / "naïve"
+    done = subprocess.run([sys.executable, "-m", "tmf699ctk", "run", "--embedded", "--notifications", "off",
+                           "-o", str(folder)], cwd=tmp_path, capture_output=True, timeout=120,
+                          env={**os.environ, "NO_COLOR": "1", "PYTHONIOENCODING": "ascii"})
+    out = done.stdout.decode("ascii")
+    assert done.returncode == 0, done.stderr.decode("ascii", "replace")
+    assert "na\\xefve" in out and "VERDICT: PASS" in out
+    assert (folder / "results.json").is_file()

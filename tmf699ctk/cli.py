@@ -8,6 +8,7 @@ Exit codes: 0 every mandatory check passed; 1 a mandatory (or offered optional) 
 # every command (~120 options) each time the kit starts; as objects they are read as they are, as
 # strings each was compiled and evaluated twice (~10 ms of CPU per run).
 
+import errno
 import inspect
 import os
 import signal
@@ -790,22 +791,45 @@ def init(
         console.print(f"for the certification document (`run --submission`), fill in: {', '.join(missing)}")
 
 
+# what a write meets when nobody can read it any more: a closed pipe, a full device, a closed
+# descriptor, an I/O error of the device
+_READER_GONE = frozenset({errno.EPIPE, errno.ENOSPC, errno.EBADF, errno.EIO})
+
+
 class _ReaderMayLeave:
     """A standard stream whose reader may be gone without breaking the run: a closed pipe
     (`tmf699ctk run | head`), a full device, a closed descriptor. What cannot be written is dropped,
     and the run goes on to write its results, report and exit code. (Click would end the command at
-    the first failed write, exit 1, having saved nothing; a full device was an internal error.)"""
+    the first failed write, exit 1, having saved nothing; a full device was an internal error.) Text
+    the stream's encoding cannot carry is written escaped (``\\xe9``), not lost."""
 
-    def __init__(self, stream: Any) -> None:
-        # a descriptor closed before the start (`>&-`) leaves Python no stream at all
-        self._stream = stream if stream is not None else open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115
+    def __init__(self, stream: Any, fd: int) -> None:
+        if stream is None:  # the descriptor was closed before the start (`>&-`): Python has no stream
+            stream = self._devnull(fd)
+        self._stream = stream
         self.gone = False
+
+    @staticmethod
+    def _devnull(fd: int) -> Any:
+        """/dev/null on ``fd`` itself: a file the run opens later must not take that descriptor."""
+        null = os.open(os.devnull, os.O_WRONLY)
+        if null != fd:
+            os.dup2(null, fd)
+            os.close(null)
+        return open(fd, "w", encoding="utf-8", closefd=False)
 
     def write(self, text: str) -> int:
         if not self.gone:
             try:
                 return int(self._stream.write(text))
-            except (OSError, ValueError):
+            except UnicodeEncodeError:
+                encoding = getattr(self._stream, "encoding", None) or "ascii"
+                return self.write(text.encode(encoding, "backslashreplace").decode(encoding))
+            except (OSError, ValueError) as exc:
+                if isinstance(exc, OSError) and exc.errno not in _READER_GONE:
+                    raise
+                if isinstance(exc, ValueError) and not getattr(self._stream, "closed", False):
+                    raise
                 self._leave()
         return len(text)
 
@@ -817,7 +841,9 @@ class _ReaderMayLeave:
         if not self.gone:
             try:
                 self._stream.flush()
-            except (OSError, ValueError):
+            except OSError as exc:
+                if exc.errno not in _READER_GONE:
+                    raise
                 self._leave()
 
     def _leave(self) -> None:
@@ -841,7 +867,7 @@ def main() -> None:
 
     release_large_buffers()  # the memory bound against hostile servers counts on it
     streams = sys.stdout, sys.stderr
-    sys.stdout, sys.stderr = _ReaderMayLeave(sys.stdout), _ReaderMayLeave(sys.stderr)
+    sys.stdout, sys.stderr = _ReaderMayLeave(sys.stdout, 1), _ReaderMayLeave(sys.stderr, 2)
     try:
         _run_app()
     finally:
