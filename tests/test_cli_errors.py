@@ -251,3 +251,19 @@ def test_text_the_terminal_cannot_encode_is_escaped_not_lost(tmp_path: Path) -> 
     assert done.returncode == 0, done.stderr.decode("ascii", "replace")
     assert "na\\xefve" in out and "VERDICT: PASS" in out
     assert (folder / "results.json").is_file()
+
+
+LAUGHS = "target:\n  base_url: http://127.0.0.1:9/tmf-api/sales/v4\nx0: &a0 [" + ", ".join(["lol"] * 10) + "]\n" + \
+    "".join(f"x{n}: &a{n} [" + ", ".join([f"*a{n - 1}"] * 10) + "]\n" for n in range(1, 9))
+
+
+@pytest.mark.parametrize("command", ["run", "validate"])
+def test_aliases_nested_in_aliases_are_refused_not_expanded_until_memory_runs_out(files: Path, command: str) -> None:
+    """A 'billion laughs' YAML file (nine levels of ten aliases): one clear line naming the file,
+    exit 2, instead of a run that hangs while its memory grows."""
+    path = files / "laughs.yaml"
+    path.write_text(LAUGHS, encoding="utf-8")
+    proc = ctk(*(["run", "--config", str(path)] if command == "run" else ["validate", str(path)]), cwd=files)
+    assert proc.returncode == 2, proc.stderr
+    assert f"{path}:" in proc.stderr and "more than 100,000 values once its aliases" in proc.stderr
+    assert "Traceback" not in proc.stderr

@@ -43,7 +43,15 @@ def _no_duplicates(loader: _Loader, node: yaml.MappingNode, deep: bool = False) 
 _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _no_duplicates)
 
 
+# values of one file, aliases expanded: a bundled scenario has fewer than 400, and nested aliases
+# (the "billion laughs") would otherwise expand until the run hangs or memory runs out
+MAX_VALUES = 100_000
+
+
 def _walk(node: yaml.Node, path: Location, lines: dict[Location, int]) -> None:
+    if len(lines) >= MAX_VALUES:
+        raise YamlProblem(f"more than {MAX_VALUES:,} values once its aliases (*name) are expanded: aliases "
+                          "nested in aliases multiply; write the values out", node.start_mark.line + 1)
     lines[path] = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
         for key_node, value_node in node.value:
