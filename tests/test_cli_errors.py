@@ -40,6 +40,12 @@ def files(tmp_path: Path) -> Path:
 
 
 MISTAKES = [
+    # a device read as a results file never ends: memory grew until the process was killed
+    (("report", "/dev/zero"), "/dev/zero is not a tmf699ctk results file: a device, not a file"),
+    (("diff", "/dev/zero", "/dev/zero"), "/dev/zero is not a tmf699ctk results file: a device, not a file"),
+    (("verify", "/dev/zero", "/dev/zero"), "cannot read /dev/zero: a device, not a file"),
+    (("submission", "/dev/zero"), "/dev/zero is not a tmf699ctk results file: a device, not a file"),
+    (("run", "--embedded", "--baseline", "/dev/zero"), "/dev/zero is not a tmf699ctk results file: a device"),
     (("run", "--base-url", "http://127.0.0.1:1/api", "--proxy", "notaurl"), "must be a proxy URL"),
     (("run", "--base-url", "http://host:99999/api"), "Port out of range"),
     (("run", "--base-url", "http://[::1/api"), "is not a URL"),

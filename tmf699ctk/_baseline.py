@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ._exceptions import UsageError
-from ._results import CheckResult, Outcome, RunResult, outcome
+from ._results import CheckResult, Outcome, RunResult, outcome, refuse_device
 
 
 class Mark(StrEnum):
@@ -149,6 +149,10 @@ class Baseline:
 
     @classmethod
     def load(cls, path: Path) -> Baseline:
+        try:
+            refuse_device(path)
+        except ValueError as exc:
+            raise UsageError(f"{path} is not a tmf699ctk results file: {exc}") from exc
         try:
             data = path.read_bytes()
         except OSError as exc:

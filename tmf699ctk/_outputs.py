@@ -7,6 +7,7 @@ never sends everything and then fails to write its evidence.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import stat
@@ -21,7 +22,7 @@ from . import __version__, _jsontext
 from ._exceptions import OutputError, UsageError
 from ._redact import Redactor
 from ._report_html import render_html
-from ._results import SEAL, RunResult, content_digest
+from ._results import SEAL, RunResult, content_digest, refuse_device
 from ._settings import OutputSettings
 from ._view import report_filename, sha256_file
 
@@ -246,6 +247,11 @@ def verify_report(html_path: Path, results_path: Path) -> list[str]:
     """
     from ._evidence import read_checked
 
+    for path in (html_path, results_path):
+        try:
+            refuse_device(path)
+        except ValueError as exc:  # as an unreadable file: the caller names the path it concerns
+            raise OSError(errno.EINVAL, str(exc), str(path)) from None
     html = html_path.read_text(encoding="utf-8")
     digest = sha256_file(results_path)
     problems = []

@@ -45,12 +45,12 @@ def run(settings: Settings, *, observer: RunObserver | None = None, cancel: Canc
         plan: Plan | None = None) -> Finished:
     """The whole job of `tmf699ctk run`: every input and output checked before the first request."""
     plan = plan or build_plan(settings)
-    outputs = prepare_outputs(settings.output, settings.report.get("company"), plan.api_version)
     baseline = None
-    if settings.run.baseline:
+    if settings.run.baseline:  # read first: a file that is no results file leaves nothing written
         from ._baseline import Baseline
 
         baseline = Baseline.load(settings.run.baseline)
+    outputs = prepare_outputs(settings.output, settings.report.get("company"), plan.api_version)
     with embedded_target(settings, plan) as (target, info):
         result = execute(plan, target, observer=observer, cancel=cancel, target_info=info)
     shown = masked(result, settings.redactor)

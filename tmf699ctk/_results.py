@@ -10,6 +10,8 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import os
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field, fields, is_dataclass
 from enum import StrEnum
@@ -268,6 +270,7 @@ class RunResult:
     @classmethod
     def read(cls, path: Path) -> RunResult:
         """Read results.json; ValueError (never another exception) when it is not one."""
+        refuse_device(path)
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
             if not isinstance(data, dict):
@@ -275,6 +278,17 @@ class RunResult:
             return cls.from_dict(data)
         except (AttributeError, KeyError, TypeError, RecursionError) as exc:
             raise ValueError(f"unexpected content ({type(exc).__name__}: {str(exc)[:200]})") from exc
+
+
+def refuse_device(path: Path) -> None:
+    """ValueError when ``path`` is a device: /dev/zero or /dev/urandom read as a results file would
+    never end (memory grows until the process is killed). A pipe, such as <(...), ends: it is read."""
+    try:
+        mode = os.stat(path).st_mode
+    except (OSError, ValueError):
+        return  # the read that follows says why it cannot open it
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        raise ValueError("a device, not a file")
 
 
 _ATOMIC = frozenset({str, int, float, bool, type(None), Level, Status})  # immutable: shared, as deepcopy would
