@@ -109,3 +109,65 @@ def test_a_connection_refused_mid_run_is_tried_again_and_a_target_that_never_ans
         never = send(client, "POST", url, health=fresh, json_body={"name": "c"}, timeout=5)
     assert never.response is None and "connection refused" in (never.error or "")
     assert never.retried is None and fresh.unreachable is not None
+
+
+def test_a_connection_is_never_closed_for_its_age_only_when_the_server_closed_it(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """httpcore closes a connection idle past its keep-alive expiry outside its lock, and so could
+    close one just handed to another thread's request ('ReadError: Bad file descriptor' on a GET in
+    a run whose connections sat idle through a 202 polling bound). The run's client keeps its
+    connections whatever their idle time: an hour later the same connection serves the next request."""
+    import httpcore._sync.http11 as http11
+
+    from tmf699ctk._http import TargetHealth, send
+
+    accepted: list[object] = []
+
+    class Counting(ThreadingHTTPServer):
+        def get_request(self):  # type: ignore[no-untyped-def]
+            request = super().get_request()
+            accepted.append(request)
+            return request
+
+    server = Counting(("127.0.0.1", 0), _Ok)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/api/salesLead"
+    settings = build_settings({"target.base_url": url}, env={})
+    client = build_client(settings.target)
+    try:
+        health = TargetHealth()
+        first = send(client, "POST", url, health=health, json_body={"name": "a"}, timeout=5)
+        real = http11.time.monotonic
+        monkeypatch.setattr(http11.time, "monotonic", lambda: real() + 3600)
+        later = send(client, "POST", url, health=health, json_body={"name": "b"}, timeout=5)
+    finally:
+        monkeypatch.undo()
+        client.close()
+        server.shutdown()
+        server.server_close()
+    assert first.response is not None and later.response is not None and later.response.status == 201
+    assert len(accepted) == 1  # one connection for both
+
+
+def test_a_connection_closed_under_a_request_counts_as_closed_by_the_server() -> None:
+    """EBADF on a read or write: the connection was closed under the request (a pool's close racing
+    its reuse). It is sent again as a connection the server closed would be (an idempotent request
+    at once, a POST once proved not applied); a timeout or another error is not."""
+    from tmf699ctk._http import _may_resend, _Watch
+
+    def failed(cause: OSError, kind: type[httpx.TransportError]) -> httpx.TransportError:
+        try:
+            try:
+                raise cause
+            except OSError as exc:
+                raise kind(str(exc)) from exc
+        except httpx.TransportError as outer:
+            return outer
+
+    watch = _Watch(5.0, None)
+    assert _may_resend(failed(OSError(9, "Bad file descriptor"), httpx.ReadError), 0, watch)
+    assert _may_resend(failed(OSError(9, "Bad file descriptor"), httpx.WriteError), 0, watch)
+    assert not _may_resend(failed(OSError(9, "Bad file descriptor"), httpx.ReadError), 2, watch)  # retries spent
+    assert not _may_resend(failed(OSError(13, "Permission denied"), httpx.ReadError), 0, watch)
+    assert not _may_resend(failed(TimeoutError("timed out"), httpx.ReadTimeout), 0, watch)

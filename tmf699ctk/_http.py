@@ -10,6 +10,7 @@ the run is interrupted.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import socket
 import ssl
@@ -106,7 +107,11 @@ def build_client(target: TargetSettings, pool: int = 10, redactor: Redactor | No
                                          proxy=target.proxy, timeout=target.timeout)
         oauth2.prime()
         auth = oauth2
-    limits = httpx.Limits(max_connections=pool, max_keepalive_connections=pool)
+    # no expiry by age: httpcore closes an expired connection outside its lock, and one just handed to
+    # another thread's request can be closed under it ('ReadError: Bad file descriptor', seen on a GET
+    # after connections sat idle through a 202 polling bound). A connection the server closed is still
+    # found (readable while idle) and replaced; one closed as it is reused is sent again (_may_resend)
+    limits = httpx.Limits(max_connections=pool, max_keepalive_connections=pool, keepalive_expiry=None)
     # the one transport carries TLS, the proxy and the pool (httpx ignores them on the client then)
     transport = TlsRefusals(client_cert=target.client_cert, verify=verify if _may_use_tls(target) else False,
                             proxy=target.proxy, limits=limits, trust_env=False)
@@ -446,6 +451,8 @@ def _may_resend(exc: Exception, retries: int, watch: _Watch) -> bool:
         return "without sending a response" in str(exc)
     if isinstance(exc, httpx.WriteError | httpx.ReadError):
         cause = exc.__context__ or exc.__cause__
+        if any(isinstance(c, OSError) and c.errno == errno.EBADF for c in _causes(exc)):
+            return True  # the pool closed the connection under the request (see build_client)
         return isinstance(cause, ConnectionResetError | BrokenPipeError) or "reset" in str(exc).lower() \
             or "broken pipe" in str(exc).lower()
     return False
