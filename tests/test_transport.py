@@ -171,3 +171,37 @@ def test_a_connection_closed_under_a_request_counts_as_closed_by_the_server() ->
     assert not _may_resend(failed(OSError(9, "Bad file descriptor"), httpx.ReadError), 2, watch)  # retries spent
     assert not _may_resend(failed(OSError(13, "Permission denied"), httpx.ReadError), 0, watch)
     assert not _may_resend(failed(TimeoutError("timed out"), httpx.ReadTimeout), 0, watch)
+
+
+def test_a_request_never_waits_for_a_connection_however_many_are_in_flight() -> None:
+    """httpcore's pool, once full, closes an idle connection to make room, after releasing its lock:
+    one it had just handed to another thread's request ('ReadError: Bad file descriptor', blamed on the
+    server). The run's client has no connection limit: 60 requests held by the server until all 60
+    have arrived are all answered (with a limit, some would wait for a connection that never frees)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tmf699ctk._http import TargetHealth, send
+
+    arrived = threading.Barrier(60, timeout=20)
+
+    class Held(_Ok):
+        def do_POST(self) -> None:
+            arrived.wait()  # a BrokenBarrierError here would leave a request unanswered
+            super().do_POST()
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Held)
+    server.daemon_threads = True
+    server.request_queue_size = 128
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/api/salesLead"
+    client = build_client(build_settings({"target.base_url": url}, env={}).target)
+    health = TargetHealth()
+    try:
+        with ThreadPoolExecutor(max_workers=60) as pool:
+            answers = list(pool.map(lambda n: send(client, "POST", url, health=health, json_body={"n": n},
+                                                   timeout=30), range(60)))
+    finally:
+        client.close()
+        server.shutdown()
+        server.server_close()
+    assert [a.response.status if a.response else a.error for a in answers] == [201] * 60

@@ -91,7 +91,7 @@ def normalise_base_url(url: str) -> str:
     return url.rstrip("/")
 
 
-def build_client(target: TargetSettings, pool: int = 10, redactor: Redactor | None = None) -> httpx.Client:
+def build_client(target: TargetSettings, redactor: Redactor | None = None) -> httpx.Client:
     """The run's HTTP client. With OAuth2 the first token is fetched here, before anything is sent
     (``TokenEndpointError`` when none is issued), and ``redactor`` learns every token issued."""
     from ._auth import OAuth2ClientCredentials, TlsRefusals, tls_context
@@ -107,11 +107,14 @@ def build_client(target: TargetSettings, pool: int = 10, redactor: Redactor | No
                                          proxy=target.proxy, timeout=target.timeout)
         oauth2.prime()
         auth = oauth2
-    # no expiry by age: httpcore closes an expired connection outside its lock, and one just handed to
-    # another thread's request can be closed under it ('ReadError: Bad file descriptor', seen on a GET
-    # after connections sat idle through a 202 polling bound). A connection the server closed is still
-    # found (readable while idle) and replaced; one closed as it is reused is sent again (_may_resend)
-    limits = httpx.Limits(max_connections=pool, max_keepalive_connections=pool, keepalive_expiry=None)
+    # No limit on connections, nor on idle ones, and no expiry by age. httpcore decides under its pool
+    # lock which connections to close (a surplus idle one, one past its expiry, an idle one to make room
+    # when the pool is full) and closes them after releasing it, so it could close a connection it had
+    # just handed to another thread's request: that request then read a closed socket ('ReadError: Bad
+    # file descriptor', blamed on the server; a stack logged in a full test run showed such a close).
+    # The kit's concurrency is bounded by its own threads; a connection the server closed is still found
+    # (readable while idle) and replaced, and one closed under a request is sent again (_may_resend).
+    limits = httpx.Limits(max_connections=None, max_keepalive_connections=None, keepalive_expiry=None)
     # the one transport carries TLS, the proxy and the pool (httpx ignores them on the client then)
     transport = TlsRefusals(client_cert=target.client_cert, verify=verify if _may_use_tls(target) else False,
                             proxy=target.proxy, limits=limits, trust_env=False)

@@ -1614,15 +1614,6 @@ class Runner:
             time.sleep(0.05)
 
 
-def connections_needed(workers: int) -> int:
-    """Connections for every request a run may have in flight at once: each scenario sending its
-    cleanup together, and the concurrent blocks. A request never queues for a connection, so the
-    time it waits is never the server's, and httpcore's pool never closes a connection it has just
-    handed to a queued request (encode/httpcore#1110: seen once here as 'ReadError: Bad file
-    descriptor' on a POST)."""
-    return (max(1, workers) + 1) * GROUP_WORKERS
-
-
 def _created_at(request: HttpRequest, answer: HttpResponse) -> str | None:
     """Where a POST's answer says the resource it created is: its Location, else the collection and
     the id in its body (None when it says neither)."""
@@ -1870,7 +1861,7 @@ def execute(
     if not base_url:
         raise ValueError("execute() needs settings with a base URL")
     make_client = client_factory or (
-        lambda s: build_client(s.target, pool=connections_needed(s.run.workers), redactor=s.redactor))
+        lambda s: build_client(s.target, redactor=s.redactor))
     with make_client(settings) as client, _listener(plan, settings) as listener:
         runner = Runner(plan, settings, client, base_url, listener=listener, observer=observer, cancel=cancel)
         return runner.run(target_info)
