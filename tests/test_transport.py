@@ -189,9 +189,11 @@ def test_a_request_never_waits_for_a_connection_however_many_are_in_flight() -> 
             arrived.wait()  # a BrokenBarrierError here would leave a request unanswered
             super().do_POST()
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Held)
-    server.daemon_threads = True
-    server.request_queue_size = 128
+    class Backlog(ThreadingHTTPServer):
+        daemon_threads = True
+        request_queue_size = 128  # read by listen() in the constructor: 60 connects at once all queue
+
+    server = Backlog(("127.0.0.1", 0), Held)
     threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
     url = f"http://127.0.0.1:{server.server_address[1]}/api/salesLead"
     client = build_client(build_settings({"target.base_url": url}, env={}).target)
