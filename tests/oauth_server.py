@@ -18,6 +18,8 @@ from urllib.parse import parse_qs
 
 from tmf699ctk.server import ReferenceServer
 
+from .servers import LoopbackServer
+
 CLIENT_ID = "ctk-client"
 CLIENT_SECRET = "Cl1ent-S3cret-for-tests-7781"
 
@@ -77,8 +79,7 @@ class TokenServer:
         class Handler(_TokenHandler):
             server_owner = owner
 
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._httpd.daemon_threads = True
+        self._httpd = LoopbackServer(("127.0.0.1", 0), Handler)
         threading.Thread(target=self._httpd.serve_forever, daemon=True).start()
         return self
 
@@ -244,8 +245,7 @@ class ForwardProxy:
             def log_message(self, *args: object) -> None:
                 pass
 
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._httpd.daemon_threads = True
+        self._httpd = LoopbackServer(("127.0.0.1", 0), Handler)
 
     @property
     def url(self) -> str:

@@ -16,7 +16,7 @@ from tmf699ctk._outputs import write_outputs
 from tmf699ctk._results import Level, Status
 
 from .conftest import failed_rules, run_suite
-from .servers import closed_port_url
+from .servers import LoopbackServer, closed_port_url
 
 SCENARIO = ["FULL-NOTIFICATIONS", "FULL-NOTIFICATIONS-QUERY"]
 
@@ -304,7 +304,7 @@ class _CountingListener:
 
     def __init__(self, close_after: int = 0, silent: bool = False) -> None:
         import threading
-        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        from http.server import BaseHTTPRequestHandler
 
         outer = self
         self.connections = 0
@@ -337,8 +337,7 @@ class _CountingListener:
                 if silent:
                     self.close_connection = True
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
+        self.httpd = LoopbackServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/callback"
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
 

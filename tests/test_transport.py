@@ -12,6 +12,8 @@ import pytest
 from tmf699ctk._http import build_client
 from tmf699ctk._settings import build_settings
 
+from .servers import LoopbackServer
+
 
 def _context(base_url: str, **cli: object) -> ssl.SSLContext:
     settings = build_settings({"target.base_url": base_url, **cli}, env={})
@@ -68,8 +70,7 @@ class _Ok(BaseHTTPRequestHandler):
 
 
 def _serve(port: int) -> ThreadingHTTPServer:
-    server = ThreadingHTTPServer(("127.0.0.1", port), _Ok)
-    server.daemon_threads = True
+    server = LoopbackServer(("127.0.0.1", port), _Ok)
     threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
     return server
 
@@ -123,7 +124,7 @@ def test_a_connection_is_never_closed_for_its_age_only_when_the_server_closed_it
 
     accepted: list[object] = []
 
-    class Counting(ThreadingHTTPServer):
+    class Counting(LoopbackServer):
         def get_request(self):  # type: ignore[no-untyped-def]
             request = super().get_request()
             accepted.append(request)
@@ -189,11 +190,7 @@ def test_a_request_never_waits_for_a_connection_however_many_are_in_flight() -> 
             arrived.wait()  # a BrokenBarrierError here would leave a request unanswered
             super().do_POST()
 
-    class Backlog(ThreadingHTTPServer):
-        daemon_threads = True
-        request_queue_size = 128  # read by listen() in the constructor: 60 connects at once all queue
-
-    server = Backlog(("127.0.0.1", 0), Held)
+    server = LoopbackServer(("127.0.0.1", 0), Held)  # its backlog queues 60 connects at once
     threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
     url = f"http://127.0.0.1:{server.server_address[1]}/api/salesLead"
     client = build_client(build_settings({"target.base_url": url}, env={}).target)

@@ -264,6 +264,14 @@ class _Handler(BaseHTTPRequestHandler):
         self._reply(204)
 
 
+class _Server(ThreadingHTTPServer):
+    """A listen backlog of a real server's size (socketserver's is 5: a burst of connections beyond it
+    waits a second for the client to send its SYN again)."""
+
+    daemon_threads = True
+    request_queue_size = 128
+
+
 class IndependentServer:
     """Start with ``with IndependentServer() as server: server.url``."""
 
@@ -274,8 +282,7 @@ class IndependentServer:
         self.ids = itertools.count(1001)
         self.lock = threading.Lock()
         handler = type("Handler", (_Handler,), {"app": self})
-        self.httpd = ThreadingHTTPServer((host, port), handler)
-        self.httpd.daemon_threads = True
+        self.httpd = _Server((host, port), handler)
         self.origin = f"http://{host}:{self.httpd.server_address[1]}"
         self._thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True)
 

@@ -314,6 +314,14 @@ class _Handler(BaseHTTPRequestHandler):
         self._reply(202)
 
 
+class _Server(ThreadingHTTPServer):
+    """A listen backlog of a real server's size (socketserver's is 5: a burst of connections beyond it
+    waits a second for the client to send its SYN again)."""
+
+    daemon_threads = True
+    request_queue_size = 128
+
+
 class IndependentV5Server:
     """Start with ``with IndependentV5Server() as server: server.url``."""
 
@@ -324,8 +332,7 @@ class IndependentV5Server:
         self.created: dict[str, str] = {}  # fingerprint of a create body -> the id it created
         self.numbers = itertools.count(5001)
         self.lock = threading.Lock()
-        self.httpd = ThreadingHTTPServer((host, port), type("Handler", (_Handler,), {"app": self}))
-        self.httpd.daemon_threads = True
+        self.httpd = _Server((host, port), type("Handler", (_Handler,), {"app": self}))
         self.origin = f"http://{host}:{self.httpd.server_address[1]}"
         self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
