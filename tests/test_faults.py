@@ -132,3 +132,32 @@ def test_an_interrupt_stops_the_self_check_without_waiting_for_the_runs_not_star
         release.set()
     # the first ended; the second may have begun meanwhile (it is then left running): nothing else did
     assert started in ([CLEAN], [CLEAN, INDEPENDENT])
+
+
+def _frozen_count(name: str) -> Outcome:
+    """A run's stand-in in a forked process: says how many objects it inherited frozen."""
+    import gc
+
+    return Outcome(name, str(gc.get_freeze_count()), (), "PASS", ok=True)
+
+
+def test_the_forked_runs_inherit_a_frozen_heap_and_the_caller_gets_its_collector_back(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The processes' garbage collections skip what they inherited (and copy none of its pages); the
+    caller's collector is left as it was: nothing frozen stays frozen, a freeze of its own is kept."""
+    import gc
+
+    from tmf699ctk import _selftest
+
+    monkeypatch.setattr(_selftest, "_run_task", _frozen_count)
+    quick = [f.name for f in FAULTS if not f.waits][:3]
+    gc.unfreeze()  # conftest froze what the collection built
+    try:
+        outcomes = selftest(quick, jobs=2)
+        assert gc.get_freeze_count() == 0
+    finally:
+        gc.freeze()
+    assert len(outcomes) == 5 and all(int(o.description) > 10_000 for o in outcomes), outcomes
+    frozen = gc.get_freeze_count()
+    selftest(quick, jobs=2)
+    assert gc.get_freeze_count() >= frozen
