@@ -110,6 +110,32 @@ def test_init_without_answers_on_stdin_says_so(tmp_path: Path, stdin: str, promp
     assert (tmp_path / "tmf699ctk.yaml").exists() == (code == 0)
 
 
+def test_ctrl_c_at_an_init_question_writes_nothing_and_says_interrupted(tmp_path: Path) -> None:
+    """Was click's 'Aborted!' and exit 1 (a conformance failure's code): now the kit's interrupted, 3."""
+    import select
+    import signal
+
+    process = subprocess.Popen([sys.executable, "-m", "tmf699ctk", "init", "--prompt"], stdin=subprocess.PIPE,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path,
+                               env={**os.environ, "NO_COLOR": "1"})
+    try:
+        assert process.stdin is not None and process.stdout is not None
+        process.stdin.write(b"ACME\n")
+        process.stdin.flush()
+        asked = b""
+        while asked.count(b":") < 2:  # the second question is waiting for its answer
+            ready, _, _ = select.select([process.stdout], [], [], 60)
+            assert ready, asked
+            asked += os.read(process.stdout.fileno(), 4096)
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == 3 and "interrupted: nothing was written" in err.decode(), err
+    assert b"Aborted" not in err and b"Traceback" not in err
+    assert not (tmp_path / "tmf699ctk.yaml").exists()
+
+
 def test_init_without_prompting_lists_the_fields_to_fill(tmp_path: Path) -> None:
     out = ctk("init", "--no-prompt", cwd=tmp_path)
     assert out.returncode == 0

@@ -786,7 +786,9 @@ def init(
             if isinstance(exc.__context__, EOFError):
                 raise UsageError("standard input ended before every --prompt question was answered; "
                                  "nothing was written") from None
-            raise
+            # Ctrl-C (click's "Aborted!" and exit 1 would read as a conformance failure)
+            sys.stderr.write("\ninterrupted: nothing was written\n")
+            raise typer.Exit(EXIT_UNREACHABLE) from None
         text, missing = fill_template(text, answers), missing_after_init(answers)
     try:
         path.write_text(text, encoding="utf-8")
