@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tmf699ctk._http import INTERRUPTED
 from tmf699ctk._results import RunResult
@@ -194,3 +195,39 @@ def test_sigterm_while_scenarios_wait_out_their_quiet_periods_still_cleans_up_ev
                            for step in watched), [(s.name, s.skipped_reason) for s in watched]
     later = [s for s in result.scenarios if not s.id.startswith(("OFFICIAL", "FULL-LIST", "FULL-NOTIFICATIONS"))]
     assert later, "no other scenario ran while the notification scenarios waited"
+
+
+def _gone(pid: int) -> bool:
+    """Ended: no such process, or a zombie its new parent has not reaped yet."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except (FileNotFoundError, ProcessLookupError):
+        return True
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="finds the pool's processes in /proc")
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
+def test_a_stopped_self_check_leaves_no_process_behind(sig: signal.Signals) -> None:
+    """A cancelled CI job stopped `tmf699ctk selftest` and left its nine pool processes waiting forever
+    for their next run. SIGTERM now interrupts it (exit 3, said); even SIGKILL, which it cannot see,
+    ends its processes: each leaves once the self-check's process is gone."""
+    proc = subprocess.Popen([sys.executable, "-m", "tmf699ctk", "selftest", "--api-version", "5.0.0"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "NO_COLOR": "1", "PYTHONUNBUFFERED": "1"})
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().startswith("ok ")  # one run ended: the pool is at work
+        children = [int(pid) for task in Path(f"/proc/{proc.pid}/task").iterdir()
+                    for pid in (task / "children").read_text().split()]
+        assert len(children) >= 3, children
+        proc.send_signal(sig)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    if sig == signal.SIGTERM:
+        assert proc.returncode == 3 and "interrupted: the self-check did not finish" in err, err
+        assert "Traceback" not in err
+    deadline = time.monotonic() + 30
+    while not all(map(_gone, children)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert [pid for pid in children if not _gone(pid)] == []

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import gc
 import multiprocessing
+import os
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor, as_completed
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -161,7 +163,8 @@ def selftest(
     _PREPARED, _CATALOGUE = prepare_selftest(api_version), catalogue
     _WORKING = context.BoundedSemaphore(max(1, jobs)) if context else threading.BoundedSemaphore(max(1, jobs))
     size = max(1, jobs) + len(waiting)
-    pool: Executor = (ProcessPoolExecutor(max_workers=size, mp_context=context) if context
+    pool: Executor = (ProcessPoolExecutor(max_workers=size, mp_context=context, initializer=_leave_with,
+                                          initargs=(os.getpid(),)) if context
                       else ThreadPoolExecutor(max_workers=size))
     try:
         with _frozen() if context else nullcontext():  # the pool forks its processes at the first submit
@@ -174,9 +177,33 @@ def selftest(
         outcomes = [futures[t].result() for t in tasks]
     except BaseException:  # an interrupt (or a failed run): what has not started never will
         pool.shutdown(wait=False, cancel_futures=True)
+        _stop(pool)
         raise
     pool.shutdown()
     return outcomes
+
+
+def _leave_with(parent: int) -> None:
+    """In each process of the pool: end when the self-check's process is gone (killed, or ended by a
+    signal without its cleanup), instead of waiting forever for the next run (a cancelled CI job
+    left all of them behind)."""
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.25)
+        os._exit(3)
+
+    threading.Thread(target=watch, name="tmf699ctk-selftest-parent", daemon=True).start()
+
+
+def _stop(pool: Executor) -> None:
+    """Interrupted: the runs in progress are not waited for (their servers live in their processes)."""
+    kill = getattr(pool, "kill_workers", None)  # Python 3.14
+    if kill is not None:
+        kill()
+        return
+    for process in list((getattr(pool, "_processes", None) or {}).values()):
+        with suppress(OSError, ValueError):  # already gone
+            process.kill()
 
 
 @contextmanager

@@ -659,6 +659,10 @@ def selftest(
     table = Table(
         "target / fault", "verdict", "expected rules", "result", title="Detection matrix", title_justify="left"
     )
+    def interrupt(signum: int, frame: object) -> None:  # SIGTERM (a cancelled CI job) as Ctrl-C: exit 3
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
     try:
         outcomes = run_selftest(
             fault, jobs=jobs, on_outcome=lambda o: console.print(f"{'ok  ' if o.ok else 'MISS'} {o.name}"),
@@ -666,6 +670,11 @@ def selftest(
         )
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
+    except KeyboardInterrupt:  # the runs in progress are stopped with their servers (nothing to clean up)
+        sys.stderr.write("interrupted: the self-check did not finish\n")
+        raise typer.Exit(EXIT_UNREACHABLE) from None
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     for o in outcomes:
         table.add_row(
             o.name, o.verdict, ", ".join(o.expected) or "-", o.verdict_line(), style=None if o.ok else "bold red"
