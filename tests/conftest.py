@@ -50,7 +50,7 @@ def run_suite(tmp_path: Path, config_path: Path | None = None, insecure: bool = 
     within milliseconds (a test may still pass its own values)."""
     cli = {"notifications.event_timeout": 2.0, "notifications.quiet_period": 0.3,
            "output.report_dir": tmp_path / "report"}
-    cli.update({_KEYS[k]: v for k, v in options.items()})
+    cli.update({_KEYS.get(k, k): v for k, v in options.items()})  # an old name, or a settings key
     if insecure:
         cli["target.verify_tls"] = False
     settings = build_settings(cli, env={}, config_path=config_path)

@@ -343,3 +343,26 @@ def test_the_bundled_folder_named_with_scenarios_from_another_directory_runs(tmp
                            notifications="off")
     assert result.verdict == "PASS" and result.scope["complete"] is False and result.scope["custom_files"] == []
     assert any("differ from the bundled suite" in r for r in result.scope["partial_reasons"])
+
+
+def test_results_written_but_not_readable_back_still_give_every_report_with_their_digest(
+        tmp_path: Path, reference_server, monkeypatch) -> None:
+    """A umask without the owner's read bit (0477) makes results.json write-only: reading it back for the
+    report's digest was an internal error and no report. The digest is then that of the text written
+    (the same bytes: the report verifies against the file)."""
+    import tmf699ctk._outputs as outputs_module
+    from tmf699ctk._outputs import verify_report
+    from tmf699ctk._view import sha256_file
+
+    def unreadable(path: Path) -> str:
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(outputs_module, "sha256_file", unreadable)
+    run_suite(tmp_path, base_url=reference_server.url, only=["FULL-CREATE"], **{"output.markdown": tmp_path / "s.md"})
+    monkeypatch.undo()
+    results = tmp_path / "report" / "results.json"
+    [html] = (tmp_path / "report").glob("*-HTMLReport.html")
+    digest = sha256_file(results)
+    assert f'<meta name="results-sha256" content="{digest}"' in html.read_text()
+    assert digest in (tmp_path / "s.md").read_text()
+    assert verify_report(html, results) == []

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import json
 import os
 import stat
@@ -204,7 +205,10 @@ def write_outputs(run: RunResult, results_path: Path, paths: OutputPaths | None 
     so one broken output never loses the others (results.json is already on disk)."""
     paths = paths or OutputPaths(results_path.parent, None)
     written = Written()
-    digest = sha256_file(results_path)
+    try:
+        digest = sha256_file(results_path)
+    except OSError:  # written, but not readable back (a umask without the owner's read bit): its text
+        digest = hashlib.sha256(run.to_json().encode("utf-8")).hexdigest()
 
     def attempt(path: Path, render: object) -> None:
         try:
