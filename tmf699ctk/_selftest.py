@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import multiprocessing
 import os
+import signal
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -176,8 +177,8 @@ def selftest(
                 on_outcome(future.result())
         outcomes = [futures[t].result() for t in tasks]
     except BaseException:  # an interrupt (or a failed run): what has not started never will
+        _stop(pool)  # before shutdown(), which forgets the processes
         pool.shutdown(wait=False, cancel_futures=True)
-        _stop(pool)
         raise
     pool.shutdown()
     return outcomes
@@ -192,6 +193,10 @@ def _leave_with(parent: int) -> None:
             time.sleep(0.25)
         os._exit(3)
 
+    # a signal to the whole process group (Ctrl-C in a terminal, a CI job's SIGTERM) is the parent's to
+    # handle: it stops these processes itself (not the parent's handler, inherited with the fork)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     threading.Thread(target=watch, name="tmf699ctk-selftest-parent", daemon=True).start()
 
 
@@ -210,14 +215,16 @@ def _stop(pool: Executor) -> None:
 def _frozen() -> Iterator[None]:
     """What forked processes inherit (modules, the plan, the schemas) is theirs to keep: frozen, their
     garbage collections skip it and do not write to its pages, copied on write after the fork (v5
-    self-check: ~5 % less CPU). Thawed here afterwards, unless the caller had frozen objects itself."""
-    thaw = gc.get_freeze_count() == 0
+    self-check: ~5 % less CPU); thawed here afterwards. A caller that freezes objects itself (the
+    test suite does) decides alone: nothing more is frozen."""
+    if gc.get_freeze_count():
+        yield
+        return
     gc.freeze()
     try:
         yield
     finally:
-        if thaw:
-            gc.unfreeze()
+        gc.unfreeze()
 
 
 def _waits(task: str, catalogue: dict[str, Fault]) -> bool:
