@@ -215,7 +215,9 @@ def test_a_stopped_self_check_leaves_no_process_behind(sig: signal.Signals, grou
     ends its processes: each leaves once the self-check's process is gone. A signal to the whole
     process group (a terminal's Ctrl-C, a job's SIGTERM) is the self-check's alone to handle: no
     process of its pool prints a traceback."""
-    proc = subprocess.Popen([sys.executable, "-m", "tmf699ctk", "selftest", "--api-version", "5.0.0"],
+    # the two runs that wait out their bound for events go beside the working ones: four processes
+    faults = ["--fault", "events-never-sent", "--fault", "event-wrong-type", "--fault", "create-200"]
+    proc = subprocess.Popen([sys.executable, "-m", "tmf699ctk", "selftest", *faults],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=group,
                             env={**os.environ, "NO_COLOR": "1", "PYTHONUNBUFFERED": "1"})
     try:
