@@ -114,6 +114,8 @@ def build_client(target: TargetSettings, redactor: Redactor | None = None) -> ht
     # file descriptor', blamed on the server; a stack logged in a full test run showed such a close).
     # The kit's concurrency is bounded by its own threads; a connection the server closed is still found
     # (readable while idle) and replaced, and one closed under a request is sent again (_may_resend).
+    # The pool's last such close, of an idle connection it takes for closed by the server, is made
+    # safe by the streams themselves (_WatchedStream).
     limits = httpx.Limits(max_connections=None, max_keepalive_connections=None, keepalive_expiry=None)
     # the one transport carries TLS, the proxy and the pool (httpx ignores them on the client then)
     transport = TlsRefusals(client_cert=target.client_cert, verify=verify if _may_use_tls(target) else False,
@@ -325,18 +327,41 @@ def _budget(stream: httpcore.NetworkStream | None, timeout: float | None, error:
 
 
 class _WatchedStream(httpcore.NetworkStream):
-    """A connection's stream whose every operation respects the current exchange's deadline."""
+    """A connection's stream whose every operation respects the current exchange's deadline.
+
+    It also closes a race in httpcore's pool. Before handing out a connection, the pool asks whether
+    an idle one was closed by the server: ``state == IDLE and is_readable``, two steps, under the
+    pool's lock but not the connection's. Another thread's request, assigned that connection a
+    moment before, can start in between: its answer then makes the socket readable, the pool takes
+    it for the server's close and closes it under the request, which reads a closed socket ('Bad file
+    descriptor': a transport error blamed on the server; seen in full test runs under load). So an
+    exchange claims the stream when it first uses it: a stream claimed by an exchange still going is
+    never reported readable; and a stream reported readable (which the pool then closes) refuses the
+    next request before it sends a byte, so that the pool gives that request another connection."""
 
     def __init__(self, stream: httpcore.NetworkStream) -> None:
         self._stream = stream
         self._last_read = time.monotonic()
+        self._lock = threading.Lock()
+        self._user: _Watch | None = None  # the exchange that last used the connection
+        self._retired = False  # reported closed by the server: the pool is closing it
+
+    def _claim(self, sending: bool) -> None:
+        watch: _Watch | None = getattr(_current, "watch", None)
+        with self._lock:
+            if sending and self._retired and (watch is None or self._user is not watch):
+                raise httpcore.ConnectionNotAvailable()  # nothing sent yet: the pool tries another
+            if watch is not None:
+                self._user = watch
 
     def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        self._claim(sending=False)
         data = self._stream.read(max_bytes, _budget(self, timeout, httpcore.ReadTimeout))
         self._last_read = time.monotonic()
         return data
 
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._claim(sending=True)
         self._stream.write(buffer, _budget(self, timeout, httpcore.WriteTimeout))
 
     def close(self) -> None:
@@ -348,8 +373,15 @@ class _WatchedStream(httpcore.NetworkStream):
         return _WatchedStream(self._stream.start_tls(ssl_context, server_hostname, budget))
 
     def get_extra_info(self, info: str) -> Any:
-        value = self._stream.get_extra_info(info)
-        if info == "is_readable" and value and time.monotonic() - self._last_read < SERVER_CLOSED_AFTER_ANSWER:
+        if info != "is_readable":
+            return self._stream.get_extra_info(info)
+        with self._lock:
+            if self._user is not None and not self._user.done:
+                return False  # an exchange is using the connection: what is readable is its answer
+            value = self._stream.get_extra_info(info)
+            if value:
+                self._retired = True
+        if value and time.monotonic() - self._last_read < SERVER_CLOSED_AFTER_ANSWER:
             # the pool asks before reusing an idle connection: the server closed it right after its
             # answer, unannounced, and will do it again; a request sent before its close arrives
             # would get no answer, so every later request asks for a connection of its own
