@@ -212,14 +212,16 @@ def test_a_request_never_waits_for_a_connection_however_many_are_in_flight() -> 
 
 
 def _pool_asks_mid_request(handler: type[BaseHTTPRequestHandler],
-                           while_asked: Callable[[socket.socket, threading.Event, threading.Event], None],
+                           while_asked: Callable[[socket.socket, threading.Event, threading.Event, bool], None],
                            ) -> tuple[Exchange, Exchange, int]:
     """Forces the interleaving httpcore's pool leaves open. Before reusing an idle connection the pool
     asks, under its own lock but not the connection's, first whether it is idle, then whether its
     socket is readable (the server closed it). A POST, already given the one idle connection, is
     held just before it starts on it; another request's pool then asks about that connection, and
-    ``while_asked(sock, go, writing)`` runs between the two steps: ``go`` releases the POST, set once
-    it writes. Returns the POST's exchange, the other's, and the connections the server accepted."""
+    ``while_asked(sock, go, writing, may_start)`` runs between the two steps: ``go`` releases the POST,
+    ``writing`` is set once it writes, and ``may_start`` says whether it can start before the pool has
+    decided (not when the question holds the connection's own lock). Returns the POST's exchange, the
+    other's, and the connections the server accepted."""
     import sys
     import types
 
@@ -247,7 +249,8 @@ def _pool_asks_mid_request(handler: type[BaseHTTPRequestHandler],
         warm = send(client, "GET", url, health=health, timeout=5)
         assert warm.response is not None and warm.response.status == 201, warm.error
         (connection,) = client._transport._pool._connections  # type: ignore[attr-defined]
-        stream = connection._connection._network_stream
+        inner = connection._connection  # the HTTP/1.1 connection
+        stream = inner._network_stream
         assert isinstance(stream, _WatchedStream)
         raw = stream._stream
         sock = raw.get_extra_info("socket")
@@ -259,7 +262,7 @@ def _pool_asks_mid_request(handler: type[BaseHTTPRequestHandler],
 
             def get_extra_info(self, info: str) -> object:
                 if info == "is_readable" and threading.current_thread() in asker:
-                    while_asked(sock, go, writing)
+                    while_asked(sock, go, writing, not inner._state_lock._lock.locked())
                 return raw.get_extra_info(info)
 
         stream._stream = Asked()  # type: ignore[assignment]
@@ -322,10 +325,11 @@ def test_a_connection_in_use_is_never_taken_for_one_the_server_closed() -> None:
             finish.wait(10)
             self.wfile.write(body[10:])
 
-    def answer_arrives(sock: socket.socket, go: threading.Event, writing: threading.Event) -> None:
+    def answer_arrives(sock: socket.socket, go: threading.Event, writing: threading.Event, may_start: bool) -> None:
         go.set()
-        writing.wait(10)
-        select.select([sock], [], [], 0.5)  # the POST's answer is in (unless it could not be sent)
+        if may_start:
+            writing.wait(10)
+            select.select([sock], [], [], 5)  # the POST's answer is in
 
     try:
         post, other, connections = _pool_asks_mid_request(Split, answer_arrives)
@@ -356,11 +360,12 @@ def test_a_connection_the_pool_found_closed_by_the_server_is_not_given_to_a_requ
         def do_GET(self) -> None:
             super().do_POST()
 
-    def server_closes(sock: socket.socket, go: threading.Event, writing: threading.Event) -> None:
+    def server_closes(sock: socket.socket, go: threading.Event, writing: threading.Event, may_start: bool) -> None:
         drop.set()
         select.select([sock], [], [], 5)  # the server's close arrives
         go.set()
-        writing.wait(10)  # the POST is about to write on the connection the pool is about to close
+        if may_start:
+            writing.wait(10)  # the POST writes on the connection the pool is about to close
 
     try:
         post, other, connections = _pool_asks_mid_request(Dropping, server_closes)
@@ -370,3 +375,70 @@ def test_a_connection_the_pool_found_closed_by_the_server_is_not_given_to_a_requ
     assert post.response is not None and post.response.status == 201
     assert other.error is None and other.response is not None and other.response.status == 201
     assert connections == 3
+
+
+def test_a_request_sent_again_after_a_401_goes_on_a_live_connection() -> None:
+    """A stale token answered 401 by a server that closes the connection right after, unannounced:
+    httpx's auth flow renews the token and sends the request again, within the same exchange. The
+    pool must still see that the idle connection was closed, and send it on a new one: answered, and
+    nothing said to be sent again (a first version of the race fix above judged no connection while
+    its exchange was still going, and wrote the renewed POST on the dead connection)."""
+    import json
+
+    from tmf699ctk._http import TargetHealth, send
+
+    issued: list[str] = []
+    dropped = threading.Event()  # the server has closed the connection of its 401
+    refused: list[object] = []  # that connection
+
+    class Api(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            if self.path == "/token":
+                if len(issued) > 1:
+                    dropped.wait(5)  # the token comes after the close (on a busy machine too)
+                issued.append(f"t{len(issued) + 1}")
+                body = json.dumps({"access_token": issued[-1], "token_type": "Bearer"}).encode()
+                status = 200
+            elif self.headers.get("Authorization") != f"Bearer {issued[-1]}":
+                self.send_response(401)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                self.close_connection = True  # right after its answer, unannounced
+                refused.append(self.connection)
+                return
+            else:
+                body, status = b'{"id": "1"}', 201
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    class Closing(LoopbackServer):
+        def shutdown_request(self, request):  # type: ignore[no-untyped-def]
+            super().shutdown_request(request)
+            if request in refused:
+                dropped.set()
+
+    server = Closing(("127.0.0.1", 0), Api)
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    settings = build_settings({"target.base_url": f"{base}/api", "target.oauth2.token_url": f"{base}/token",
+                               "target.oauth2.client_id": "ctk", "target.oauth2.client_secret": "s-1234"}, env={})
+    client = build_client(settings.target, redactor=settings.redactor)  # fetches the first token
+    issued.append("rotated")  # the server now wants another one: the first gets a 401
+    try:
+        answer = send(client, "POST", f"{base}/api/salesLead", health=TargetHealth(), json_body={"n": 1}, timeout=5)
+    finally:
+        client.close()
+        server.shutdown()
+        server.server_close()
+    assert answer.error is None and answer.retried is None, answer.error or answer.retried
+    assert answer.response is not None and answer.response.status == 201
+    assert issued == ["t1", "rotated", "t3"]

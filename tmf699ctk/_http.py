@@ -25,6 +25,8 @@ from urllib.parse import quote, unquote, urlsplit
 
 import httpcore
 import httpx
+from httpcore import HTTP11Connection
+from httpcore._sync.http11 import HTTPConnectionState  # the pool's internals: see _judged_atomically
 
 from . import __version__
 from ._exceptions import ConfigError
@@ -115,7 +117,7 @@ def build_client(target: TargetSettings, redactor: Redactor | None = None) -> ht
     # The kit's concurrency is bounded by its own threads; a connection the server closed is still found
     # (readable while idle) and replaced, and one closed under a request is sent again (_may_resend).
     # The pool's last such close, of an idle connection it takes for closed by the server, is made
-    # safe by the streams themselves (_WatchedStream).
+    # safe by _judged_atomically (installed with the deadline-aware backend: see watched).
     limits = httpx.Limits(max_connections=None, max_keepalive_connections=None, keepalive_expiry=None)
     # the one transport carries TLS, the proxy and the pool (httpx ignores them on the client then)
     transport = TlsRefusals(client_cert=target.client_cert, verify=verify if _may_use_tls(target) else False,
@@ -327,41 +329,18 @@ def _budget(stream: httpcore.NetworkStream | None, timeout: float | None, error:
 
 
 class _WatchedStream(httpcore.NetworkStream):
-    """A connection's stream whose every operation respects the current exchange's deadline.
-
-    It also closes a race in httpcore's pool. Before handing out a connection, the pool asks whether
-    an idle one was closed by the server: ``state == IDLE and is_readable``, two steps, under the
-    pool's lock but not the connection's. Another thread's request, assigned that connection a
-    moment before, can start in between: its answer then makes the socket readable, the pool takes
-    it for the server's close and closes it under the request, which reads a closed socket ('Bad file
-    descriptor': a transport error blamed on the server; seen in full test runs under load). So an
-    exchange claims the stream when it first uses it: a stream claimed by an exchange still going is
-    never reported readable; and a stream reported readable (which the pool then closes) refuses the
-    next request before it sends a byte, so that the pool gives that request another connection."""
+    """A connection's stream whose every operation respects the current exchange's deadline."""
 
     def __init__(self, stream: httpcore.NetworkStream) -> None:
         self._stream = stream
         self._last_read = time.monotonic()
-        self._lock = threading.Lock()
-        self._user: _Watch | None = None  # the exchange that last used the connection
-        self._retired = False  # reported closed by the server: the pool is closing it
-
-    def _claim(self, sending: bool) -> None:
-        watch: _Watch | None = getattr(_current, "watch", None)
-        with self._lock:
-            if sending and self._retired and (watch is None or self._user is not watch):
-                raise httpcore.ConnectionNotAvailable()  # nothing sent yet: the pool tries another
-            if watch is not None:
-                self._user = watch
 
     def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        self._claim(sending=False)
         data = self._stream.read(max_bytes, _budget(self, timeout, httpcore.ReadTimeout))
         self._last_read = time.monotonic()
         return data
 
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        self._claim(sending=True)
         self._stream.write(buffer, _budget(self, timeout, httpcore.WriteTimeout))
 
     def close(self) -> None:
@@ -373,15 +352,8 @@ class _WatchedStream(httpcore.NetworkStream):
         return _WatchedStream(self._stream.start_tls(ssl_context, server_hostname, budget))
 
     def get_extra_info(self, info: str) -> Any:
-        if info != "is_readable":
-            return self._stream.get_extra_info(info)
-        with self._lock:
-            if self._user is not None and not self._user.done:
-                return False  # an exchange is using the connection: what is readable is its answer
-            value = self._stream.get_extra_info(info)
-            if value:
-                self._retired = True
-        if value and time.monotonic() - self._last_read < SERVER_CLOSED_AFTER_ANSWER:
+        value = self._stream.get_extra_info(info)
+        if info == "is_readable" and value and time.monotonic() - self._last_read < SERVER_CLOSED_AFTER_ANSWER:
             # the pool asks before reusing an idle connection: the server closed it right after its
             # answer, unannounced, and will do it again; a request sent before its close arrives
             # would get no answer, so every later request asks for a connection of its own
@@ -389,6 +361,42 @@ class _WatchedStream(httpcore.NetworkStream):
             if watch is not None and watch.health is not None:
                 watch.health.fresh_connections = True
         return value
+
+
+def _judged_atomically(connection: httpcore.ConnectionInterface) -> httpcore.ConnectionInterface:
+    """``connection``, whose "closed by the server?" check cannot interleave with a request starting on it.
+
+    Before handing out a connection, httpcore's pool asks each idle one whether the server closed it:
+    its state (idle), then its socket (readable), two steps under the pool's lock but not the
+    connection's. A request assigned that connection a moment before starts under the connection's
+    own lock, so it could start between the two: its answer then made the socket readable, and the pool
+    closed the connection under it ('ReadError: Bad file descriptor', a transport error blamed on the
+    server: it failed a CI run). Here the check holds the connection's lock, and a connection judged
+    closed is marked so at once: a request that would start on it is refused before it sends a byte
+    (``ConnectionNotAvailable``), and the pool gives it another connection."""
+    judge = connection.has_expired
+
+    def has_expired() -> bool:
+        http11 = _http11(connection)
+        if http11 is None:  # not connected yet (nothing to judge), or not HTTP/1.1
+            return judge()
+        with http11._state_lock:
+            expired = judge()
+            if expired:
+                http11._state = HTTPConnectionState.CLOSED  # the pool closes it next, outside its lock
+            return expired
+
+    connection.has_expired = has_expired  # type: ignore[method-assign]
+    return connection
+
+
+def _http11(connection: object) -> HTTP11Connection | None:
+    """The HTTP/1.1 connection inside a pool's connection (direct, or through a proxy), once connected."""
+    for _ in range(3):
+        if isinstance(connection, HTTP11Connection):
+            return connection
+        connection = getattr(connection, "_connection", None)
+    return None
 
 
 class _WatchedBackend(httpcore.NetworkBackend):
@@ -410,9 +418,9 @@ class _WatchedBackend(httpcore.NetworkBackend):
 
 
 def watched(client: httpx.Client) -> bool:
-    """Route the client's connections through the deadline-aware backend (idempotent); False
-    when this httpx no longer exposes its connection pool (the deadline is then checked only
-    between body chunks)."""
+    """Route the client's connections through the deadline-aware backend, each judged closed by the
+    server atomically (idempotent); False when this httpx no longer exposes its connection pool (the
+    deadline is then checked only between body chunks)."""
     transports = [client._transport, *(t for t in client._mounts.values() if t is not None)]
     ok = True
     for transport in transports:
@@ -422,6 +430,8 @@ def watched(client: httpx.Client) -> bool:
             ok = False
         elif not isinstance(backend, _WatchedBackend):
             pool._network_backend = _WatchedBackend(backend)  # type: ignore[union-attr]
+            create = pool.create_connection  # type: ignore[union-attr]
+            pool.create_connection = lambda origin, create=create: _judged_atomically(create(origin))  # type: ignore[union-attr]
     return ok
 
 
