@@ -442,3 +442,53 @@ def test_a_request_sent_again_after_a_401_goes_on_a_live_connection() -> None:
     assert answer.error is None and answer.retried is None, answer.error or answer.retried
     assert answer.response is not None and answer.response.status == 201
     assert issued == ["t1", "rotated", "t3"]
+
+
+def test_a_client_whose_first_requests_start_at_once_judges_each_connection_once() -> None:
+    """The run's scenarios send their first requests at once, from several threads, each of which
+    installs the deadline-aware backend and the atomic judgement on the client's pool. Installed twice,
+    a connection's judgement took the connection's lock and then waited for it again, holding the
+    pool's lock: every request of the run stopped (a fault matrix run hung in a full test run). Sixteen
+    threads send their first request at once; every connection is then judged, and answers, in time."""
+    import sys
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tmf699ctk._http import TargetHealth, _judged_atomically, send, watched
+
+    server = _serve(0)
+    url = f"http://127.0.0.1:{server.server_address[1]}/api/salesLead"
+    client = build_client(build_settings({"target.base_url": url}, env={}).target)
+    health = TargetHealth()
+    start = threading.Barrier(16, timeout=10)
+    switching = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # threads take turns as often as they can: the wrapping races if it can
+
+    def first(n: int) -> bool:
+        start.wait()
+        return watched(client)
+
+    try:
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            assert all(pool.map(first, range(16)))
+        sys.setswitchinterval(switching)
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            answers = list(pool.map(lambda n: send(client, "POST", url, health=health, json_body={"n": n}, timeout=5),
+                                    range(8)))
+        connections = list(client._transport._pool._connections)  # type: ignore[attr-defined]
+        judged: list[bool] = []
+        for connection in connections:
+            # judging one twice over (as a second install would) is the same single judgement
+            assert _judged_atomically(connection) is connection
+            judge = threading.Thread(target=lambda c=connection: judged.append(c.has_expired()), daemon=True)
+            judge.start()
+            judge.join(5)
+            assert not judge.is_alive(), "the connection's judgement waits for itself"
+        later = send(client, "POST", url, health=health, json_body={"n": 9}, timeout=5)
+    finally:
+        sys.setswitchinterval(switching)
+        client.close()
+        server.shutdown()
+        server.server_close()
+    assert [a.response.status if a.response else a.error for a in answers] == [201] * 8
+    assert connections and judged == [False] * len(connections)
+    assert later.response is not None and later.response.status == 201

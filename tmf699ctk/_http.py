@@ -375,6 +375,8 @@ def _judged_atomically(connection: httpcore.ConnectionInterface) -> httpcore.Con
     closed is marked so at once: a request that would start on it is refused before it sends a byte
     (``ConnectionNotAvailable``), and the pool gives it another connection."""
     judge = connection.has_expired
+    if getattr(judge, _ATOMIC, False):
+        return connection  # already: judging under a lock it holds would wait for itself forever
 
     def has_expired() -> bool:
         http11 = _http11(connection)
@@ -386,8 +388,12 @@ def _judged_atomically(connection: httpcore.ConnectionInterface) -> httpcore.Con
                 http11._state = HTTPConnectionState.CLOSED  # the pool closes it next, outside its lock
             return expired
 
+    setattr(has_expired, _ATOMIC, True)
     connection.has_expired = has_expired  # type: ignore[method-assign]
     return connection
+
+
+_ATOMIC = "_tmf699ctk_atomic"
 
 
 def _http11(connection: object) -> HTTP11Connection | None:
@@ -429,10 +435,17 @@ def watched(client: httpx.Client) -> bool:
         if backend is None:
             ok = False
         elif not isinstance(backend, _WatchedBackend):
-            pool._network_backend = _WatchedBackend(backend)  # type: ignore[union-attr]
-            create = pool.create_connection  # type: ignore[union-attr]
-            pool.create_connection = lambda origin, create=create: _judged_atomically(create(origin))  # type: ignore[union-attr]
+            with _wrapping:  # the first requests of a run start at once, from several threads: wrap once
+                backend = pool._network_backend  # type: ignore[union-attr]
+                if not isinstance(backend, _WatchedBackend):
+                    create = pool.create_connection  # type: ignore[union-attr]
+                    pool.create_connection = (  # type: ignore[union-attr]
+                        lambda origin, create=create: _judged_atomically(create(origin)))
+                    pool._network_backend = _WatchedBackend(backend)  # type: ignore[union-attr]
     return ok
+
+
+_wrapping = threading.Lock()
 
 
 @contextlib.contextmanager
