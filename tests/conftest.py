@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import json
 import os
+import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -56,6 +57,14 @@ def run_suite(tmp_path: Path, config_path: Path | None = None, insecure: bool = 
     settings = build_settings(cli, env={}, config_path=config_path)
     finished = _pipeline.run(settings)
     return RunResult.read(finished.outputs.results)
+
+
+# The tests of Ctrl-C send SIGINT to the kit's processes, so it must reach them. A shell that starts a
+# job in the background without job control (`cmd &` in a script, some CI runners) has it ignore
+# SIGINT, an ignored signal stays ignored across fork and exec, and Python then never raises
+# KeyboardInterrupt: those tests failed. A handler (reset to the default by exec) restores it.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 _BACKGROUND = False
