@@ -26,7 +26,6 @@ from urllib.parse import quote, unquote, urlsplit
 import httpcore
 import httpx
 from httpcore import HTTP11Connection
-from httpcore._sync.http11 import HTTPConnectionState  # the pool's internals: see _judged_atomically
 
 from . import __version__
 from ._exceptions import ConfigError
@@ -380,12 +379,15 @@ def _judged_atomically(connection: httpcore.ConnectionInterface) -> httpcore.Con
 
     def has_expired() -> bool:
         http11 = _http11(connection)
-        if http11 is None:  # not connected yet (nothing to judge), or not HTTP/1.1
+        # httpcore's internals (1.0): an httpcore that changed them is left to judge alone, as before
+        lock = getattr(http11, "_state_lock", None)
+        closed = getattr(type(getattr(http11, "_state", None)), "CLOSED", None)
+        if lock is None or closed is None:  # not connected yet (nothing to judge), or not HTTP/1.1
             return judge()
-        with http11._state_lock:
+        with lock:
             expired = judge()
             if expired:
-                http11._state = HTTPConnectionState.CLOSED  # the pool closes it next, outside its lock
+                http11._state = closed  # type: ignore[union-attr]  # the pool closes it next, outside its lock
             return expired
 
     setattr(has_expired, _ATOMIC, True)
