@@ -62,8 +62,10 @@ class _Ok(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        body = b'{"ok": true}'
-        self.send_response(201)
+        self._answer(201, b'{"ok": true}')
+
+    def _answer(self, status: int, body: bytes) -> None:
+        self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
@@ -77,6 +79,21 @@ def _serve(port: int) -> ThreadingHTTPServer:
     server = LoopbackServer(("127.0.0.1", port), _Ok)
     threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
     return server
+
+
+def _counting_server(handler: type[BaseHTTPRequestHandler]) -> tuple[ThreadingHTTPServer, list[object], str]:
+    """A loopback server, the connections it has accepted, and its salesLead URL."""
+    accepted: list[object] = []
+
+    class Counting(LoopbackServer):
+        def get_request(self):  # type: ignore[no-untyped-def]
+            request = super().get_request()
+            accepted.append(request)
+            return request
+
+    server = Counting(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+    return server, accepted, f"http://127.0.0.1:{server.server_address[1]}/api/salesLead"
 
 
 def test_a_connection_refused_mid_run_is_tried_again_and_a_target_that_never_answered_is_not() -> None:
@@ -126,18 +143,7 @@ def test_a_connection_is_never_closed_for_its_age_only_when_the_server_closed_it
 
     from tmf699ctk._http import TargetHealth, send
 
-    accepted: list[object] = []
-
-    class Counting(LoopbackServer):
-        def get_request(self):  # type: ignore[no-untyped-def]
-            request = super().get_request()
-            accepted.append(request)
-            return request
-
-    server = Counting(("127.0.0.1", 0), _Ok)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
-    url = f"http://127.0.0.1:{server.server_address[1]}/api/salesLead"
+    server, accepted, url = _counting_server(_Ok)
     settings = build_settings({"target.base_url": url}, env={})
     client = build_client(settings.target)
     try:
@@ -229,17 +235,7 @@ def _pool_asks_mid_request(handler: type[BaseHTTPRequestHandler],
 
     from tmf699ctk._http import TargetHealth, _WatchedStream, send
 
-    accepted: list[object] = []
-
-    class Counting(LoopbackServer):
-        def get_request(self):  # type: ignore[no-untyped-def]
-            request = super().get_request()
-            accepted.append(request)
-            return request
-
-    server = Counting(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
-    url = f"http://127.0.0.1:{server.server_address[1]}/api/salesLead"
+    server, accepted, url = _counting_server(handler)
     client = build_client(build_settings({"target.base_url": url}, env={}).target)
     health = TargetHealth()
     assigned, go, writing = threading.Event(), threading.Event(), threading.Event()
@@ -391,9 +387,7 @@ def test_a_request_sent_again_after_a_401_goes_on_a_live_connection() -> None:
     dropped = threading.Event()  # the server has closed the connection of its 401
     refused: list[object] = []  # that connection
 
-    class Api(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
+    class Api(_Ok):
         def do_POST(self) -> None:
             self.rfile.read(int(self.headers.get("Content-Length") or 0))
             if self.path == "/token":
@@ -411,14 +405,7 @@ def test_a_request_sent_again_after_a_401_goes_on_a_live_connection() -> None:
                 return
             else:
                 body, status = b'{"id": "1"}', 201
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: object) -> None:
-            pass
+            self._answer(status, body)
 
     class Closing(LoopbackServer):
         def shutdown_request(self, request):  # type: ignore[no-untyped-def]
