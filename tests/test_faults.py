@@ -199,3 +199,33 @@ def test_an_interrupted_self_check_stops_its_processes_before_it_returns(monkeyp
     while not all(map(_gone, children)) and time.monotonic() - started < 20:
         time.sleep(0.05)
     assert [pid for pid in children if not _gone(pid)] == []
+
+
+def test_a_run_that_never_ends_stops_the_self_check_with_every_threads_stack(
+        monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]) -> None:
+    """A run stuck for good (a deadlock in the kit hung a test run once, until CI's own timeout): past
+    its bound, its process prints every thread's stack and leaves, and the self-check stops with an
+    error that says so (exit 3 from the CLI) instead of waiting forever."""
+    import time
+
+    from tmf699ctk import _selftest
+    from tmf699ctk._exceptions import SelftestError
+
+    def stuck_forever(fault: Fault, prepared: object, profile: str = "full") -> Outcome:
+        time.sleep(60)
+        raise AssertionError("the run was waited for")
+
+    def clean(which: str, prepared: object, profile: str = "full") -> Outcome:
+        return Outcome(which, "", (), "PASS", ok=True)
+
+    # read by the processes the pool forks
+    monkeypatch.setattr(_selftest, "RUN_BOUND", 1.0)
+    monkeypatch.setattr(_selftest, "run_fault", stuck_forever)
+    monkeypatch.setattr(_selftest, "run_clean", clean)
+    started = time.monotonic()
+    with pytest.raises(SelftestError, match=r"did not end within 1 s \(its threads' stacks are printed"):
+        selftest([FAULTS[0].name], jobs=2)
+    elapsed = time.monotonic() - started
+    err = capfd.readouterr().err
+    assert "Timeout (0:00:01)!" in err and "in stuck_forever" in err, err[-2000:]
+    assert elapsed < 30  # stopped at its bound, not waited for

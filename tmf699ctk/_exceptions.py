@@ -35,3 +35,10 @@ class OutputError(CtkError):
     """The evidence could not be written after the run (disk full, permissions changed)."""
 
     exit_code = 3
+
+
+class SelftestError(CtkError):
+    """A self-check run did not end within its bound (its process printed every thread's stack), or
+    its process died: a kit defect to report, not a verdict."""
+
+    exit_code = 3

@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import faulthandler
 import gc
 import multiprocessing
 import os
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ._apis import DEFAULT_VERSION, api_spec
+from ._exceptions import SelftestError
 from ._plan import Plan, build_plan
 from ._results import RunResult, Status
 from ._runner import execute
@@ -130,14 +134,37 @@ _PREPARED: Prepared | None = None
 _CATALOGUE: dict[str, Fault] = {}
 # how many runs that work (not those that mostly wait) go at once: ``jobs`` places, shared by the processes
 _WORKING: AbstractContextManager[Any] = nullcontext()
+# A run still going after this long is stuck, a kit defect (a deadlock hung a test run once): its
+# process prints every thread's stack and leaves, and the self-check stops saying so, instead of
+# waiting forever. The longest run (v5 accepted-never-created polls each write for the whole bound)
+# takes ~36 s. Only in a pool's process: the bound is one per process.
+RUN_BOUND = 600.0
+_IN_POOL = False
 
 
 def _run_task(name: str) -> Outcome:
     assert _PREPARED is not None
-    with nullcontext() if _waits(name, _CATALOGUE) else _WORKING:
-        if name in (CLEAN, ACCEPTED, INDEPENDENT):
-            return run_clean(name, _PREPARED)
-        return run_fault(_CATALOGUE[name], _PREPARED)
+    bounded = _IN_POOL and _bound(RUN_BOUND)
+    try:
+        with nullcontext() if _waits(name, _CATALOGUE) else _WORKING:
+            if name in (CLEAN, ACCEPTED, INDEPENDENT):
+                return run_clean(name, _PREPARED)
+            return run_fault(_CATALOGUE[name], _PREPARED)
+    finally:
+        if bounded:
+            faulthandler.cancel_dump_traceback_later()
+
+
+def _bound(seconds: float) -> bool:
+    """After ``seconds``: every thread's stack on stderr, then this process ends (False: no stderr)."""
+    stderr = sys.__stderr__
+    if stderr is None:
+        return False
+    try:
+        faulthandler.dump_traceback_later(seconds, exit=True, file=stderr)
+    except (AttributeError, OSError, RuntimeError, ValueError):  # stderr closed or not a file
+        return False
+    return True
 
 
 def selftest(
@@ -176,6 +203,11 @@ def selftest(
             if on_outcome:
                 on_outcome(future.result())
         outcomes = [futures[t].result() for t in tasks]
+    except BrokenProcessPool as exc:
+        _stop(pool)
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise SelftestError(f"a self-check run did not end within {RUN_BOUND:g} s (its threads' stacks are printed "
+                            "above: please report them), or its process was killed") from exc
     except BaseException:  # an interrupt (or a failed run): what has not started never will
         _stop(pool)  # before shutdown(), which forgets the processes
         pool.shutdown(wait=False, cancel_futures=True)
@@ -188,6 +220,9 @@ def _leave_with(parent: int) -> None:
     """In each process of the pool: end when the self-check's process is gone (killed, or ended by a
     signal without its cleanup), instead of waiting forever for the next run (a cancelled CI job
     left all of them behind)."""
+    global _IN_POOL
+    _IN_POOL = True
+
     def watch() -> None:
         while os.getppid() == parent:
             time.sleep(0.25)
