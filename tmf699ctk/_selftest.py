@@ -203,14 +203,12 @@ def selftest(
             if on_outcome:
                 on_outcome(future.result())
         outcomes = [futures[t].result() for t in tasks]
-    except BrokenProcessPool as exc:
-        _stop(pool)
-        pool.shutdown(wait=False, cancel_futures=True)
-        raise SelftestError(f"a self-check run did not end within {RUN_BOUND:g} s (its threads' stacks are printed "
-                            "above: please report them), or its process was killed") from exc
-    except BaseException:  # an interrupt (or a failed run): what has not started never will
+    except BaseException as exc:  # an interrupt, a failed or stuck run: what has not started never will
         _stop(pool)  # before shutdown(), which forgets the processes
         pool.shutdown(wait=False, cancel_futures=True)
+        if isinstance(exc, BrokenProcessPool):
+            raise SelftestError(f"a self-check run did not end within {RUN_BOUND:g} s (its threads' stacks are "
+                                "printed above: please report them), or its process was killed") from exc
         raise
     pool.shutdown()
     return outcomes
