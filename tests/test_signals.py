@@ -33,13 +33,22 @@ class SlowServer(ReferenceServer):
 
     def __init__(self, latency_ms: float = LATENCY_MS) -> None:
         self.answered = 0
-        self.under_way = threading.Event()  # several requests answered: the run is in full swing
+        # several requests answered and another one just received, held for its latency: the run is
+        # in full swing and a request is in flight (set on an answer, a signal could come in the
+        # moment between one step's answer and the next step's request, with nothing in flight)
+        self.under_way = threading.Event()
         super().__init__(latency_ms=latency_ms, log=self._count)
+        delay = self.state.delay
+
+        def held() -> None:
+            if self.answered >= 6:
+                self.under_way.set()
+            delay()
+
+        self.state.delay = held  # type: ignore[method-assign]
 
     def _count(self, line: str) -> None:
         self.answered += 1
-        if self.answered >= 6:
-            self.under_way.set()
 
 
 def start_run(url: str, folder: Path, *extra: str) -> subprocess.Popen[str]:
