@@ -140,6 +140,20 @@ def test_ctrl_c_outside_the_run_is_one_line_too(files: Path) -> None:
     assert proc.returncode == 3 and err.strip() == "interrupted" and "Traceback" not in out + err
 
 
+def test_ctrl_c_inside_a_command_before_its_own_handler_is_one_line_and_exit_3(files: Path) -> None:
+    """typer turns a KeyboardInterrupt raised inside a command into a silent exit 130; the kit says it
+    as it says every interrupt (the exit-code table: 3). Here `list` is interrupted while it works."""
+    proc = subprocess.Popen([sys.executable, "-c", "import signal, os, sys\n"
+                             "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
+                             "sys.argv = ['tmf699ctk', 'list']\n"
+                             "from tmf699ctk import cli\n"
+                             "cli.make_console = lambda: os.kill(os.getpid(), signal.SIGINT) or signal.pause()\n"
+                             "cli.main()"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=files)
+    out, err = proc.communicate(timeout=60)
+    assert (proc.returncode, err.strip()) == (3, "interrupted") and "Traceback" not in out + err
+
+
 @pytest.mark.parametrize("results", ["garbage.json", "deep.json", "wrong-types.json", "binary.json"])
 def test_verify_calls_garbage_not_authentic_without_a_traceback(files: Path, results: str) -> None:
     out = ctk("verify", "page.html", results, cwd=files)

@@ -904,7 +904,12 @@ def _run_app() -> None:
         return _masking[-1].text(text) if _masking else text
 
     try:
-        app()
+        try:
+            app()
+        except SystemExit as exc:  # typer makes an interrupt inside a command exit 130, silently
+            if _interrupted(exc):
+                raise KeyboardInterrupt from None
+            raise
     except CtkError as exc:
         sys.stderr.write(f"error: {shown(exc)}\n")
         sys.exit(exc.exit_code)
@@ -917,6 +922,13 @@ def _run_app() -> None:
         sys.stderr.write(f"internal error: {type(exc).__name__}: {shown(exc)} (set TMF699CTK_DEBUG=1 for details; "
                          "please report it)\n")
         sys.exit(EXIT_UNREACHABLE)
+
+
+def _interrupted(exc: SystemExit) -> bool:
+    """typer's own exit for a KeyboardInterrupt (``Exit(130)`` raised from it): the kit says it as
+    every other interrupt, in one line with exit code 3."""
+    exit_ = exc.__context__
+    return exc.code == 130 and isinstance(exit_, typer.Exit) and isinstance(exit_.__cause__, KeyboardInterrupt)
 
 
 def entry() -> None:
