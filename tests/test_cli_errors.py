@@ -56,6 +56,7 @@ MISTAKES = [
     (("run", "--embedded", "--timeout", "nan"), "must be a number of at most 86400"),
     (("run", "--embedded", "--timeout", "inf"), "must be a number of at most 86400"),
     (("run", "--embedded", "--clock-skew", "nan"), "must be a number of at most 86400"),
+    (("run", "--embedded", "--max-time", "0"), "must be positive"),
     (("run", "--embedded", "--quiet-period", "1e9"), "must be a number of at most 86400"),
     (("run", "--embedded", "-o", "r", "--html", "r/results.json"), "the HTML report and the results file are the "
                                                                    "same file"),

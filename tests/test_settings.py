@@ -96,6 +96,7 @@ SAMPLES: dict[str, tuple[Any, str, Any, tuple[Any, Any, Any], dict[str, Any]]] =
     "run.workers": (2, "3", 5, (2, 3, 5), {}),
     "run.cleanup_timeout": (1, "2", 3, (1.0, 2.0, 3.0), {}),
     "run.clock_skew": (0, "60", 120, (0.0, 60.0, 120.0), {}),
+    "run.max_time": (30, "45.5", 600, (30.0, 45.5, 600.0), {}),
     "run.baseline": (None, "env/results.json", Path("cli/results.json"),
                      (None, Path("env/results.json"), Path("cli/results.json")), {}),
     "run.fail_on": (None, "new", "verdict", (None, FailOn.NEW, FailOn.VERDICT), {"run.baseline": Path("b.json")}),

@@ -249,3 +249,41 @@ def test_a_stopped_self_check_leaves_no_process_behind(sig: signal.Signals, grou
     while not all(map(_gone, children)) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert [pid for pid in children if not _gone(pid)] == []
+
+
+def test_max_time_stops_the_run_as_an_interruption_does(tmp_path: Path) -> None:
+    """--max-time: a run against a server too slow to finish in time stops at the limit, deletes what
+    it created and writes results that say why (exit 3), as a cancelled CI job's run does."""
+    with SlowServer() as server:
+        started = time.monotonic()
+        proc = start_run(server.url, tmp_path / "r", "--max-time", "1.5")
+        result, out = assert_results_written(proc, tmp_path / "r", 3)
+        took = time.monotonic() - started
+        leads = dict(server.state.store.leads)
+    assert result.aborted and result.abort_reason == "the run reached its time limit of 1.5 s (--max-time)"
+    assert "Run aborted: the run reached its time limit of 1.5 s" in out
+    sent = sum(1 for s in result.scenarios for step in s.steps if step.exchange is not None)
+    assert 0 < sent < 60, sent  # under way, and stopped long before its ~140 requests at 0.4 s each
+    assert took < 60, took
+    assert_nothing_left_unsaid(result, leads)
+
+
+def test_a_run_that_does_not_end_once_stopped_prints_its_stacks_and_exits_3(tmp_path: Path) -> None:
+    """A kit defect that keeps a stopped run from ending (here its cleanup never returns) must not hold
+    a CI job until the job's own timeout: past the cleanup budget and a grace period, the kit prints
+    every thread's stack on stderr and exits 3."""
+    script = (
+        "import signal, sys, threading\n"
+        "from tmf699ctk import cli, _runner\n"
+        "cli.STOP_GRACE = 0.5\n"
+        "def a_cleanup_that_never_returns(self, result):\n"
+        "    threading.Event().wait()\n"
+        "_runner.Runner._final_sweep = a_cleanup_that_never_returns\n"
+        f"sys.argv = ['tmf699ctk', 'run', '--embedded', '--notifications', 'off', '-o', {str(tmp_path / 'r')!r},\n"
+        "            '--max-time', '0.5', '--cleanup-timeout', '0.2']\n"
+        "cli.entry()\n")
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    assert "error: the run did not end 0.8 s after it was stopped (the run reached its time limit of 0.5 s " \
+           "(--max-time)); this is a defect of the kit" in proc.stderr, proc.stderr
+    assert "a_cleanup_that_never_returns" in proc.stderr and "Traceback" not in proc.stderr

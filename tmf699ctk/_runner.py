@@ -101,13 +101,23 @@ class CancelToken:
         self.stop = threading.Event()
         self.skip_cleanup = threading.Event()
         self.reason: str | None = None
+        # a signal handler runs on the main thread, maybe while that thread is in cancel() already
+        self._lock = threading.RLock()
 
     def cancel(self, reason: str) -> None:
-        if self.stop.is_set():
-            self.skip_cleanup.set()
-        else:
-            self.reason = reason
-            self.stop.set()
+        with self._lock:
+            if self.stop.is_set():
+                self.skip_cleanup.set()
+            else:
+                self.reason = reason
+                self.stop.set()
+
+    def expire(self, reason: str) -> None:
+        """The run's time limit: stop it, unless it is stopping already (the limit never skips a
+        cleanup that an interruption started)."""
+        with self._lock:
+            if not self.stop.is_set():
+                self.cancel(reason)
 
     @property
     def cancelled(self) -> bool:
@@ -381,12 +391,23 @@ class Runner:
         started = time.perf_counter()
         self.observer.run_started(plan)
         outcomes: dict[int, ScenarioResult] = {}
+        limit = self.settings.run.max_time
+        timer = None
+        if limit is not None:  # past it, the run stops as an interrupted one does: cleanup, results
+            timer = threading.Timer(limit, self.cancel.expire, (f"the run reached its time limit of {limit:g} s "
+                                                                  "(--max-time)",))
+            timer.daemon = True
+            timer.start()
         try:
-            self._schedule(outcomes)
+            try:
+                self._schedule(outcomes)
+            finally:
+                self._groups.shutdown(wait=False, cancel_futures=True)
+            result.scenarios = [outcomes[i] for i in sorted(outcomes)]
+            self._final_sweep(result)
         finally:
-            self._groups.shutdown(wait=False, cancel_futures=True)
-        result.scenarios = [outcomes[i] for i in sorted(outcomes)]
-        self._final_sweep(result)
+            if timer is not None:
+                timer.cancel()
         if self.cancel.cancelled:
             result.aborted = True
             result.abort_reason = self.cancel.reason

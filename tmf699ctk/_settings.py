@@ -95,6 +95,7 @@ class RunSettings:
     workers: int = 4
     cleanup_timeout: float = 10.0
     clock_skew: float = 300.0
+    max_time: float | None = None  # seconds the run may take, then it stops as if interrupted
     baseline: Path | None = None  # an earlier run's results.json, to mark what changed
     fail_on: FailOn = FailOn.VERDICT
 
@@ -408,6 +409,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("run.workers", "--workers", _workers),
     Option("run.cleanup_timeout", "--cleanup-timeout", _positive(float)),
     Option("run.clock_skew", "--clock-skew", _non_negative),
+    Option("run.max_time", "--max-time", _positive(float)),
     # a baseline belongs to one pipeline run, not to the target: command line or environment only
     Option("run.baseline", "--baseline", _path, config=False),
     Option("run.fail_on", "--fail-on", _enum(FailOn), config=False),

@@ -9,12 +9,14 @@ Exit codes: 0 every mandatory check passed; 1 a mandatory (or offered optional) 
 # strings each was compiled and evaluated twice (~10 ms of CPU per run).
 
 import errno
+import faulthandler
 import gc
 import inspect
 import os
 import signal
 import ssl
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -88,6 +90,40 @@ def _signals(cancel: CancelToken) -> Iterator[None]:
             signal.signal(sig, old)
 
 
+# a stopped run (signal, --max-time) ends within its cleanup budget: drain half of it, clean up within
+# it. Past that and this grace it is stuck (a kit defect, e.g. a deadlock): it must not hold a CI job
+STOP_GRACE = 30.0
+
+
+@contextmanager
+def _ends_once_stopped(cancel: CancelToken, cleanup_timeout: float) -> Iterator[None]:
+    """Once ``cancel`` is set, the block must end within 1.5 * ``cleanup_timeout`` + STOP_GRACE;
+    otherwise every thread's stack is printed on stderr and the process exits 3 (nothing else could
+    end it but a kill, which would leave no evidence at all)."""
+    ended = threading.Event()
+
+    def watch() -> None:
+        cancel.stop.wait()
+        bound = 1.5 * cleanup_timeout + STOP_GRACE
+        if ended.wait(bound):
+            return
+        stream = sys.__stderr__
+        if stream is not None:
+            with suppress(OSError, ValueError):
+                stream.write(f"error: the run did not end {bound:g} s after it was stopped ({cancel.reason}); "
+                             "this is a defect of the kit, please report it with the stacks below\n")
+                stream.flush()
+                faulthandler.dump_traceback(file=stream, all_threads=True)
+        os._exit(EXIT_UNREACHABLE)
+
+    watcher = threading.Thread(target=watch, name="tmf699ctk-stop-watch", daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        ended.set()
+
+
 def settings_from_cli(config: Path | None, **options: Any) -> Settings:
     """The command line's values (None: not given) keyed like the settings, merged with the
     environment and the config file."""
@@ -115,7 +151,7 @@ CLI_KEYS = {
     "key_password_env": "target.client_key_password_env",
     "profile": "run.profile", "embedded": "run.embedded", "fault": "run.faults",
     "scenarios": "run.scenario_paths", "scenario": "run.only", "tag": "run.tags", "workers": "run.workers",
-    "cleanup_timeout": "run.cleanup_timeout", "clock_skew": "run.clock_skew",
+    "cleanup_timeout": "run.cleanup_timeout", "clock_skew": "run.clock_skew", "max_time": "run.max_time",
     "notifications": "notifications.mode", "listen": "notifications.listen",
     "callback_url": "notifications.callback_url", "event_timeout": "notifications.event_timeout",
     "quiet_period": "notifications.quiet_period", "report_dir": "output.report_dir", "html": "output.html",
@@ -245,6 +281,12 @@ def run(
         typer.Option("--clock-skew", metavar="SECONDS",
                      help="How far the server's clock may be ahead before a date counts as future (default 300)."),
     ] = None,
+    max_time: Annotated[
+        float | None,
+        typer.Option("--max-time", metavar="SECONDS",
+                     help="Stop the run after this long as if interrupted: cleanup, partial results, exit 3 "
+                          "(default: no limit)."),
+    ] = None,
     report_dir: Annotated[
         Path | None,
         typer.Option("--report-dir", "-o", metavar="DIR", help="Output folder (default reports/<timestamp>/)."),
@@ -327,7 +369,7 @@ def run(
         max_body=max_body, proxy=proxy, oauth2_token_url=oauth2_token_url, oauth2_client_id=oauth2_client_id,
         oauth2_client_secret=oauth2_client_secret, oauth2_scope=oauth2_scope, oauth2_audience=oauth2_audience,
         oauth2_auth_method=oauth2_auth_method, cert=cert, key=key, key_password_env=key_password_env,
-        cleanup_timeout=cleanup_timeout, clock_skew=clock_skew,
+        cleanup_timeout=cleanup_timeout, clock_skew=clock_skew, max_time=max_time,
         report_dir=report_dir, html=html, junit=junit, markdown=markdown, notifications=notifications,
         listen=listen, callback_url=callback_url, event_timeout=event_timeout, quiet_period=quiet_period,
         submission=submission, baseline=baseline, fail_on=fail_on,
@@ -356,7 +398,8 @@ def run(
     gc.freeze()
     console = make_console()
     cancel = CancelToken()
-    with _signals(cancel), ConsoleProgress(console, settings.redactor) as progress:
+    with _signals(cancel), _ends_once_stopped(cancel, settings.run.cleanup_timeout), \
+            ConsoleProgress(console, settings.redactor) as progress:
         finished = _pipeline.run(settings, observer=progress, cancel=cancel, plan=plan)
     result = finished.result
     print_summary(console, result, [str(p) for p in (finished.outputs.results, *finished.written.paths)])
