@@ -103,7 +103,9 @@ def _ends_once_stopped(cancel: CancelToken, cleanup_timeout: float) -> Iterator[
     ended = threading.Event()
 
     def watch() -> None:
-        cancel.stop.wait()
+        while not cancel.stop.wait(0.5):
+            if ended.is_set():  # a run that ended unstopped: nothing to watch (and no thread left behind)
+                return
         bound = 1.5 * cleanup_timeout + STOP_GRACE
         if ended.wait(bound):
             return
