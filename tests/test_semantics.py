@@ -235,7 +235,7 @@ def test_the_independent_server_uses_the_freedoms_the_spec_allows() -> None:
     assert [n["text"] for n in body["note"]] == [n["text"] for n in reversed(lead["note"])]  # another order
     assert body["referredDate"] == "2026-11-02T10:30:00+01:00"  # the same instant as 09:30Z, written otherwise
     assert {"salesChannelCode"} <= set(body) - set(lead)  # extra attributes
-    assert patched.json()["validFor"] == {"startDateTime": "2026-11-01T01:00:00+01:00"}  # merged, null removed
+    assert patched.json()["validFor"] == {"startDateTime": "2026-11-01T09:30:00+01:00"}  # merged, null removed
 
 
 def test_the_documented_consequences_name_real_faults() -> None:

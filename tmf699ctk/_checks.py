@@ -933,6 +933,29 @@ def page_total(ctx: CheckContext, total: int | str) -> str:
     return f"X-Total-Count {got}"
 
 
+def filtered_page(ctx: CheckContext, target: str, alone: list[Any]) -> str:
+    """``?id=<target>&offset=0&limit=1``: the filter's only match is its first page. ``alone``: the
+    list the same filter returned without offset and limit (exactly ``target`` when filtering works).
+    A server that pages the whole collection and filters the page returns an empty page (unless
+    ``target`` happens to come first)."""
+    if _ids(alone) != [target]:
+        raise CheckInconclusive(f"the filter alone does not return exactly {ctx.one} {target!r} "
+                                "(TMF630-FILTER-01 reports that): there is no filtered list to page")
+    items = ctx.items()
+    if _anonymous(items):
+        raise CheckInconclusive(NO_IDS)
+    got = _ids(items)
+    if got == [target]:  # what X-Total-Count says is TMF630-PAGE-02's
+        return "the filter's only match, on its first page"
+    if not got:
+        raise CheckFailed(f"with offset=0&limit=1 the filter returns no {ctx.one}, but without them it returns "
+                          f"{target!r}: offset and limit page the whole collection before the filter applies")
+    if len(got) > 1:
+        raise CheckInconclusive(f"limit=1 returned {len(got)} items (TMF630-PAGE-03 reports that)")
+    raise CheckFailed(f"with offset=0&limit=1 the filter returns {got[0]!r} instead of its only match {target!r}: "
+                      "the filter is not applied to a paged list")
+
+
 def _order_key(value: Any) -> Any:
     moment = parse_datetime(value) if isinstance(value, str) else None
     return moment if moment is not None else value

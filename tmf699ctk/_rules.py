@@ -159,6 +159,9 @@ RULES: tuple[Rule, ...] = (
          "in the same order.", c.page_slice),
     Rule("TMF630-PAGE-06", M, "pagination", "A page's X-Total-Count equals the unpaged total",
          "X-Total-Count counts every match, not the items of the page.", c.page_total),
+    Rule("TMF630-PAGE-08", M, "pagination", "offset and limit page the filtered list",
+         "Apply the filters first, then offset and limit to their matches (not to the whole collection).",
+         c.filtered_page),
     # sorting (optional feature)
     Rule("TMF630-SORT-01", OPT, "sorting", "sort=<attribute> orders the list ascending",
          "Apply sort=<attribute>, or answer 400/501 to declare sorting unsupported.", c.sorted_by),
@@ -183,7 +186,7 @@ RULES: tuple[Rule, ...] = (
          c.fields_filtered),
     # filtering
     Rule("TMF630-FILTER-01", M, "filtering", "?<attribute>=<value> returns exactly the matching leads",
-         "Filter lists on first-level attributes: id, name, status, creationDate, statusChangeDate.",
+         "Filter lists on every first-level attribute (id, name, status, dates, priority...).",
          c.filtered),
     Rule("TMF630-FILTER-02", M, "filtering", "Two attribute filters combine with AND",
          "Apply every query filter; a lead must satisfy all of them.", c.filtered),

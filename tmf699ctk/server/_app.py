@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import random
 import socket
@@ -229,6 +230,8 @@ class Handler(BaseHTTPRequestHandler):
             for path, _, _ in filters:
                 if path[0] not in known:
                     raise QueryError(f"cannot filter on unknown attribute {path[0]!r}")
+            if f("filter-indexed-only"):  # only the indexed columns are filtered; the others are dropped
+                filters = [flt for flt in filters if len(flt[0]) == 1 and flt[0][0] in INDEXED]
             selected = [lead for lead in everything if matches(lead, filters, text)]
             if "sort" in params and not f("sort-ignored"):
                 selected = sort_items(selected, params["sort"], known, descending=not f("sort-descending-ignored"))
@@ -239,12 +242,18 @@ class Handler(BaseHTTPRequestHandler):
             if f("list-200-only-first") and selected:
                 selected = selected[:-1]
             skew = "page" if f("offset-as-page") else "plus-one" if f("offset-off-by-one") else None
+            pool = selected
+            if f("page-before-filter"):  # LIMIT/OFFSET on the (ordered) table, then WHERE
+                pool = sort_items(everything, params["sort"], known) if "sort" in params else everything
             chunk, partial = page(
-                selected,
+                pool,
                 None if f("ignore-offset") else params.get("offset"),
                 None if f("ignore-limit") else params.get("limit"),
                 skew,
             )
+            if f("page-before-filter"):
+                chunk = [lead for lead in chunk if matches(lead, filters, text)]
+                partial = len(chunk) < len(selected)
         except QueryError as exc:
             raise HttpError(400, str(exc)) from exc
         body: Any = [self._select(item) for item in chunk]
@@ -522,10 +531,35 @@ STORAGE_FAULTS: dict[str, Any] = {
                                   "marketingCampaign", "salesOpportunity"),
     "ref-drops-referred-type": _drop_referred_types,
     "date-offset-lost": _offset_lost,
+    # what a store's columns make of the values written
+    "unicode-to-ascii": lambda body: _strings(body, lambda text: text.encode("ascii", "replace").decode("ascii")),
+    "html-escapes-text": lambda body: _strings(body, html.escape),
+    "valid-for-date-only": lambda body: _valid_for_date_only(body),
 }
+# filter-indexed-only: the attributes a filter works on (the others are dropped)
+INDEXED = frozenset({"id", "name", "status", "creationDate", "statusChangeDate"})
 # fault name -> how ?name=value compares (see _query.TEXT_MATCH)
 TEXT_MATCH_FAULTS = {"filter-substring": "substring", "filter-case-insensitive": "casefold",
                      "filter-prefix": "prefix"}
+
+
+def _strings(value: Any, change: Callable[[str], str]) -> Any:
+    """Every string value (not the member names) as ``change`` makes it."""
+    if isinstance(value, dict):
+        return {key: _strings(item, change) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_strings(item, change) for item in value]
+    return change(value) if isinstance(value, str) else value
+
+
+def _valid_for_date_only(body: dict[str, Any]) -> dict[str, Any]:
+    """validFor in two DATE columns: the time of day is lost."""
+    period = body.get("validFor")
+    if isinstance(period, dict):
+        for key in ("startDateTime", "endDateTime"):
+            if isinstance(period.get(key), str):
+                period[key] = period[key][:10] + "T00:00:00Z"
+    return body
 
 
 def _first_note_only(lead: dict[str, Any]) -> None:

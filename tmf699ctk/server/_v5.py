@@ -25,6 +25,8 @@ import jsonpath
 from .._apis import V5, ApiSpec, ResourceSpec
 from .._safejson import copy_json
 from ._app import (
+    INDEXED,
+    STORAGE_FAULTS,
     TEXT_MATCH_FAULTS,
     Handler,
     HttpError,
@@ -44,6 +46,7 @@ INITIAL_STATUS = "acknowledged"
 ACCEPTED_DELAY = 0.15  # seconds before a 202 Accepted write takes effect
 RESERVED = {"fields", "offset", "limit", "sort", "filter", "before", "after"}
 UNPARSED = ("@schemaLocation", "agreement")  # what the create-rejects-unparsed fault cannot read
+V5_STORAGE_FAULTS = ("html-escapes-text", "valid-for-date-only")  # of _app.STORAGE_FAULTS
 UNMAPPED_MEDIA = ("FaxContactMedium", "SocialContactMedium")  # create-rejects-contact-subtypes
 # what the fields-base-type-only fault keeps of a polymorphic member: its base type's attributes
 BASE_ATTRIBUTES = {"prospectContactMedium": ("@type", "id", "preferred", "contactType", "validFor"),
@@ -183,6 +186,8 @@ class V5Handler(Handler):
             for path, _, _ in filters:
                 if path[0] not in properties:
                     raise QueryError(f"cannot filter on unknown attribute {path[0]!r}")
+            if f("filter-indexed-only"):  # only the indexed columns are filtered; the others are dropped
+                filters = [flt for flt in filters if len(flt[0]) == 1 and flt[0][0] in INDEXED]
             with self.state.store.lock:
                 everything = [self._show(resource, v) for v in self._store(resource).values()]
             selected = [item for item in everything if matches(item, filters, text)]
@@ -197,7 +202,15 @@ class V5Handler(Handler):
                 start = int(params.get("offset") or 0)
             skew = "page" if f("offset-as-page") else "plus-one" if f("offset-off-by-one") else None
             by_offset = "after" not in params and "before" not in params
-            chunk, partial = page(selected, str(start), params.get("limit"), skew if by_offset else None)
+            pool = selected
+            if f("page-before-filter"):  # LIMIT/OFFSET on the (ordered) table, then WHERE
+                pool = _sorted(everything, params["sort"]) if "sort" in params else everything
+            chunk, partial = page(pool, str(start), params.get("limit"), skew if by_offset else None)
+            if f("page-before-filter"):
+                chunk = [item for item in chunk if matches(item, filters, text)]
+                if "filter" in params:
+                    chunk = self._json_path_filter(chunk, params["filter"])
+                partial = len(chunk) < len(selected)
         except QueryError as exc:
             raise HttpError(400, str(exc)) from exc
         body = [self._fields(item) for item in chunk]
@@ -269,6 +282,9 @@ class V5Handler(Handler):
         self._validate(resource.create_schema, checked)
         if resource.name == "salesOpportunity" and f("opportunity-lead-ref-dropped"):
             body.pop("salesLead", None)
+        for name in V5_STORAGE_FAULTS:  # what the store's columns make of the values written
+            if f(name):
+                body = STORAGE_FAULTS[name](copy_json(body))
         moment = _stamp(_now())
         item_id = uuid.uuid4().hex
         with self.state.store.lock:

@@ -97,6 +97,11 @@ FAULTS: tuple[Fault, ...] = (
           ("TMF699-RETRIEVE-02",)),
     Fault("date-offset-lost", "referredDate keeps its wall-clock time but gets another offset (another instant)",
           ("TMF699-CREATE-04",)),
+    # value round-trips: what a store's columns make of the values written
+    Fault("unicode-to-ascii", "Non-ASCII characters are stored as '?' (an ASCII column)", ("TMF699-CREATE-04",)),
+    Fault("html-escapes-text", "Strings are HTML-escaped when written ('&' stored as '&amp;')", ("TMF699-CREATE-04",)),
+    Fault("valid-for-date-only", "validFor is stored in two DATE columns: the time of day is lost",
+          ("TMF699-CREATE-04",)),
     Fault("create-rejects-unparsed", "POST answers 400 to a body carrying @schemaLocation or prospectContact "
           "(attributes it cannot parse)", ("TMF699-CREATE-05",)),
     # plausibility of server-set values (issue 9.9)
@@ -130,9 +135,14 @@ FAULTS: tuple[Fault, ...] = (
     Fault("filter-substring", "?name=x matches every name containing x", ("TMF630-FILTER-05",)),
     Fault("filter-case-insensitive", "?name=x matches names differing in case", ("TMF630-FILTER-05",)),
     Fault("filter-prefix", "?name=x matches every name starting with x", ("TMF630-FILTER-05",)),
+    Fault("filter-indexed-only", "Filters on attributes other than id, name, status, creationDate and "
+          "statusChangeDate (priority, rating...) are dropped: the list is not filtered on them",
+          ("TMF630-FILTER-01",)),
     # paging (issue 9.6)
     Fault("offset-as-page", "offset is read as a page number (offset=3&limit=2 starts at item 6)", ("TMF630-PAGE-05",)),
     Fault("offset-off-by-one", "A non-zero offset skips one item too many", ("TMF630-PAGE-05",)),
+    Fault("page-before-filter", "offset/limit page the whole collection and the filters apply to that page",
+          ("TMF630-PAGE-08",)),
     Fault("page-total-is-page-size", "X-Total-Count on a page counts the page's items, not every match",
           ("TMF630-PAGE-06",)),
     Fault("list-duplicates", "A lead with several notes is listed once per note (a join without DISTINCT)",

@@ -132,6 +132,15 @@ FAULTS_V5: tuple[Fault, ...] = (
     Fault("patch-null-ignored", "null in a merge patch is ignored instead of removing the attribute",
           ("TMF630-PATCH-13",)),
     Fault("patch-appends-arrays", "An array in a merge patch is appended to the stored array", ("TMF630-PATCH-14",)),
+    # value round-trips, filtering and paging as a store may do them
+    Fault("html-escapes-text", "Strings are HTML-escaped when written ('&' stored as '&amp;')", ("TMF699-CREATE-04",)),
+    Fault("valid-for-date-only", "validFor is stored in two DATE columns: the time of day is lost",
+          ("TMF699-CREATE-04",)),
+    Fault("filter-indexed-only", "Filters on attributes other than id, name, status, creationDate and "
+          "statusChangeDate (priority, rating...) are dropped: the list is not filtered on them",
+          ("TMF630-FILTER-01",)),
+    Fault("page-before-filter", "offset/limit page the whole collection and the filters apply to that page",
+          ("TMF630-PAGE-08",)),
     # event payloads against the API
     Fault("event-stale-lead", "Attribute- and state-change events carry the resource as it was before the change",
           ("TMF699-EVENT-08",)),
