@@ -303,6 +303,19 @@ def _id_dot_dot(req: Request) -> bool:
     return relay(req, each_lead(change))
 
 
+def _id_empty(req: Request) -> bool:
+    def change(lead: dict[str, Any]) -> None:
+        lead["id"] = ""
+        lead["href"] = f"{req.server.url}/salesLead/"
+    return relay(req, each_lead(change))
+
+
+def _id_null(req: Request) -> bool:
+    def change(lead: dict[str, Any]) -> None:
+        lead["id"] = None
+    return relay(req, each_lead(change))
+
+
 def _href_elsewhere(req: Request) -> bool:
     def change(lead: dict[str, Any]) -> None:
         lead["href"] = f"{req.server.trap_url}{BASE_PATH}/salesLead/{lead['id']}"
@@ -357,6 +370,8 @@ MODES: tuple[Mode, ...] = (
     Mode("large-valid-leads", "bounds", "valid leads with a 15 MiB extra attribute each", _large_valid_leads),
     Mode("id-traversal", "api", "the created lead's id is ../../../admin/reset", _id_traversal),
     Mode("id-dot-dot", "api", "the created lead's id is ..", _id_dot_dot),
+    Mode("id-empty", "api", "the created lead's id is \"\" (its href the collection's URL)", _id_empty),
+    Mode("id-null", "api", "the created lead's id is null", _id_null),
     Mode("href-elsewhere", "api", "href points at another origin (the trap)", _href_elsewhere),
     Mode("href-outside-base", "api", "href points outside the base path on the same origin", _href_outside_base),
     Mode("echo-secrets", "secrets", "every request header echoed in response headers and error bodies",

@@ -207,6 +207,19 @@ def expect_refused(value: str) -> object:
     return check
 
 
+def expect_no_write_to_the_collection(unset: str) -> object:
+    """An id the server left empty or null is never put into a URL: /salesLead/ (or /salesLead/None)
+    would address the collection, where a DELETE or PATCH may be a bulk operation."""
+    def check(out: Outcome) -> None:
+        writes = [line for line in out.server.requests if line.split(" ", 1)[0] in ("PATCH", "DELETE", "PUT")]
+        assert writes == [], writes
+        assert not [line for line in out.server.requests if "None" in line or line.endswith("/salesLead/")]
+        assert any("the request would address the collection" in m for m in _errors(out)), _errors(out)
+        create = [c for c in out.result.checks() if c.rule_id == "TMF699-CREATE-03"]
+        assert create and create[0].status == Status.FAILED and f"id (it is {unset})" in create[0].message
+    return check
+
+
 def expect_href_refused(out: Outcome) -> None:
     refused = [m for m in _errors(out) if m.startswith("refused to send GET")]
     assert refused and "the URL is the value of '{{ lead.href }}'" in refused[0]
@@ -249,6 +262,8 @@ EXPECTED: dict[str, tuple[int, object]] = {  # mode: (exit code, what the result
     "large-valid-leads": (0, expect_large_valid_leads),
     "id-traversal": (1, expect_refused("../../../admin/reset")),
     "id-dot-dot": (1, expect_refused("'..'")),
+    "id-empty": (1, expect_no_write_to_the_collection("''")),
+    "id-null": (1, expect_no_write_to_the_collection("None")),
     "href-elsewhere": (1, expect_href_refused),
     "href-outside-base": (1, expect_href_refused),
     "echo-secrets": (0, expect_echo_secrets),

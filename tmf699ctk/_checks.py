@@ -222,9 +222,11 @@ def has_attributes(ctx: CheckContext, attributes: list[str], items: bool = False
     targets = _targets(ctx, items)
     for index, item in enumerate(targets):
         missing = [a for a in attributes if not isinstance(item, dict) or a not in item]
-        if missing:
+        # an empty or null value is not set either (an id "" makes /salesLead/ the lead's URL)
+        unset = [a for a in attributes if a not in missing and isinstance(item, dict) and item[a] in (None, "")]
+        if missing or unset:
             where = f"item {index} (id {item.get('id')!r})" if items and isinstance(item, dict) else "the body"
-            raise CheckFailed(f"{where} lacks {', '.join(missing)}")
+            raise CheckFailed(f"{where} lacks {', '.join(missing + [f'{a} (it is {short(item[a])})' for a in unset])}")
     return f"{', '.join(attributes)} present" + (f" in {len(targets)} items" if items else "")
 
 

@@ -145,7 +145,12 @@ class _BoundedSandbox(ImmutableSandboxedEnvironment):
 
 
 def _segment(value: Any) -> str:
-    """One path segment: every character that could end or escape it is percent-encoded."""
+    """One path segment: every character that could end or escape it is percent-encoded. An empty
+    or null value is refused: ``/salesLead/`` (or ``/salesLead/None``) would address the collection,
+    or a resource nobody named, and a PATCH or DELETE there may be a bulk operation."""
+    if value is None or value == "":
+        raise TemplateProblem(f"the value put into the path is {'null' if value is None else 'empty'}: the "
+                              "request would address the collection, not one resource", author=False)
     text = quote(str(value), safe="")
     collected = getattr(_interpolated, "values", None)
     if collected is not None:
@@ -234,6 +239,8 @@ def _render_text(text: str, context: dict[str, Any], compiled: Any) -> str:
 
 def _problem(text: str, exc: Exception) -> TemplateProblem:
     shown = text if len(text) <= 200 else text[:197] + "..."
+    if isinstance(exc, TemplateProblem):  # a refused path segment
+        return TemplateProblem(f"cannot render {shown!r}: {exc}", author=exc.author)
     if isinstance(exc, _TooLarge):
         return TemplateProblem(f"template {shown!r} refused: {exc}", author=exc.author)
     if isinstance(exc, SecurityError):
