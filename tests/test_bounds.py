@@ -290,3 +290,45 @@ def test_every_form_of_a_secret_is_masked() -> None:
 
 def test_a_lone_surrogate_becomes_an_escape_every_file_can_hold() -> None:
     assert writable("a\ud800b") == "a\\ud800b" and writable("plain") == "plain"
+
+
+# -- a `save ... matches` pattern against what a server sends ------------------------------------
+
+
+def _cursor_pattern() -> str:
+    from tmf699ctk._scenarios import load_scenarios
+
+    patterns = {source["matches"] for s in load_scenarios() for step in s.steps
+                for source in step.save.values() if isinstance(source, dict) and "matches" in source}
+    assert len(patterns) == 1, patterns  # the v5 suite's cursor, read from its Link header
+    return patterns.pop()
+
+
+@pytest.mark.parametrize(("link", "cursor"), [
+    ('<https://h/tmf-api/x?after=abc&limit=2>; rel="next", <https://h/tmf-api/x?before=z>; rel="prev"', "abc"),
+    ("<https://h/x?limit=1&after=Zz9>; rel=next", "Zz9"),
+    ('<https://h/x?after=p1>; rel="prev", <https://h/x?after=n1>; rel="next"', "n1"),
+    ('<https://h/x?after=p1>; rel="prev"', None),
+])
+def test_the_cursor_is_the_after_of_the_link_whose_rel_is_next(link: str, cursor: str | None) -> None:
+    import re
+
+    found = re.search(_cursor_pattern(), link)
+    assert (found.group(1) if found else None) == cursor
+
+
+def test_no_link_header_a_server_sends_makes_the_cursor_search_hang() -> None:
+    """20 KB of '?after=a' kept the earlier pattern searching for 190 s, holding the GIL (no deadline,
+    not even --max-time, could act). The kit searches a bounded prefix of a header; here the pattern
+    gets twice that prefix, in a child process: the earlier pattern would still be searching (about
+    100 s for each attack) when the test gives up on it, 60 s later (a bound, not a timing)."""
+    import subprocess
+    import sys
+
+    script = ("import re, sys\nfrom tmf699ctk._runner import MATCHED_PREFIX\n"
+              "for attack in ('?after=a', '<?after=a', '&after=a>r', '?after=a>;rel'):\n"
+              "    value = attack * ((1 << 20) // len(attack))  # 1 MiB, of which the kit searches a prefix\n"
+              "    assert re.search(sys.argv[1], value[:2 * MATCHED_PREFIX]) is None, attack\n")
+    done = subprocess.run([sys.executable, "-c", script, _cursor_pattern()], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
