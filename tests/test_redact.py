@@ -1,3 +1,7 @@
+import html
+import re
+from urllib.parse import quote, quote_plus
+
 import pytest
 
 from tmf699ctk._redact import MASK, Redactor
@@ -67,3 +71,27 @@ def test_an_escaped_backslash_before_the_text_is_not_taken_for_an_escape() -> No
     body = '{"note": "path C:\\\\u0041BCDsecret", "echo": "\\u0041BCDsecret"}'
     masked = r.text(body)
     assert json.loads(masked) == {"note": "path C:\\u0041BCDsecret", "echo": MASK}
+
+
+def _lower_hex(text: str) -> str:
+    return re.sub(r"%[0-9A-F]{2}", lambda m: m.group(0).lower(), text)
+
+
+URL_ENCODERS = {
+    "quote_plus (a + for the space)": quote_plus,
+    ".NET HttpUtility.UrlEncode (+, lowercase hex)": lambda s: _lower_hex(quote_plus(s)),
+    "lowercase hex percent-escapes": lambda s: _lower_hex(quote(s, safe="")),
+    "an HTML error page": html.escape,
+}
+
+
+@pytest.mark.parametrize("encode", URL_ENCODERS.values(), ids=URL_ENCODERS.keys())
+def test_a_password_echoed_url_encoded_or_html_escaped_is_masked(encode) -> None:
+    """A gateway echoing the Basic-auth password of a failed login, form- or URL-encoded the way its
+    platform does, or in an HTML page, must not carry it into the report."""
+    password = "p@ss w/rd+&Q9<"
+    r = Redactor()
+    r.add_credentials("ctk-user", password)
+    echoed = f"login failed for ctk-user with {encode(password)}"
+    assert encode(password) != password and password not in echoed  # the echo is the encoded form
+    assert r.text(echoed) == f"login failed for ctk-user with {MASK}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import html
 import json
 import re
 import threading
@@ -10,11 +11,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, quote_plus
 
 MASK = "********"
 _SECRET_NAME = re.compile(r"authorization|cookie|key|token|secret|password|passwd|session|auth|credential", re.I)
 MIN_SECRET_LENGTH = 4  # shorter values would mask ordinary text
+_PERCENT = re.compile(r"%[0-9A-F]{2}")
 
 
 _SHORT_ESCAPES = {'"': '\\"', "\\": "\\\\", "/": "\\/", "\b": "\\b", "\f": "\\f", "\n": "\\n",
@@ -63,8 +65,11 @@ class Redactor:
 
     def _add(self, value: str) -> None:
         """The value, and the forms it takes when a URL or a JSON body carries it."""
-        forms = {value, quote(value, safe=""), quote(value), json.dumps(value)[1:-1],
-                 json.dumps(value, ensure_ascii=False)[1:-1]}
+        encoded = {quote(value, safe=""), quote(value), quote_plus(value), quote_plus(value, safe="/")}
+        # .NET's HttpUtility.UrlEncode writes + for a space and lowercase hex: an echo may use either
+        encoded |= {_PERCENT.sub(lambda m: m.group(0).lower(), form) for form in encoded}
+        forms = {value, *encoded, json.dumps(value)[1:-1], json.dumps(value, ensure_ascii=False)[1:-1],
+                 html.escape(value), html.escape(value, quote=False)}
         with self._lock:
             self.secret_values.update(f for f in forms if f == value or len(f) >= MIN_SECRET_LENGTH)
 
