@@ -332,3 +332,18 @@ def test_no_link_header_a_server_sends_makes_the_cursor_search_hang() -> None:
     done = subprocess.run([sys.executable, "-c", script, _cursor_pattern()], capture_output=True, text=True,
                           timeout=60)
     assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.parametrize(("text", "says"), [
+    ('{"value": NaN}', "NaN is not JSON"),
+    (b'{"value": [Infinity]}', "Infinity is not JSON"),
+    ('{"value": -Infinity}', "-Infinity is not JSON"),
+    ('{"value": ' + "9" * 5000 + "}", "an integer of more than 4,300 digits"),
+])
+def test_what_only_python_reads_as_json_is_not_json(text: str | bytes, says: str) -> None:
+    """NaN and Infinity are Python's extensions (no other parser takes them, and NaN equals nothing,
+    so a check would say "expected nan, got nan"); an integer beyond Python's digit limit is refused
+    with Python's advice to Python programmers. Each is refused with what a report reader needs."""
+    with pytest.raises(ValueError) as refused:
+        loads(text)
+    assert says in str(refused.value) and "sys.set_int_max_str_digits" not in str(refused.value)

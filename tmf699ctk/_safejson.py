@@ -19,6 +19,15 @@ MAX_DEPTH = 100  # a TMF699 lead is about 6 levels deep; 100 leaves room and sta
 MAX_VALUES = 1_000_000
 
 
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON (RFC 8259 has no NaN or Infinity)")
+
+
+# json.loads also takes NaN, Infinity and -Infinity, which no JSON parser elsewhere accepts, and which
+# no comparison can match (NaN is not equal to itself)
+_DECODER = json.JSONDecoder(parse_constant=_no_constant)
+
+
 class TooDeep(ValueError):
     """The JSON text nests arrays and objects deeper than ``MAX_DEPTH``."""
 
@@ -37,10 +46,16 @@ def loads(text: str | bytes, max_depth: int = MAX_DEPTH, max_values: int = MAX_V
             values = text.count(",") + text.count("{") + text.count("[")
         if values > max_values:
             raise TooMany(f"JSON with too many values to examine (about {values:,}; the limit is {max_values:,})")
+    if isinstance(text, bytes):  # as json.loads reads bytes (UTF-8, -16 or -32, told by the first bytes)
+        text = text.decode(json.detect_encoding(text), "surrogatepass")
     try:
-        data = json.loads(text)
+        data = _DECODER.decode(text)
     except RecursionError:
         raise TooDeep(f"JSON nested more than {max_depth} levels deep (too deep to examine)") from None
+    except ValueError as exc:
+        if "int_max_str_digits" in str(exc):  # Python's advice is for Python programmers, not for the report
+            raise ValueError("JSON with an integer of more than 4,300 digits (too long to examine)") from None
+        raise
     # a text with at most max_depth opening brackets cannot nest deeper (most bodies): not walked
     if _openings(text) > max_depth and depth_exceeds(data, max_depth):
         raise TooDeep(f"JSON nested more than {max_depth} levels deep (too deep to examine)")
