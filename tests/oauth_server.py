@@ -41,7 +41,7 @@ class TokenServer:
     OAuth2 error), server_error (500, an HTML page), not_json (200, an HTML login page) or
     no_token (200, JSON without access_token)."""
 
-    expires_in: int | None = 3600
+    expires_in: int | str | None = 3600  # what the answers announce
     fail: str | None = None
     client_id: str = CLIENT_ID
     client_secret: str = CLIENT_SECRET
@@ -70,7 +70,8 @@ class TokenServer:
         token = "at-" + secrets.token_urlsafe(24)
         with self._lock:
             self.issued.append(token)
-            self._expiry[token] = time.monotonic() + (self.expires_in if self.expires_in is not None else 86400)
+            lifetime = self.expires_in if isinstance(self.expires_in, int) and self.expires_in < 86400 else 86400
+            self._expiry[token] = time.monotonic() + lifetime
         return token
 
     def __enter__(self) -> TokenServer:

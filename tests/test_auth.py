@@ -193,8 +193,11 @@ def test_a_token_is_renewed_before_it_expires(api, tokens) -> None:
     assert guard.refused == 0 and auth.fetches == 2
 
 
-def test_a_token_without_expires_in_is_kept_until_a_401(api, tokens) -> None:
-    tokens.expires_in = None
+@pytest.mark.parametrize("announced", [None, 10**400], ids=["none", "400 digits"])
+def test_a_token_without_a_usable_expires_in_is_kept_until_a_401(api, tokens, announced) -> None:
+    """No expires_in, or one no clock can reach (a float overflow was an internal error, exit 3, with
+    no results): the token is used until the API refuses it."""
+    tokens.expires_in = announced
     guard = BearerGuard(tokens).install(api)
     now = [0.0]
     auth = OAuth2ClientCredentials(OAuth2Settings(token_url=tokens.url, client_id=CLIENT_ID,

@@ -9,6 +9,7 @@ every output like any configured secret.
 
 from __future__ import annotations
 
+import math
 import re
 import ssl
 import threading
@@ -230,8 +231,10 @@ class OAuth2ClientCredentials(httpx.Auth):
 def _lifetime(expires_in: Any) -> float | None:
     try:
         seconds = float(expires_in)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an integer of 400 digits
         return None  # not announced (or unreadable): kept until the server answers 401
+    if not math.isfinite(seconds):  # "Infinity", "nan": no time to renew it at
+        return None
     return max(seconds, 0.0)
 
 
