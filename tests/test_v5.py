@@ -249,6 +249,29 @@ def test_a_202_without_location_or_id_is_followed_by_name_even_for_a_repeated_po
     assert left == {"salesLead": {}, "salesOpportunity": {}}  # the second POST's resources were found and deleted
 
 
+def test_a_202_whose_location_is_not_a_url_fails_the_write_not_the_kit(
+        tmp_path: Path, v5_schemas: SchemaStore, monkeypatch) -> None:
+    """A Location no URL parser takes (``http://[::1``) is the server's defect: each write answered
+    with it fails TMF699-ASYNC-01, naming it; it was an internal error of the kit in every scenario."""
+    from tmf699ctk.server import _app
+
+    send = _app.Handler._send
+
+    def broken_location(self, status, body=None, headers=None, ctype=None):
+        if status == 202:
+            headers = {**{k: v for k, v in (headers or {}).items() if k.lower() != "location"},
+                       "Location": "http://[::1"}
+        return send(self, status, body, headers, ctype)
+
+    monkeypatch.setattr(_app.Handler, "_send", broken_location)
+    with ReferenceServer(api_version="5.0.0", schemas=v5_schemas, accepted=True) as server:
+        result = run_suite(tmp_path, base_url=server.url, api_version="5.0.0", notifications="off",
+                           only=["V5-CREATE-LEAD"])
+    problems = {(c.rule_id, c.status, c.message) for c in result.checks() if c.status in (Status.FAILED, Status.ERROR)}
+    assert problems and all(rule == "TMF699-ASYNC-01" and status == Status.FAILED and "http://[::1" in message
+                            and "not a valid URL" in message for rule, status, message in problems), problems
+
+
 @pytest.mark.parametrize("first", ["A", "C"])
 def test_a_list_kept_in_storage_order_fails_both_sort_directions_whichever_seed_arrives_first(
         tmp_path: Path, v5_schemas: SchemaStore, monkeypatch, first: str) -> None:

@@ -1643,7 +1643,10 @@ def _created_at(request: HttpRequest, answer: HttpResponse) -> str | None:
     the id in its body (None when it says neither)."""
     location = answer.header("location")
     if location:
-        return urljoin(request.url, location)
+        try:
+            return urljoin(request.url, location)
+        except ValueError:  # "http://[::1": not a URL; outside_base refuses it and says why
+            return location
     rid = _created_id(answer.body)
     return None if rid is None else f"{request.url.split('?', 1)[0].rstrip('/')}/{quote(rid, safe='')}"
 
