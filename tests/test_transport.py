@@ -479,3 +479,69 @@ def test_a_client_whose_first_requests_start_at_once_judges_each_connection_once
     assert [a.response.status if a.response else a.error for a in answers] == [201] * 8
     assert connections and judged == [False] * len(connections)
     assert later.response is not None and later.response.status == 201
+
+
+@pytest.mark.parametrize(("head", "extra", "later"), [
+    # a 204 with a body (a framework that writes one anyway), in the same segment
+    (b"HTTP/1.1 204 No Content\r\n\r\n", b'{"deleted": true}', False),
+    # an answer nobody asked for, complete, in the same segment
+    (b"HTTP/1.1 204 No Content\r\n\r\n", b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}", False),
+    # a 204 that declares its body, which arrives once the answer was read (as the next one's)
+    (b"HTTP/1.1 204 No Content\r\nContent-Length: 17\r\n\r\n", b'{"deleted": true}', True),
+], ids=["204-body", "stray-answer", "204-body-later"])
+def test_bytes_a_server_sends_after_its_answer_are_never_read_as_the_next_answer(
+        head: bytes, extra: bytes, later: bool) -> None:
+    """A server answers the first request, then sends more bytes on the connection. Kept alive, the
+    connection would give the next request (another scenario's step) an answer read from them:
+    'illegal status line', or the stray answer taken for its own. It is closed instead, and the
+    next request gets its answer on a new connection."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    connections: list[int] = []
+    sent = threading.Event()  # the second request reached the server (on whichever connection)
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            connections.append(1)
+            threading.Thread(target=answer, args=(conn,), daemon=True).start()
+
+    def answer(conn: socket.socket) -> None:
+        with conn:
+            buffer = b""
+            while True:
+                while b"\r\n\r\n" not in buffer:
+                    data = conn.recv(65536)
+                    if not data:
+                        return
+                    buffer += data
+                request, buffer = buffer.split(b"\r\n\r\n", 1)
+                if request.startswith(b"DELETE"):
+                    conn.sendall(head + (b"" if later else extra))
+                    if later:
+                        sent.wait(5)  # the next request is on its way: the body arrives as its answer
+                        conn.sendall(extra)
+                else:
+                    sent.set()
+                    conn.sendall(b'HTTP/1.1 201 Created\r\nContent-Type: application/json\r\nContent-Length: 13'
+                                 b'\r\n\r\n{"id": "new"}')
+
+    threading.Thread(target=serve, daemon=True).start()
+    settings = build_settings({"target.base_url": f"http://127.0.0.1:{port}/api"}, env={})
+    from tmf699ctk._http import TargetHealth, send
+
+    try:
+        with build_client(settings.target) as client:
+            health = TargetHealth()
+            deleted = send(client, "DELETE", f"http://127.0.0.1:{port}/api/salesLead/1", health=health, timeout=5)
+            created = send(client, "POST", f"http://127.0.0.1:{port}/api/salesLead", health=health, timeout=5,
+                           json_body={"name": "x"})
+    finally:
+        listener.close()
+    assert deleted.response is not None and deleted.response.status == 204, deleted.error
+    assert created.response is not None, created.error
+    assert (created.response.status, created.response.body) == (201, '{"id": "new"}')
+    assert len(connections) == 2  # the first connection was not used again

@@ -385,7 +385,7 @@ def _judged_atomically(connection: httpcore.ConnectionInterface) -> httpcore.Con
         if lock is None or closed is None:  # not connected yet (nothing to judge), or not HTTP/1.1
             return judge()
         with lock:
-            expired = judge()
+            expired = judge() or _bytes_left_over(http11)
             if expired:
                 http11._state = closed  # type: ignore[union-attr]  # the pool closes it next, outside its lock
             return expired
@@ -396,6 +396,16 @@ def _judged_atomically(connection: httpcore.ConnectionInterface) -> httpcore.Con
 
 
 _ATOMIC = "_tmf699ctk_atomic"
+
+
+def _bytes_left_over(http11: HTTP11Connection | None) -> bool:
+    """An idle connection that holds bytes the server sent after its last answer (a 204 with a body,
+    a Content-Length that counted characters, not bytes). httpcore keeps it for the next request, whose
+    answer would then be read from those bytes: 'illegal status line', or worse an answer nobody asked
+    for taken for the next request's (on another scenario's step). It is closed instead."""
+    idle = getattr(type(getattr(http11, "_state", None)), "IDLE", None)
+    trailing = getattr(getattr(http11, "_h11_state", None), "trailing_data", None)
+    return idle is not None and getattr(http11, "_state", None) is idle and bool(trailing and trailing[0])
 
 
 def _http11(connection: object) -> HTTP11Connection | None:
@@ -626,6 +636,13 @@ def send(
         finally:
             with watch.lock:
                 watch.done = True
+            if response.status_code == 204 and (response.headers.get("transfer-encoding")
+                                                or (_content_length(response) or 0) > 0):
+                # a 204 has no body, whatever it declares (RFC 9110 8.6, 15.3.5): a server that declares
+                # one sends it anyway, maybe after the answer was read; those bytes would be read as the
+                # next answer on this connection (another request's), so it is not used again
+                with contextlib.suppress(Exception):
+                    response.extensions["network_stream"].close()
             with contextlib.suppress(Exception):
                 response.close()
             text = _decode(reader.kept(), response)
