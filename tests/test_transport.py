@@ -545,3 +545,27 @@ def test_bytes_a_server_sends_after_its_answer_are_never_read_as_the_next_answer
     assert created.response is not None, created.error
     assert (created.response.status, created.response.body) == (201, '{"id": "new"}')
     assert len(connections) == 2  # the first connection was not used again
+
+
+def test_once_the_server_closes_after_its_answers_no_connection_kept_from_before_is_used() -> None:
+    """A server that closes each connection a moment after its answer (without saying so) makes the
+    run ask for a connection per request. A connection still idle in the pool from before would be
+    closed under the next request given it, and under its retry too ('Connection reset by peer': 3
+    runs in 8 failed so against a server closing 10 ms after each answer)."""
+    from tmf699ctk._http import TargetHealth, send
+
+    server, accepted, url = _counting_server(_Ok)
+    settings = build_settings({"target.base_url": url.rsplit("/", 1)[0]}, env={})
+    try:
+        with build_client(settings.target) as client:
+            health = TargetHealth()
+            first = send(client, "POST", url, health=health, timeout=5, json_body={"n": 1})
+            assert len(accepted) == 1 and first.response is not None  # its connection is idle in the pool
+            health.fresh_connections = True  # what the run learns from a connection closed after an answer
+            second = send(client, "POST", url, health=health, timeout=5, json_body={"n": 2})
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert second.response is not None and second.response.status == 201, second.error
+    assert dict(second.request.headers).get("connection") == "close"
+    assert len(accepted) == 2  # a connection of its own, not the one kept from the first request

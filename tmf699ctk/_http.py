@@ -385,7 +385,7 @@ def _judged_atomically(connection: httpcore.ConnectionInterface) -> httpcore.Con
         if lock is None or closed is None:  # not connected yet (nothing to judge), or not HTTP/1.1
             return judge()
         with lock:
-            expired = judge() or _bytes_left_over(http11)
+            expired = judge() or _bytes_left_over(http11) or _fresh_only(http11)
             if expired:
                 http11._state = closed  # type: ignore[union-attr]  # the pool closes it next, outside its lock
             return expired
@@ -396,6 +396,18 @@ def _judged_atomically(connection: httpcore.ConnectionInterface) -> httpcore.Con
 
 
 _ATOMIC = "_tmf699ctk_atomic"
+
+
+def _fresh_only(http11: HTTP11Connection | None) -> bool:
+    """An idle connection, once the run found the server closing connections right after its answers
+    (``TargetHealth.fresh_connections``): each request since asks for a connection of its own, and one
+    kept from before would be closed under the request given it ('Connection reset by peer', even on
+    the retry that ask made)."""
+    watch: _Watch | None = getattr(_current, "watch", None)
+    if watch is None or watch.health is None or not watch.health.fresh_connections:
+        return False
+    idle = getattr(type(getattr(http11, "_state", None)), "IDLE", None)
+    return idle is not None and getattr(http11, "_state", None) is idle
 
 
 def _bytes_left_over(http11: HTTP11Connection | None) -> bool:
