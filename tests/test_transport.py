@@ -569,3 +569,53 @@ def test_once_the_server_closes_after_its_answers_no_connection_kept_from_before
     assert second.response is not None and second.response.status == 201, second.error
     assert dict(second.request.headers).get("connection") == "close"
     assert len(accepted) == 2  # a connection of its own, not the one kept from the first request
+
+
+def _rate_limited(refusals: int, retry_after: str | None) -> type[BaseHTTPRequestHandler]:
+    """Answers the first ``refusals`` POSTs 429 Too Many Requests (with ``retry_after``), then 201."""
+    seen: list[int] = []
+
+    class RateLimited(_Ok):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            seen.append(1)
+            if len(seen) <= refusals:
+                body = b'{"code": "429", "reason": "Too Many Requests"}'
+                self.send_response(429)
+                if retry_after is not None:
+                    self.send_header("Retry-After", retry_after)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+                return
+            self._answer(201, b'{"ok": true}')
+
+    RateLimited.seen = seen  # type: ignore[attr-defined]
+    return RateLimited
+
+
+@pytest.mark.parametrize(("refusals", "retry_after", "status", "sent"), [
+    (2, "0", 201, 3),  # a gateway's burst limit lifts: the third POST is answered
+    (1, None, 201, 2),  # no Retry-After: a second later
+    (3, "0", 429, 3),  # a limit that does not lift in two waits: the 429 is the answer
+    (1, "86400", 429, 1),  # a wait beyond the exchange's deadline is not waited
+])
+def test_a_rate_limited_request_is_sent_again_after_the_wait_the_server_asks_for(
+        refusals: int, retry_after: str | None, status: int, sent: int) -> None:
+    from tmf699ctk._http import TargetHealth, send
+
+    handler = _rate_limited(refusals, retry_after)
+    server, _, url = _counting_server(handler)
+    try:
+        with build_client(build_settings({"target.base_url": url.rsplit("/", 1)[0]}, env={}).target) as client:
+            exchange = send(client, "POST", url, health=TargetHealth(), timeout=5, json_body={"name": "x"})
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert exchange.response is not None and exchange.response.status == status, exchange.error
+    assert len(handler.seen) == sent  # type: ignore[attr-defined]
+    said = exchange.retried or ""
+    assert said.count("after 429 Too Many Requests") == sent - 1, said
+    if sent > 1:
+        assert (f"(Retry-After: {retry_after})" if retry_after else "(no Retry-After: 1 s)") in said
