@@ -572,7 +572,8 @@ def send(
     for attempt in range(RATE_LIMITED_RETRIES + 1):
         exchange = _send_once(client, method, url, health=health, headers=headers, json_body=json_body,
                               raw_body=raw_body, content_type=content_type,
-                              timeout=max(deadline - time.monotonic(), 0.001), max_body=max_body, abort=abort,
+                              timeout=total if not attempt else max(deadline - time.monotonic(), 0.001),
+                              max_body=max_body, abort=abort,
                               permit=permit, never_applied=never_applied)
         pause = _retry_after(exchange.response) if attempt < RATE_LIMITED_RETRIES else None
         # the wait and a new exchange of at least as long must fit in what is left of the deadline
