@@ -43,8 +43,17 @@ def saved(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     }
 
 
+_WEIGHT = [Mark.NEW_FAILURE, Mark.STILL_FAILING, Mark.FIXED, Mark.NEW_PASS, Mark.UNVERIFIED, Mark.NEW, Mark.GONE]
+
+
 def marks(compared: object) -> dict[tuple[str, str], Mark]:
-    return {(c.key.rule_id, c.key.scenario): c.mark for c in compared.checks if c.mark != Mark.UNCHANGED}
+    """The weightiest mark of each rule in each scenario (a rule may be checked at several steps)."""
+    found: dict[tuple[str, str], Mark] = {}
+    for c in compared.checks:
+        key = (c.key.rule_id, c.key.scenario)
+        if c.mark != Mark.UNCHANGED and (key not in found or _WEIGHT.index(c.mark) < _WEIGHT.index(found[key])):
+            found[key] = c.mark
+    return found
 
 
 # -- the marks ----------------------------------------------------------------------------------------

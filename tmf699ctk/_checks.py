@@ -462,6 +462,25 @@ def changed_later(ctx: CheckContext, attribute: str, before: str) -> str:
     return f"{before} -> {after}"
 
 
+def updated_later(ctx: CheckContext, before: str | None) -> str:
+    """A write moves lastUpdate ("date and time of the last update"), when the resource carries one."""
+    if not isinstance(before, str):
+        raise CheckInconclusive(f"the {ctx.one} as stored before the change has no lastUpdate: nothing to compare")
+    after = ctx.obj().get("lastUpdate")
+    if not isinstance(after, str):
+        raise CheckFailed(f"lastUpdate is {short(after)} after the change (it was {before!r})")
+    if same_scalar(before, after):
+        old = parse_datetime(before)
+        if old is not None and old.microsecond == 0 and "." not in before:
+            raise CheckInconclusive(f"lastUpdate stayed {before!r}: the server's timestamps have 1-second resolution "
+                                    "and the change came within that second")
+        raise CheckFailed(f"lastUpdate stayed {before!r} although the {ctx.one} was changed")
+    old, new = parse_datetime(before), parse_datetime(after)
+    if old and new and new < old:
+        raise CheckFailed(f"lastUpdate moved backwards: {before!r} -> {after!r}")
+    return f"{before} -> {after}"
+
+
 # -- plausibility of server-set values --------------------------------------------------------------
 
 
@@ -756,13 +775,19 @@ def _our_item(ctx: CheckContext, expected: dict[str, Any], what: str,
 
 
 def list_contains(ctx: CheckContext, id: str | None = None, present: bool = True,
-                  ids: list[str] | None = None, unselected: list[Any] | None = None) -> str:
+                  ids: list[str] | None = None, unselected: list[Any] | None = None,
+                  by_id: int | None = None) -> str:
     """``id`` is (or, ``present`` false, is not) listed; ``ids``: each of them is (the leads a
     scenario created together: which of them a server loses may depend on their arrival order).
     ``unselected``: on a list read with ``fields``, the same list without; items that carry no id
-    only there are the selection's defect (the fields rules report it), not a lost lead."""
+    only there are the selection's defect (the fields rules report it), not a lost lead. ``by_id``:
+    for a deleted lead, the status GET by id answered after the delete; a lead still found there
+    is not deleted at all (TMF699-DELETE-03), and a list showing it says nothing more."""
     if (id is None) == (ids is None) or (ids is not None and not present):
         raise ValueError("give either id (listed or, present: false, not) or ids (each listed)")
+    if by_id is not None and by_id not in (404, 410):
+        raise CheckInconclusive(f"GET by id answered {by_id} after the delete: the {ctx.one} is not deleted at all "
+                                "(TMF699-DELETE-03 reports that)")
     if unselected is not None and _anonymous(ctx.items()) and not _anonymous(unselected):
         raise CheckInconclusive("the selected items carry no id, which the list without fields has: the "
                                 "selection drops it (TMF630-FIELDS-01/02 report that)")

@@ -145,9 +145,13 @@ def build_url(base_url: str, path: str | None, url: str | None, query: dict[str,
     target = url if url is not None else base_url + (path or "")
     if query:
         # commas stay literal so `fields=a,b` and `name=x,y` reach the server as TMF630 writes them
-        encoded = "&".join(
-            f"{quote(str(k), safe='.@')}={quote(_query_value(v), safe=',:@')}" for k, v in query.items()
-        )
+        try:
+            encoded = "&".join(
+                f"{quote(str(k), safe='.@')}={quote(_query_value(v), safe=',:@')}" for k, v in query.items()
+            )
+        except UnicodeEncodeError as exc:  # a lone surrogate a server's JSON carried ("\ud800")
+            raise ValueError(f"a query value is not text a URL can carry ({exc.reason}: "
+                             f"{exc.object[exc.start:exc.end]!r})") from None
         target += ("&" if "?" in target else "?") + encoded
     return target
 

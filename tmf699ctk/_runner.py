@@ -1015,7 +1015,10 @@ class Runner:
             rendered_url = str(render(req.url, context)) if req.url is not None else None
             # each value interpolated into the path is one percent-encoded segment: an id never becomes a path
             path, values = render_path(req.path, context) if rendered_url is None else ("", [])
-            url = build_url(self.base_url, path, rendered_url, render(req.query, context))
+            try:
+                url = build_url(self.base_url, path, rendered_url, render(req.query, context))
+            except ValueError as exc:  # a value taken from an answer that no URL can carry
+                raise TemplateProblem(f"cannot build the URL: {exc}", author=False) from exc
             if body is NO_BODY:
                 body = render(req.json, context) if req.json is not NO_BODY else None
             headers = render(req.headers, context)

@@ -52,6 +52,7 @@ class Store:
         self.lock = threading.RLock()
         self.leads: dict[str, dict[str, Any]] = {}
         self.hubs: dict[str, dict[str, Any]] = {}
+        self.deleted: dict[str, dict[str, Any]] = {}  # the delete-soft-listed fault's soft-deleted leads
 
 
 class ServerState:
@@ -192,8 +193,10 @@ class Handler(BaseHTTPRequestHandler):
                 raise RuntimeError("unparseable body") from exc
             raise HttpError(400, f"the request body is not valid JSON: {exc}") from exc
 
-    def _validate(self, schema: str, body: Any) -> None:
-        problems = self.state.schemas.errors(schema, body, limit=5)
+    def _validate(self, schema: str, body: Any, enums_only: bool = False) -> None:
+        problems = self.state.schemas.errors(schema, body, limit=50 if enums_only else 5)
+        if enums_only:  # the patch-no-type-check fault: a validator of enums, not of types
+            problems = [problem for problem in problems if "is not one of" in problem][:5]
         if problems:
             raise HttpError(400, f"invalid {schema}: " + "; ".join(problems))
 
@@ -226,6 +229,9 @@ class Handler(BaseHTTPRequestHandler):
                                    operators=not f("date-ops-ignored"))
             with self.state.store.lock:
                 everything = [self._represent(v) for v in self.state.store.leads.values()]
+                if f("delete-soft-listed") and not any(path == ["id"] for path, _, _ in filters):
+                    # the deleted flag is checked by the id lookups only
+                    everything += [self._represent(v) for v in self.state.store.deleted.values()]
             known = self._attributes()
             for path, _, _ in filters:
                 if path[0] not in known:
@@ -375,7 +381,12 @@ class Handler(BaseHTTPRequestHandler):
                                                    "creationDate": moment, "status": INITIAL_STATUS,
                                                    "statusChangeDate": moment}
             lead = self._lead(lead_id)
-            patch = self._json_body()
+            try:
+                patch = self._json_body()
+            except HttpError as exc:
+                if f("patch-malformed-json-500") and self.body_bytes:  # the PATCH handler's own parser
+                    raise RuntimeError("unparseable PATCH body") from exc
+                raise
             if not isinstance(patch, dict):
                 raise HttpError(400, "a merge patch must be a JSON object")
             touched = [k for k in READ_ONLY if k in patch]
@@ -388,7 +399,7 @@ class Handler(BaseHTTPRequestHandler):
                                  nulls=not f("patch-null-ignored"), append=f("patch-appends-arrays"))
             if not f("patch-no-enum-check"):
                 # RFC 7396: a null is an instruction, not a value; what must be valid is the result
-                self._validate("SalesLead_Update", updated)
+                self._validate("SalesLead_Update", updated, enums_only=f("patch-no-type-check"))
             status_changed = updated.get("status") != lead.get("status")
             if (status_changed or f("patch-moves-status-date")) and "statusChangeDate" not in patch \
                     and not f("status-change-date-frozen"):
@@ -419,6 +430,8 @@ class Handler(BaseHTTPRequestHandler):
             lead = self.state.store.leads[lead_id]
             if not f("delete-noop"):
                 del self.state.store.leads[lead_id]
+                if f("delete-soft-listed"):
+                    self.state.store.deleted[lead_id] = lead
         self.state.publish("SalesLeadDeleteEvent", self._represent(lead))
         if f("delete-200"):
             self._send(200, self._represent(lead))

@@ -358,7 +358,8 @@ class V5Handler(Handler):
             self._validate(resource.schema, updated)
             if updated.get("status") != before.get("status") or f("patch-moves-status-date"):
                 updated["statusChangeDate"] = _later_than(before.get("statusChangeDate"))
-            updated["lastUpdate"] = _later_than(before.get("lastUpdate"))
+            if not f("last-update-frozen"):
+                updated["lastUpdate"] = _later_than(before.get("lastUpdate"))
 
         def store() -> None:
             if f("accepted-patch-lost") or (f("json-patch-not-stored") and media in api.optional_patch_media_types):

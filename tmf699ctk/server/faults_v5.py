@@ -132,6 +132,7 @@ FAULTS_V5: tuple[Fault, ...] = (
     Fault("patch-null-ignored", "null in a merge patch is ignored instead of removing the attribute",
           ("TMF630-PATCH-13",)),
     Fault("patch-appends-arrays", "An array in a merge patch is appended to the stored array", ("TMF630-PATCH-14",)),
+    Fault("last-update-frozen", "PATCH leaves lastUpdate at the creation time", ("TMF630-PATCH-20",)),
     # value round-trips, filtering and paging as a store may do them
     Fault("html-escapes-text", "Strings are HTML-escaped when written ('&' stored as '&amp;')", ("TMF699-CREATE-04",)),
     Fault("valid-for-date-only", "validFor is stored in two DATE columns: the time of day is lost",
