@@ -444,7 +444,8 @@ def location_in_base(ctx: CheckContext, resource: str = "salesLead") -> str:
     return f"{location} = href"
 
 
-def changed_later(ctx: CheckContext, attribute: str, before: str) -> str:
+def changed_later(ctx: CheckContext, attribute: str, before: str, change: str = "status changed") -> str:
+    """``attribute``, a time the server keeps, moved forward with the ``change`` just made."""
     body = ctx.obj()
     after = body.get(attribute)
     if not isinstance(after, str):
@@ -454,8 +455,8 @@ def changed_later(ctx: CheckContext, attribute: str, before: str) -> str:
         if old is not None and old.microsecond == 0 and "." not in before:
             # whole-second timestamps cannot show a change made within the same second
             raise CheckInconclusive(f"{attribute} stayed {before!r}: the server's timestamps have 1-second "
-                                    "resolution and the status changed within that second")
-        raise CheckFailed(f"{attribute} stayed {before!r} although status changed")
+                                    "resolution and the change came within that second")
+        raise CheckFailed(f"{attribute} stayed {before!r} although {change}")
     old, new = parse_datetime(before), parse_datetime(after)
     if old and new and new < old:
         raise CheckFailed(f"{attribute} moved backwards: {before!r} -> {after!r}")
@@ -466,19 +467,7 @@ def updated_later(ctx: CheckContext, before: str | None) -> str:
     """A write moves lastUpdate ("date and time of the last update"), when the resource carries one."""
     if not isinstance(before, str):
         raise CheckInconclusive(f"the {ctx.one} as stored before the change has no lastUpdate: nothing to compare")
-    after = ctx.obj().get("lastUpdate")
-    if not isinstance(after, str):
-        raise CheckFailed(f"lastUpdate is {short(after)} after the change (it was {before!r})")
-    if same_scalar(before, after):
-        old = parse_datetime(before)
-        if old is not None and old.microsecond == 0 and "." not in before:
-            raise CheckInconclusive(f"lastUpdate stayed {before!r}: the server's timestamps have 1-second resolution "
-                                    "and the change came within that second")
-        raise CheckFailed(f"lastUpdate stayed {before!r} although the {ctx.one} was changed")
-    old, new = parse_datetime(before), parse_datetime(after)
-    if old and new and new < old:
-        raise CheckFailed(f"lastUpdate moved backwards: {before!r} -> {after!r}")
-    return f"{before} -> {after}"
+    return changed_later(ctx, "lastUpdate", before, f"the {ctx.one} was changed")
 
 
 # -- plausibility of server-set values --------------------------------------------------------------
