@@ -262,3 +262,32 @@ def test_a_lead_moved_by_an_accepted_read_only_id_is_one_finding_and_is_still_cl
     assert cleanup.response is not None and cleanup.response.status == 204
     assert left == {} and result.leftovers == []
 
+
+
+# -- a filter the server refuses, whose answer a later step reads ------------------------------------------------
+
+def test_a_refused_id_filter_fails_its_own_checks_and_the_filtering_scenario_goes_on(
+        tmp_path: Path, schemas: SchemaStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The answer to ?id= is kept for the paging check (TMF630-PAGE-08) with a default: a server that
+    answers 400 to an id filter fails the id filter's checks, the paging check has nothing to compare
+    (inconclusive), and every other filter of the scenario is still judged (before the default, the
+    refused answer stopped the scenario: 36 checks skipped)."""
+    from tmf699ctk.server import _app
+
+    listing = _app.Handler.list_leads
+
+    def no_id_filter(self: Any) -> None:
+        if any(key == "id" for key, _ in self.query) and not any(key == "status" for key, _ in self.query):
+            raise _app.HttpError(400, "cannot filter on id")
+        listing(self)
+
+    monkeypatch.setattr(_app.Handler, "list_leads", no_id_filter)
+    with ReferenceServer(schemas=schemas) as server:
+        result = run_suite(tmp_path, base_url=server.url, only=["FULL-FILTERING"], notifications="off")
+    (scenario,) = result.scenarios
+    assert failed_rules(result) == {"TMF699-LIST-01"}  # the 400s; FILTER-01 waits on the status gate
+    paged = [c for s in scenario.steps for c in s.checks if c.rule_id == "TMF630-PAGE-08"]
+    assert len(paged) == 2 and all(c.status == Status.SKIPPED for c in paged)
+    and_filter = [c for s in scenario.steps for c in s.checks if c.rule_id == "TMF630-FILTER-02"]
+    assert len(and_filter) == 2 and all(c.status == Status.PASSED for c in and_filter)
+    assert scenario.steps[-1].checks and scenario.steps[-1].checks[-1].status == Status.PASSED  # the last read

@@ -545,6 +545,9 @@ def test_bytes_a_server_sends_after_its_answer_are_never_read_as_the_next_answer
     assert created.response is not None, created.error
     assert (created.response.status, created.response.body) == (201, '{"id": "new"}')
     assert len(connections) == 2  # the first connection was not used again
+    # the kit closed it: not a server that closes after its answers (every request would then ask
+    # for a connection of its own)
+    assert not health.fresh_connections
 
 
 def test_once_the_server_closes_after_its_answers_no_connection_kept_from_before_is_used() -> None:
@@ -571,8 +574,9 @@ def test_once_the_server_closes_after_its_answers_no_connection_kept_from_before
     assert len(accepted) == 2  # a connection of its own, not the one kept from the first request
 
 
-def _rate_limited(refusals: int, retry_after: str | None) -> type[BaseHTTPRequestHandler]:
-    """Answers the first ``refusals`` POSTs 429 Too Many Requests (with ``retry_after``), then 201."""
+def _rate_limited(refusals: int, retry_after: str | None, status: int = 429) -> type[BaseHTTPRequestHandler]:
+    """Answers the first ``refusals`` POSTs ``status`` (429 Too Many Requests, with ``retry_after``),
+    then 201."""
     seen: list[int] = []
 
     class RateLimited(_Ok):
@@ -581,7 +585,7 @@ def _rate_limited(refusals: int, retry_after: str | None) -> type[BaseHTTPReques
             seen.append(1)
             if len(seen) <= refusals:
                 body = b'{"code": "429", "reason": "Too Many Requests"}'
-                self.send_response(429)
+                self.send_response(status)
                 if retry_after is not None:
                     self.send_header("Retry-After", retry_after)
                 self.send_header("Content-Type", "application/json")
@@ -619,3 +623,25 @@ def test_a_rate_limited_request_is_sent_again_after_the_wait_the_server_asks_for
     assert said.count("after 429 Too Many Requests") == sent - 1, said
     if sent > 1:
         assert (f"(Retry-After: {retry_after})" if retry_after else "(no Retry-After: 1 s)") in said
+
+
+@pytest.mark.parametrize(("retry_after", "status", "sent"), [
+    ("\u00b2", 429, 2),  # a digit to Python, not to HTTP: read as no wait given (1 s)
+    ("9" * 5000, 429, 1),  # beyond Python's digit limit: a day, not an exception
+    ("0", 503, 1),  # a 503 does not say a POST was not applied: not sent again
+])
+def test_a_retry_after_a_server_writes_oddly_never_breaks_the_exchange(retry_after: str, status: int,
+                                                                       sent: int) -> None:
+    from tmf699ctk._http import TargetHealth, send
+
+    handler = _rate_limited(1, retry_after, status)
+    server, _, url = _counting_server(handler)
+    try:
+        with build_client(build_settings({"target.base_url": url.rsplit("/", 1)[0]}, env={}).target) as client:
+            exchange = send(client, "POST", url, health=TargetHealth(), timeout=5, json_body={"name": "x"})
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert exchange.response is not None, exchange.error
+    assert len(handler.seen) == sent  # type: ignore[attr-defined]
+    assert exchange.response.status == (201 if sent == 2 else status)

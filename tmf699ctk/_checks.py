@@ -949,12 +949,12 @@ def page_total(ctx: CheckContext, total: int | str) -> str:
     return f"X-Total-Count {got}"
 
 
-def filtered_page(ctx: CheckContext, target: str, alone: list[Any]) -> str:
+def filtered_page(ctx: CheckContext, target: str, alone: list[Any] | None) -> str:
     """``?id=<target>&offset=0&limit=1``: the filter's only match is its first page. ``alone``: the
     list the same filter returned without offset and limit (exactly ``target`` when filtering works).
     A server that pages the whole collection and filters the page returns an empty page (unless
     ``target`` happens to come first)."""
-    if _ids(alone) != [target]:
+    if not isinstance(alone, list) or _ids(alone) != [target]:
         raise CheckInconclusive(f"the filter alone does not return exactly {ctx.one} {target!r} "
                                 "(TMF630-FILTER-01 reports that): there is no filtered list to page")
     items = ctx.items()

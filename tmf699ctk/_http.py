@@ -338,6 +338,7 @@ class _WatchedStream(httpcore.NetworkStream):
     def __init__(self, stream: httpcore.NetworkStream) -> None:
         self._stream = stream
         self._last_read = time.monotonic()
+        self.retired = False  # closed by the kit (see ``retire``), not by the server
 
     def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
         data = self._stream.read(max_bytes, _budget(self, timeout, httpcore.ReadTimeout))
@@ -350,6 +351,11 @@ class _WatchedStream(httpcore.NetworkStream):
     def close(self) -> None:
         self._stream.close()
 
+    def retire(self) -> None:
+        """Closed by the kit, so that the pool drops it: not a server that closes after its answers."""
+        self.retired = True
+        self._stream.close()
+
     def start_tls(self, ssl_context: ssl.SSLContext, server_hostname: str | None = None,
                   timeout: float | None = None) -> httpcore.NetworkStream:
         budget = _budget(self, timeout, httpcore.ConnectTimeout)
@@ -357,7 +363,8 @@ class _WatchedStream(httpcore.NetworkStream):
 
     def get_extra_info(self, info: str) -> Any:
         value = self._stream.get_extra_info(info)
-        if info == "is_readable" and value and time.monotonic() - self._last_read < SERVER_CLOSED_AFTER_ANSWER:
+        if info == "is_readable" and value and not self.retired \
+                and time.monotonic() - self._last_read < SERVER_CLOSED_AFTER_ANSWER:
             # the pool asks before reusing an idle connection: the server closed it right after its
             # answer, unannounced, and will do it again; a request sent before its close arrives
             # would get no answer, so every later request asks for a connection of its own
@@ -564,33 +571,39 @@ def send(
     """Send one request and return its record (unmasked: secrets are masked when results are
     written or shown); never raises.
 
-    An answer 429 Too Many Requests (or 503 with Retry-After) says the request was not processed:
-    it is sent again after the wait the server asks for (1 s when it names none), at most twice and
-    only within the exchange's deadline; the record says so. A rate-limited gateway in front of a
-    conformant server does not fail checks for the kit's bursts; a wait beyond the deadline (or a
-    limit that does not lift) leaves the 429 as the answer, to be judged.
+    An answer 429 Too Many Requests says the request was not processed (as does a 503 with
+    Retry-After, for a request that may be repeated): it is sent again after the wait the server asks
+    for (1 s when it names none), at most twice, and only while half the exchange's deadline is
+    still ahead; the record says so. A rate-limited gateway in front of a conformant server does not
+    fail checks for the kit's bursts; a limit that does not lift in time leaves the 429 as the answer,
+    to be judged, and so does a repeat that got no answer (a repeat never marks the target unreachable).
     """
     total = timeout if timeout is not None else (client.timeout.read or 10.0)
     deadline = time.monotonic() + total
     waited = ""
+    exchange: Exchange | None = None
     for attempt in range(RATE_LIMITED_RETRIES + 1):
-        exchange = _send_once(client, method, url, health=health, headers=headers, json_body=json_body,
-                              raw_body=raw_body, content_type=content_type,
-                              timeout=total if not attempt else max(deadline - time.monotonic(), 0.001),
-                              max_body=max_body, abort=abort,
-                              permit=permit, never_applied=never_applied)
-        pause = _retry_after(exchange.response) if attempt < RATE_LIMITED_RETRIES else None
-        # the wait and a new exchange of at least as long must fit in what is left of the deadline
-        if pause is None or time.monotonic() + 2 * pause >= deadline:
+        answer = _send_once(client, method, url, health=health, headers=headers, json_body=json_body,
+                            raw_body=raw_body, content_type=content_type,
+                            timeout=total if not attempt else max(deadline - time.monotonic(), 0.001),
+                            max_body=max_body, abort=abort, permit=permit, never_applied=never_applied,
+                            repeat=bool(attempt))
+        if exchange is not None and answer.response is None:  # the repeat got no answer: the 429 stands
+            waited += f"and the last repeat got no answer ({answer.error}); "
             break
-        assert exchange.response is not None
-        asked = exchange.response.header("retry-after")
-        waited += (f"sent again {pause:g} s after {exchange.response.status} {exchange.response.reason}"
+        exchange = answer
+        pause = _retry_after(answer.response, method) if attempt < RATE_LIMITED_RETRIES else None
+        if pause is None or deadline - time.monotonic() - pause < max(pause, total / 2):
+            break
+        assert answer.response is not None
+        asked = answer.response.header("retry-after")
+        waited += (f"sent again {pause:g} s after {answer.response.status} {answer.response.reason}"
                    f"{f' (Retry-After: {asked})' if asked else ' (no Retry-After: 1 s)'}; ")
         if abort is not None and abort.wait(pause):
             break  # interrupted while waiting: the answer so far is the record
         if abort is None:
             time.sleep(pause)
+    assert exchange is not None
     if waited:
         exchange.retried = waited + (exchange.retried or "")
     return exchange
@@ -599,15 +612,18 @@ def send(
 RATE_LIMITED_RETRIES = 2
 
 
-def _retry_after(response: HttpResponse | None) -> float | None:
-    """The seconds a 429 (or a 503 with Retry-After) asks the client to wait, else None."""
+def _retry_after(response: HttpResponse | None, method: str) -> float | None:
+    """The seconds a 429 asks the client to wait (or a 503 with Retry-After, to a request that may be
+    repeated: a 503 does not say the request was not applied), else None."""
     if response is None or response.status not in (429, 503):
+        return None
+    if response.status == 503 and method.upper() not in IDEMPOTENT:
         return None
     value = (response.header("retry-after") or "").strip()
     if not value:
         return 1.0 if response.status == 429 else None
-    if value.isdigit():
-        return float(min(int(value), 86_400))
+    if value.isascii() and value.isdigit():  # delta-seconds ("²" is a digit to Python, not to HTTP)
+        return float(min(int(value[:6]), 86_400)) if len(value) <= 6 else 86_400.0
     try:
         moment = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError):
@@ -632,8 +648,10 @@ def _send_once(
     abort: threading.Event | None = None,
     permit: LargeBodyPermit | None = None,
     never_applied: Callable[[], str | None] | None = None,
+    repeat: bool = False,
 ) -> Exchange:
-    """One exchange of ``send`` (see there); never raises.
+    """One exchange of ``send`` (see there); never raises. ``repeat``: a rate-limited request sent
+    again, whose failure to connect does not make the target unreachable (the server answered).
 
     ``timeout`` (default: the client's) is one deadline for connecting, the headers and the whole
     body. A body larger than ``max_body`` is read up to the cap and recorded ``truncated``. When
@@ -707,7 +725,7 @@ def _send_once(
                     continue
                 exchange.error, unreachable = _failure(exc, request, watch, time.perf_counter() - started, health,
                                                        before_response=True, deadline=total)
-                if unreachable:
+                if unreachable and not repeat:
                     health.mark(exchange.error)
                 return exchange
         health.answered = True
@@ -729,8 +747,12 @@ def _send_once(
                 # a 204 has no body, whatever it declares (RFC 9110 8.6, 15.3.5): a server that declares
                 # one sends it anyway, maybe after the answer was read; those bytes would be read as the
                 # next answer on this connection (another request's), so it is not used again
+                stream = response.extensions.get("network_stream")
                 with contextlib.suppress(Exception):
-                    response.extensions["network_stream"].close()
+                    if isinstance(stream, _WatchedStream):
+                        stream.retire()
+                    elif stream is not None:
+                        stream.close()
             with contextlib.suppress(Exception):
                 response.close()
             text = _decode(reader.kept(), response)

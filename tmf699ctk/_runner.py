@@ -884,12 +884,13 @@ class Runner:
             with state.lock:
                 state.moved[url] = (f"step '{name}' changed its read-only id to {new_id!r} and the server took it "
                                     "(reported at that step)")
-        # an answer's status can always be saved; what its body or headers hold cannot, after such a failure
-        if shape_failed and any(not _status_source(source) for source in step.save.values()):
+        # an answer's status can always be saved, and a value with a default; what its body or headers hold
+        # cannot, after such a failure
+        if shape_failed and any(not _status_source(source) and not _defaulted(source) for source in step.save.values()):
             with state.lock:
                 state.broken = f"step '{name}' failed ({blocked}); its values were not saved"
         else:
-            self._save(step, ctx, state, result)
+            self._save(step, ctx, state, result, failed=shape_failed)
         return [result, followed] if followed is not None else result
 
     # -- writes answered 202 Accepted ----------------------------------------------------------------
@@ -1458,12 +1459,17 @@ class Runner:
         result.checks = [self._outcome(e, Status.SKIPPED, reason, not_supported) for e in step.expect if not e.auto]
         return result
 
-    def _save(self, step: Step, ctx: CheckContext, state: ScenarioState, result: StepResult) -> None:
+    def _save(self, step: Step, ctx: CheckContext, state: ScenarioState, result: StepResult,
+              failed: bool = False) -> None:
+        """The step's saves (``failed``: its answer failed a gate; only statuses and values with a default
+        are saved, the default standing for what the answer holds)."""
         for name, source in step.save.items():
             value: Any
             try:
                 if _status_source(source):
                     value = ctx.response.status
+                elif _defaulted(source) and "path" in source:
+                    value = source["default"] if failed else _found_or(ctx, source["path"], source["default"])
                 elif isinstance(source, dict):
                     value = ctx.response.header(source["header"])
                     if value is None and "default" in source:
@@ -1834,6 +1840,18 @@ def _took_effect(until: str, answer: HttpResponse, sent: dict[str, Any] | None) 
         body = _json_object(answer.body)
         return body is not None and not patch_differences(sent, body)  # a merge patch's null removes
     return True
+
+
+def _defaulted(source: Any) -> bool:
+    """A `save` source with a default: saved whatever the answer (the default when it lacks the value)."""
+    return isinstance(source, dict) and "default" in source
+
+
+def _found_or(ctx: CheckContext, path: str, default: Any) -> Any:
+    try:
+        return jsonpath.get(ctx.json(), path)
+    except (KeyError, CheckFailed, jsonpath.JSONPathProblem):
+        return default
 
 
 def _status_source(source: Any) -> bool:

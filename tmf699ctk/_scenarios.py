@@ -236,6 +236,8 @@ def _check_templates(value: Any, path: Location, defined: list[str], names: _Nam
 
 def _check_save(save: dict[str, Any], path: Location, problems: _Problems) -> None:
     for name, source in save.items():
+        if isinstance(source, dict) and "path" in source:
+            source = source["path"]
         if isinstance(source, str):
             error = _jsonpath.syntax_error(source)
             if error:
