@@ -9,6 +9,7 @@ import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import httpx
 import pytest
@@ -309,6 +310,7 @@ def _cursor_pattern() -> str:
     ("<https://h/x?limit=1&after=Zz9>; rel=next", "Zz9"),
     ('<https://h/x?after=p1>; rel="prev", <https://h/x?after=n1>; rel="next"', "n1"),
     ('<https://h/x?after=p1>; rel="prev"', None),
+    ('<https://h/x?after=1700000000,42&limit=1>; rel="next"', "1700000000,42"),  # a keyset cursor
 ])
 def test_the_cursor_is_the_after_of_the_link_whose_rel_is_next(link: str, cursor: str | None) -> None:
     import re
@@ -347,3 +349,34 @@ def test_what_only_python_reads_as_json_is_not_json(text: str | bytes, says: str
     with pytest.raises(ValueError) as refused:
         loads(text)
     assert says in str(refused.value) and "sys.set_int_max_str_digits" not in str(refused.value)
+
+
+@pytest.mark.parametrize("padding", [0, 9000])
+def test_a_cursor_is_searched_for_in_the_first_8_kib_of_the_link_header_only(
+        tmp_path: Path, padding: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What a server puts in a header the kit searches with a pattern is bounded (MATCHED_PREFIX): a
+    next link 9,000 characters into the Link header is not found (the cursor feature is then
+    declined), one at its start is, and the cursor is followed."""
+    from tmf699ctk._runner import MATCHED_PREFIX
+    from tmf699ctk.server import ReferenceServer, _v5
+
+    from .conftest import run_suite
+
+    assert padding > MATCHED_PREFIX or padding == 0
+    links = _v5.V5Handler._links
+
+    def padded(self, start: int, size: int, total: int, params: dict[str, str]) -> str:  # type: ignore[no-untyped-def]
+        real = links(self, start, size, total, params)
+        return (f'<{"x" * padding}>; rel="other", ' if padding else "") + real if real else real
+
+    monkeypatch.setattr(_v5.V5Handler, "_links", padded)
+    with ReferenceServer(api_version="5.0.0") as server:
+        result = run_suite(tmp_path, base_url=server.url, api_version="5.0.0", notifications="off",
+                           only=["V5-LIST-LEAD"])
+    cursor = [c for c in result.checks() if c.rule_id == "TMF630-PAGE-07"]
+    assert cursor
+    if padding:
+        assert all(c.status.value == "skipped" and "not offered by the server" in c.message
+                   for c in cursor), [(c.status, c.message) for c in cursor]
+    else:
+        assert all(c.status.value == "passed" for c in cursor), [(c.status, c.message) for c in cursor]

@@ -173,13 +173,27 @@ def test_paging() -> None:
 def test_changed_later() -> None:
     before = LEAD["statusChangeDate"]
     assert c.changed_later(ctx({**LEAD, "statusChangeDate": "2026-11-26T10:00:01Z"}), "statusChangeDate", before)
-    assert "stayed" in fails(c.changed_later, ctx({**LEAD, "statusChangeDate": "2026-11-26T11:00:00+01:00"}),
-                             "statusChangeDate", before)
+    # the same instant written otherwise, with a fraction that shows the clock's resolution
+    assert "stayed" in fails(c.changed_later, ctx({**LEAD, "statusChangeDate": "2026-11-26T11:00:00.250+01:00"}),
+                             "statusChangeDate", "2026-11-26T10:00:00.250Z")
     with pytest.raises(c.CheckInconclusive, match="1-second resolution"):
         c.changed_later(ctx({**LEAD, "statusChangeDate": "2026-11-26T10:00:00Z"}), "statusChangeDate",
                         "2026-11-26T10:00:00Z")
     assert "backwards" in fails(c.changed_later, ctx({**LEAD, "statusChangeDate": "2020-01-01T00:00:00Z"}),
                                 "statusChangeDate", before)
+    # whole seconds written with .000 (Node's toISOString of a DATETIME column): as unable to show it
+    with pytest.raises(c.CheckInconclusive, match="1-second resolution"):
+        c.changed_later(ctx({**LEAD, "statusChangeDate": "2026-11-26T10:00:00.000Z"}), "statusChangeDate",
+                        "2026-11-26T10:00:00.000Z")
+
+
+def test_updated_later_judges_lastupdate_only_where_there_is_one() -> None:
+    assert c.updated_later(ctx({**LEAD, "lastUpdate": "2026-11-26T10:00:01.500Z"}), "2026-11-26T10:00:00.250Z")
+    same = ctx({**LEAD, "lastUpdate": "2026-11-26T10:00:00.250Z"})
+    assert "although the lead was changed" in fails(c.updated_later, same, "2026-11-26T10:00:00.250Z")
+    for before, after in ((None, "2026-11-26T10:00:00Z"), ("2026-11-26T10:00:00.250Z", None)):
+        with pytest.raises(c.CheckInconclusive):
+            c.updated_later(ctx({**LEAD, "lastUpdate": after} if after else dict(LEAD)), before)
 
 
 def test_no_body() -> None:

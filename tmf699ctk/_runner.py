@@ -102,6 +102,7 @@ class CancelToken:
         self.stop = threading.Event()
         self.skip_cleanup = threading.Event()
         self.reason: str | None = None
+        self.stopped_at: float | None = None  # time.monotonic() of the first request to stop
         # a signal handler runs on the main thread, maybe while that thread is in cancel() already
         self._lock = threading.RLock()
 
@@ -111,6 +112,7 @@ class CancelToken:
                 self.skip_cleanup.set()
             else:
                 self.reason = reason
+                self.stopped_at = time.monotonic()
                 self.stop.set()
 
     def expire(self, reason: str) -> None:
@@ -405,10 +407,10 @@ class Runner:
             finally:
                 self._groups.shutdown(wait=False, cancel_futures=True)
             result.scenarios = [outcomes[i] for i in sorted(outcomes)]
-            self._final_sweep(result)
         finally:
-            if timer is not None:
+            if timer is not None:  # the scenarios are over: what is left is the cleanup, with its own budget
                 timer.cancel()
+        self._final_sweep(result)
         if self.cancel.cancelled:
             result.aborted = True
             result.abort_reason = self.cancel.reason
@@ -1534,7 +1536,17 @@ class Runner:
             self._retain(exchange)
         return done
 
+    def _stop_bound(self, deadline: float | None) -> float | None:
+        """``deadline``, or the cleanup budget counted from the moment the run was stopped when that
+        comes first (a stop during a cleanup begun unstopped bounds it too)."""
+        stopped = self.cancel.stopped_at
+        if stopped is None:
+            return deadline
+        bound = stopped + self.settings.run.cleanup_timeout
+        return bound if deadline is None else min(deadline, bound)
+
     def _clean(self, entry: Created, deadline: float | None) -> list[Exchange]:
+        deadline = self._stop_bound(deadline)
         if self.cancel.skip_cleanup.is_set():
             entry.state, entry.reason = "leftover", "cleanup skipped by a second interruption"
             return []
@@ -1572,6 +1584,7 @@ class Runner:
 
     def _cleanup_timeout(self, deadline: float | None) -> float:
         # cleanup may be slower than the test timeout allows: a lead left behind is worse
+        deadline = self._stop_bound(deadline)
         wanted = max(self.settings.target.timeout, 5.0)
         return max(0.1, min(wanted, deadline - time.monotonic())) if deadline is not None else wanted
 
@@ -1642,7 +1655,7 @@ class Runner:
     def _await_in_flight(self, pending: list[Created], deadline: float | None) -> None:
         """A POST still in flight may yet answer with the id: wait for it, within the budget."""
         limit = deadline if deadline is not None else time.monotonic() + self.settings.target.timeout
-        while any(e.state == "in flight" for e in pending) and time.monotonic() < limit \
+        while any(e.state == "in flight" for e in pending) and time.monotonic() < (self._stop_bound(limit) or limit) \
                 and not self.cancel.skip_cleanup.is_set():
             time.sleep(0.05)
 
