@@ -407,10 +407,12 @@ class Runner:
             finally:
                 self._groups.shutdown(wait=False, cancel_futures=True)
             result.scenarios = [outcomes[i] for i in sorted(outcomes)]
+            # the limit bounds the final cleanup too: a stop during it bounds what is left of it by the
+            # cleanup budget (_stop_bound)
+            self._final_sweep(result)
         finally:
-            if timer is not None:  # the scenarios are over: what is left is the cleanup, with its own budget
+            if timer is not None:
                 timer.cancel()
-        self._final_sweep(result)
         if self.cancel.cancelled:
             result.aborted = True
             result.abort_reason = self.cancel.reason
