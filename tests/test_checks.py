@@ -534,3 +534,22 @@ def test_a_selection_that_drops_ids_is_not_a_lost_lead_but_one_that_drops_a_lead
     # both without ids: the list's own defect, as without the comparison
     assert "none of which carries an id" in fails(c.list_contains, ctx([{"name": "n"}]), "L1",
                                                   unselected=[{"name": "n"}])
+
+
+def test_a_deleted_lead_still_listed_is_reported_by_the_first_list_that_shows_it() -> None:
+    """The ?name= list after a delete adds a finding only when GET by id says the lead is gone and the
+    ?id= list did not already show it (one cause, one report)."""
+    listed = ctx([LEAD])
+    assert "must be excluded" in fails(c.list_contains, listed, id="L1", present=False, by_id=404, listed=[])
+    for by_id, shown in ((200, []), (404, [LEAD])):
+        with pytest.raises(c.CheckInconclusive):
+            c.list_contains(listed, id="L1", present=False, by_id=by_id, listed=shown)
+
+
+def test_a_filtered_page_is_judged_against_what_the_filter_alone_returns() -> None:
+    alone = [LEAD]
+    assert c.filtered_page(ctx([LEAD]), "L1", alone)
+    assert "before the filter applies" in fails(c.filtered_page, ctx([]), "L1", alone)
+    for page, first in (([{**LEAD, "id": "L2"}], alone), ([LEAD], None), ([LEAD], [LEAD, {**LEAD, "id": "L2"}])):
+        with pytest.raises(c.CheckInconclusive):  # another lead: FILTER-01's; no exact filtered list to page
+            c.filtered_page(ctx(page), "L1", first)

@@ -84,7 +84,7 @@ RULES: tuple[Rule, ...] = (
          "Return the created resource itself, not an array or a wrapper.", c.is_object, gate=Gate.SHAPE),
     Rule("TMF699-CREATE-03", M, "create", "Server-set attributes are present on the created lead",
          "Set id, href, creationDate, status and statusChangeDate on creation and return them with name.",
-         c.has_attributes, {"attributes": SERVER_SET}),
+         c.has_attributes, {"attributes": SERVER_SET, "filled": True}),
     Rule("TMF699-CREATE-04", M, "create", "Every posted attribute is stored and echoed with its value",
          "Persist every attribute of SalesLead_Create and return it unchanged (ids, nested objects, arrays).",
          c.echoes),
