@@ -599,6 +599,19 @@ def _rate_limited(refusals: int, retry_after: str | None, status: int = 429) -> 
     return RateLimited
 
 
+def _post_to(handler: type[BaseHTTPRequestHandler]) -> tuple[Exchange, type[BaseHTTPRequestHandler]]:
+    """One POST through the kit's client to a loopback server answering with ``handler``."""
+    from tmf699ctk._http import TargetHealth, send
+
+    server, _, url = _counting_server(handler)
+    try:
+        with build_client(build_settings({"target.base_url": url.rsplit("/", 1)[0]}, env={}).target) as client:
+            return send(client, "POST", url, health=TargetHealth(), timeout=5, json_body={"name": "x"}), handler
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 @pytest.mark.parametrize(("refusals", "retry_after", "status", "sent"), [
     (2, "0", 201, 3),  # a gateway's burst limit lifts: the third POST is answered
     (1, None, 201, 2),  # no Retry-After: a second later
@@ -607,16 +620,7 @@ def _rate_limited(refusals: int, retry_after: str | None, status: int = 429) -> 
 ])
 def test_a_rate_limited_request_is_sent_again_after_the_wait_the_server_asks_for(
         refusals: int, retry_after: str | None, status: int, sent: int) -> None:
-    from tmf699ctk._http import TargetHealth, send
-
-    handler = _rate_limited(refusals, retry_after)
-    server, _, url = _counting_server(handler)
-    try:
-        with build_client(build_settings({"target.base_url": url.rsplit("/", 1)[0]}, env={}).target) as client:
-            exchange = send(client, "POST", url, health=TargetHealth(), timeout=5, json_body={"name": "x"})
-    finally:
-        server.shutdown()
-        server.server_close()
+    exchange, handler = _post_to(_rate_limited(refusals, retry_after))
     assert exchange.response is not None and exchange.response.status == status, exchange.error
     assert len(handler.seen) == sent  # type: ignore[attr-defined]
     said = exchange.retried or ""
@@ -632,16 +636,7 @@ def test_a_rate_limited_request_is_sent_again_after_the_wait_the_server_asks_for
 ])
 def test_a_retry_after_a_server_writes_oddly_never_breaks_the_exchange(retry_after: str, status: int,
                                                                        sent: int) -> None:
-    from tmf699ctk._http import TargetHealth, send
-
-    handler = _rate_limited(1, retry_after, status)
-    server, _, url = _counting_server(handler)
-    try:
-        with build_client(build_settings({"target.base_url": url.rsplit("/", 1)[0]}, env={}).target) as client:
-            exchange = send(client, "POST", url, health=TargetHealth(), timeout=5, json_body={"name": "x"})
-    finally:
-        server.shutdown()
-        server.server_close()
+    exchange, handler = _post_to(_rate_limited(1, retry_after, status))
     assert exchange.response is not None, exchange.error
     assert len(handler.seen) == sent  # type: ignore[attr-defined]
     assert exchange.response.status == (201 if sent == 2 else status)
