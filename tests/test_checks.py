@@ -553,3 +553,11 @@ def test_a_filtered_page_is_judged_against_what_the_filter_alone_returns() -> No
     for page, first in (([{**LEAD, "id": "L2"}], alone), ([LEAD], None), ([LEAD], [LEAD, {**LEAD, "id": "L2"}])):
         with pytest.raises(c.CheckInconclusive):  # another lead: FILTER-01's; no exact filtered list to page
             c.filtered_page(ctx(page), "L1", first)
+
+
+def test_a_401_or_403_where_the_apis_answer_was_expected_points_at_the_credentials() -> None:
+    assert "refused the credentials sent: check --header, --user or the --oauth2-*" in fails(
+        c.status_in, ctx({"code": "401"}, status=401), 201)
+    assert "does not allow them this request" in fails(c.status_in, ctx(None, status=403), [200, 206])
+    assert "credentials" not in fails(c.status_in, ctx(None, status=404), 200)
+    assert "credentials" not in fails(c.status_in, ctx(None, status=403), 401)  # a refusal was the point

@@ -149,8 +149,18 @@ def status_in(ctx: CheckContext, expected: int | list[int]) -> str:
     if got not in allowed:
         wanted = " or ".join(map(str, allowed))
         detail = f": {short(ctx.response.body, 160)}" if ctx.response.body.strip() else ""
-        raise CheckFailed(f"expected HTTP {wanted}, got {got} {ctx.response.reason}{detail}")
+        hint = _refusal_hint(got, allowed)
+        raise CheckFailed(f"expected HTTP {wanted}, got {got} {ctx.response.reason}{detail}{hint}")
     return f"HTTP {got}"
+
+
+def _refusal_hint(got: int, allowed: list[int]) -> str:
+    """What a 401 or 403 where the API's answer was expected most likely means: the run's credentials."""
+    if got not in (401, 403) or any(status in (401, 403) for status in allowed):
+        return ""
+    what = "refused the credentials sent" if got == 401 else "does not allow them this request"
+    return (f" (the server {what}: check --header, --user or the --oauth2-* settings, and what this API key "
+            "or account may do)")
 
 
 def json_content_type(ctx: CheckContext) -> str:
