@@ -561,3 +561,15 @@ def test_a_401_or_403_where_the_apis_answer_was_expected_points_at_the_credentia
     assert "does not allow them this request" in fails(c.status_in, ctx(None, status=403), [200, 206])
     assert "credentials" not in fails(c.status_in, ctx(None, status=404), 200)
     assert "credentials" not in fails(c.status_in, ctx(None, status=403), 401)  # a refusal was the point
+
+
+def test_a_list_shows_each_lead_whole_as_get_by_id_does() -> None:
+    by_id = ctx({**LEAD, "note": [{"text": "a"}], "lastUpdate": "2026-11-26T10:00:01.250Z"})
+    same = [{"id": "L0"}, {**LEAD, "note": [{"text": "a"}], "lastUpdate": "2026-11-26T10:00:00.250Z"}]
+    assert c.listed_whole(by_id, same)  # lastUpdate is the server's to move between the two reads
+    summary = [{k: v for k, v in LEAD.items() if k in ("id", "href", "name")}]
+    assert "without creationDate, note, priority, status, statusChangeDate" in fails(c.listed_whole, by_id, summary)
+    assert "other values" in fails(c.listed_whole, by_id, [{**LEAD, "note": [{"text": "b"}]}])
+    for listed in ([{"id": "L9"}], None, {"items": []}):
+        with pytest.raises(c.CheckInconclusive):
+            c.listed_whole(by_id, listed)

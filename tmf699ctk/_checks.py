@@ -991,6 +991,28 @@ def filtered_page(ctx: CheckContext, target: str, alone: list[Any] | None) -> st
                             "(TMF630-FILTER-01 reports that on this step)")
 
 
+def listed_whole(ctx: CheckContext, listed: list[Any] | None) -> str:
+    """The resource read by id, as the list read just before showed it: whole (``fields`` is the only
+    way to a partial representation), and with the same values."""
+    item = ctx.obj()
+    rid = item.get("id")
+    if not isinstance(listed, list) or not isinstance(rid, str):
+        raise CheckInconclusive("no list, or no id, to compare with (the list rules report that)")
+    shown = next((i for i in listed if isinstance(i, dict) and i.get("id") == rid), None)
+    if shown is None:
+        raise CheckInconclusive(f"{ctx.one} {rid!r} is not in the list read before (TMF699-LIST-03 reports that)")
+    missing = sorted(k for k in item if k not in shown and k not in MAINTAINED)
+    if missing:
+        raise CheckFailed(f"the list shows {ctx.one} {rid!r} without {', '.join(missing[:8])}"
+                          f"{f' and {len(missing) - 8} more' if len(missing) > 8 else ''}: without fields, a list "
+                          f"returns each {ctx.one} whole, as GET by id does")
+    problems = [p for k in item if k not in MAINTAINED for p in differences(item[k], shown[k], join("$", k))]
+    if problems:
+        raise CheckFailed(f"the list shows {ctx.one} {rid!r} with other values than GET by id: "
+                          + "; ".join(problems[:5]))
+    return f"{len(item)} attributes, as GET by id shows them"
+
+
 def _order_key(value: Any) -> Any:
     moment = parse_datetime(value) if isinstance(value, str) else None
     return moment if moment is not None else value

@@ -144,6 +144,8 @@ RULES: tuple[Rule, ...] = (
          "List every stored lead (subject to filters and paging).", c.list_contains),
     Rule("TMF699-LIST-04", M, "list", "No lead appears twice in a list",
          "Return each matching lead once (a join on notes or parties must not repeat the lead).", c.unique_ids),
+    Rule("TMF699-LIST-05", M, "list", "A list shows each lead whole, as GET by id does",
+         "Without fields, return every attribute of each listed resource (no summary view).", c.listed_whole),
     Rule("TMF630-PAGE-01", R, "pagination", "List responses carry X-Total-Count and X-Result-Count",
          "Send X-Total-Count (matching items) and X-Result-Count (items in this response).",
          c.count_headers_present),

@@ -267,6 +267,8 @@ class Handler(BaseHTTPRequestHandler):
         except QueryError as exc:
             raise HttpError(400, str(exc)) from exc
         body: Any = [self._select(item) for item in chunk]
+        if f("list-summary-view") and "fields" not in dict(self.query):  # a list projection of a few columns
+            body = [{k: v for k, v in item.items() if k in SUMMARY} for item in body]
         headers = {}
         if not f("no-count-headers"):
             total = len(everything) if f("wrong-total-count") else len(selected)
@@ -553,6 +555,8 @@ STORAGE_FAULTS: dict[str, Any] = {
     "html-escapes-text": lambda body: _strings(body, html.escape),
     "valid-for-date-only": lambda body: _valid_for_date_only(body),
 }
+# list-summary-view: what the list shows of each lead
+SUMMARY = frozenset({"id", "href", "name", "status", "creationDate", "statusChangeDate", "priority", "@type"})
 # filter-indexed-only: the attributes a filter works on (the others are dropped)
 INDEXED = frozenset({"id", "name", "status", "creationDate", "statusChangeDate"})
 # fault name -> how ?name=value compares (see _query.TEXT_MATCH)

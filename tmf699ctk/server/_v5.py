@@ -27,6 +27,7 @@ from .._safejson import copy_json
 from ._app import (
     INDEXED,
     STORAGE_FAULTS,
+    SUMMARY,
     TEXT_MATCH_FAULTS,
     Handler,
     HttpError,
@@ -214,6 +215,8 @@ class V5Handler(Handler):
         except QueryError as exc:
             raise HttpError(400, str(exc)) from exc
         body = [self._fields(item) for item in chunk]
+        if f("list-summary-view") and "fields" not in params:  # a list projection of a few columns
+            body = [{k: v for k, v in item.items() if k in SUMMARY} for item in body]
         if f("list-items-fvo") or (f("fields-drops-id") and "fields" in params):
             body = [{k: v for k, v in item.items() if k not in ("id", "href")} for item in body]
         total = len(chunk) if f("page-total-is-page-size") and "limit" in params else len(selected)

@@ -152,6 +152,8 @@ FAULTS: tuple[Fault, ...] = (
           ("TMF630-PAGE-08",)),
     Fault("page-total-is-page-size", "X-Total-Count on a page counts the page's items, not every match",
           ("TMF630-PAGE-06",)),
+    Fault("list-summary-view", "The list (without fields) shows a few attributes of each lead, not the lead",
+          ("TMF699-LIST-05",)),
     Fault("list-duplicates", "A lead with several notes is listed once per note (a join without DISTINCT)",
           ("TMF699-LIST-04",)),
     # sorting (issue 9.7)

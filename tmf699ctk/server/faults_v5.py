@@ -137,6 +137,8 @@ FAULTS_V5: tuple[Fault, ...] = (
     Fault("html-escapes-text", "Strings are HTML-escaped when written ('&' stored as '&amp;')", ("TMF699-CREATE-04",)),
     Fault("valid-for-date-only", "validFor is stored in two DATE columns: the time of day is lost",
           ("TMF699-CREATE-04",)),
+    Fault("list-summary-view", "The list (without fields) shows a few attributes of each resource",
+          ("TMF699-LIST-05",)),
     Fault("filter-indexed-only", "Filters on attributes other than id, name, status, creationDate and "
           "statusChangeDate (priority, rating...) are dropped: the list is not filtered on them",
           ("TMF630-FILTER-01",)),
