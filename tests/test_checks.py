@@ -573,3 +573,15 @@ def test_a_list_shows_each_lead_whole_as_get_by_id_does() -> None:
     for listed in ([{"id": "L9"}], None, {"items": []}):
         with pytest.raises(c.CheckInconclusive):
             c.listed_whole(by_id, listed)
+
+
+def test_a_post_carrying_what_the_server_sets_is_refused_or_ignored() -> None:
+    sent = {"name": "n", "id": "mine", "creationDate": "2001-01-01T08:00:00Z"}
+    assert c.server_set_ignored(ctx({"code": "400"}, status=400), sent) == "refused (400)"
+    assert c.server_set_ignored(ctx({**LEAD, "name": "n"}, status=201), sent)
+    taken = fails(c.server_set_ignored, ctx({**LEAD, "id": "mine", "creationDate": "2001-01-01T09:00:00+01:00"},
+                                            status=201), sent)
+    assert "took id='mine', creationDate=" in taken  # the same instant, written otherwise, is taken too
+    assert "got 500" in fails(c.server_set_ignored, ctx(None, status=500), sent)
+    with pytest.raises(c.CheckInconclusive):
+        c.server_set_ignored(ctx(None, status=202), sent)

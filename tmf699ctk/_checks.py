@@ -991,6 +991,25 @@ def filtered_page(ctx: CheckContext, target: str, alone: list[Any] | None) -> st
                             "(TMF630-FILTER-01 reports that on this step)")
 
 
+def server_set_ignored(ctx: CheckContext, sent: dict[str, Any]) -> str:
+    """A POST carrying attributes the server sets (the create view skips them) is refused (400, 422),
+    or creates a resource with the server's own values, not those sent."""
+    status = ctx.response.status
+    if status in (400, 422):
+        return f"refused ({status})"
+    if not 200 <= status < 300:
+        raise CheckFailed(f"expected 400 (refused) or a creation with the server's own values, got {status} "
+                          f"{ctx.response.reason}")
+    if not ctx.response.body.strip():
+        raise CheckInconclusive(f"the {status} answer has no body: what the server set cannot be seen")
+    body = ctx.obj()
+    taken = [k for k, v in sent.items() if k not in ("name", "@type") and k in body and not differences(v, body[k])]
+    if taken:
+        raise CheckFailed(f"the server took {', '.join(f'{k}={short(sent[k])}' for k in taken)} from the request: "
+                          "these are set by the server (the create view skips them)")
+    return f"{', '.join(k for k in sent if k not in ('name', '@type'))} set by the server, not taken from the request"
+
+
 def listed_whole(ctx: CheckContext, listed: list[Any] | None) -> str:
     """The resource read by id, as the list read just before showed it: whole (``fields`` is the only
     way to a partial representation), and with the same values."""

@@ -251,6 +251,9 @@ RULES: tuple[Rule, ...] = (
     Rule("TMF630-VALID-03", M, "errors", "POST with malformed JSON answers 400",
          "Answer 400 with an Error body when the request body is not valid JSON.",
          c.status_in, {"expected": 400}, gate=Gate.STATUS),
+    Rule("TMF630-VALID-07", M, "errors", "POST never takes the attributes the server sets",
+         "Refuse (400) or ignore id, href, creationDate, status and statusChangeDate in a POST body: the server "
+         "sets them.", c.server_set_ignored),
     Rule("TMF630-VALID-04", M, "errors", "POST with a wrongly typed attribute answers 400",
          "Validate attribute types (e.g. estimatedRevenue.value must be a number).",
          c.status_in, {"expected": 400}, gate=Gate.STATUS),

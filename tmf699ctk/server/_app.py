@@ -309,8 +309,9 @@ class Handler(BaseHTTPRequestHandler):
         if not isinstance(body, dict):
             raise HttpError(400, "the request body must be a JSON object (SalesLead_Create)")
         present = [k for k in SERVER_SET if k in body]
-        if present:
+        if present and not f("create-honours-server-set"):
             raise HttpError(400, f"{', '.join(present)} are set by the server and must not be sent")
+        taken = {k: body.pop(k) for k in present}  # create-honours-server-set: a generic mapper's values
         unparsed = [k for k in UNPARSED if k in body] if f("create-rejects-unparsed") else []
         if unparsed:
             raise HttpError(400, f"cannot deserialise {', '.join(unparsed)}")
@@ -330,6 +331,10 @@ class Handler(BaseHTTPRequestHandler):
         lead_id = uuid.uuid4().hex
         lead = {"id": lead_id, "href": self._href(lead_id), **body, "creationDate": _stamp(moment),
                 "status": INITIAL_STATUS, "statusChangeDate": _stamp(moment)}
+        if taken:
+            lead.update(taken)
+            lead_id = str(lead["id"])
+            lead["href"] = self._href(lead_id)
         if f("status-date-day-only"):
             lead["statusChangeDate"] = _stamp(moment.replace(hour=0, minute=0, second=0, microsecond=0))
         if f("create-no-status"):

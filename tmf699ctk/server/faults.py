@@ -109,6 +109,8 @@ FAULTS: tuple[Fault, ...] = (
     Fault("html-escapes-text", "Strings are HTML-escaped when written ('&' stored as '&amp;')", ("TMF699-CREATE-04",)),
     Fault("valid-for-date-only", "validFor is stored in two DATE columns: the time of day is lost",
           ("TMF699-CREATE-04",)),
+    Fault("create-honours-server-set", "POST takes id, creationDate and statusChangeDate from the body "
+          "(a generic mapper)", ("TMF630-VALID-07",)),
     Fault("create-rejects-unparsed", "POST answers 400 to a body carrying @schemaLocation or prospectContact "
           "(attributes it cannot parse)", ("TMF699-CREATE-05",)),
     # plausibility of server-set values (issue 9.9)
