@@ -640,3 +640,63 @@ def test_a_retry_after_a_server_writes_oddly_never_breaks_the_exchange(retry_aft
     assert exchange.response is not None, exchange.error
     assert len(handler.seen) == sent  # type: ignore[attr-defined]
     assert exchange.response.status == (201 if sent == 2 else status)
+
+
+def test_a_server_setting_hundreds_of_cookies_does_not_make_every_request_carry_them() -> None:
+    """A gateway's session cookie is sent back; 300 Set-Cookie an answer (a hostile or broken server)
+    made each later request carry all of them, past 1 MiB of headers within a run."""
+    sent_cookies: list[int] = []
+
+    class CookieFlood(_Ok):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            sent_cookies.append(len(self.headers.get("Cookie") or ""))
+            body = b'{"ok": true}'
+            self.send_response(201)
+            for n in range(300):
+                self.send_header("Set-Cookie", f"flood{len(sent_cookies)}-{n}={'v' * 40}; Path=/")
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    from tmf699ctk._http import MAX_COOKIE_BYTES, TargetHealth, send
+
+    server, _, url = _counting_server(CookieFlood)
+    try:
+        with build_client(build_settings({"target.base_url": url.rsplit("/", 1)[0]}, env={}).target) as client:
+            for _ in range(3):
+                exchange = send(client, "POST", url, health=TargetHealth(), timeout=5, json_body={"name": "x"})
+                assert exchange.response is not None and exchange.response.status == 201, exchange.error
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert len(sent_cookies) == 3 and max(sent_cookies) <= MAX_COOKIE_BYTES, sent_cookies
+
+
+def test_a_few_cookies_a_gateway_sets_are_sent_back() -> None:
+    seen: list[str] = []
+
+    class Sticky(_Ok):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            seen.append(self.headers.get("Cookie") or "")
+            body = b'{"ok": true}'
+            self.send_response(201)
+            self.send_header("Set-Cookie", "AWSALB=node-7; Path=/")
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    from tmf699ctk._http import TargetHealth, send
+
+    server, _, url = _counting_server(Sticky)
+    try:
+        with build_client(build_settings({"target.base_url": url.rsplit("/", 1)[0]}, env={}).target) as client:
+            for _ in range(2):
+                send(client, "POST", url, health=TargetHealth(), timeout=5, json_body={"name": "x"})
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert seen == ["", "AWSALB=node-7"]  # a stickiness cookie goes back, as a browser would send it

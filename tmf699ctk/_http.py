@@ -606,7 +606,22 @@ def send(
     assert exchange is not None
     if waited:
         exchange.retried = waited + (exchange.retried or "")
+    _bound_cookies(client)
     return exchange
+
+
+# the cookies a run keeps and sends back (a gateway's session or stickiness cookie is a few): a server
+# setting hundreds would make every later request carry them (300 a response grew each past 1 MiB)
+MAX_COOKIES = 50
+MAX_COOKIE_BYTES = 8 * 1024
+
+
+def _bound_cookies(client: httpx.Client) -> None:
+    """Forget every cookie once the server has set more than the bounds allow."""
+    with contextlib.suppress(RuntimeError):  # another thread storing one while these are counted
+        cookies = list(client.cookies.jar)
+        if len(cookies) > MAX_COOKIES or sum(len(c.name) + len(c.value or "") for c in cookies) > MAX_COOKIE_BYTES:
+            client.cookies.clear()
 
 
 RATE_LIMITED_RETRIES = 2
