@@ -427,6 +427,12 @@ def test_pages_are_slices_of_the_unpaged_list() -> None:
                                                                        every, 1, 2)
     with pytest.raises(c.CheckInconclusive, match="PAGE-03"):
         c.page_slice(ctx(every), every, 1, 2)
+    # past the last match: an empty page, not the last page again (unless the unpaged list was partial)
+    assert c.page_slice(ctx([]), every, 13, 2) == "offset 13, past the 8 leads: an empty page"
+    assert "not the last page" in fails(c.page_slice, ctx(every[6:8]), every, 13, 2)
+    for page, total in ((every[6:8], 40), (every[:2], None)):  # a partial unpaged list; offset ignored (PAGE-04)
+        with pytest.raises(c.CheckInconclusive):
+            c.page_slice(ctx(page), every, 13, 2, total=total)
     assert "the unpaged list counts 8 leads" in fails(c.page_total, ctx(every[:2], headers={"X-Total-Count": "2"}), 8)
     assert "L1" in fails(c.unique_ids, ctx([LEAD, LEAD]))
 

@@ -936,9 +936,19 @@ def page_slice(ctx: CheckContext, everything: list[Any], offset: int, limit: int
     if known is not None and known > len(every) and offset + limit > len(every):
         raise CheckInconclusive(f"the unpaged list held {len(every)} of {known} {ctx.many}: it does not reach "
                                 f"offset {offset} + limit {limit}")
-    if not expected:
-        raise CheckInconclusive(f"offset {offset} is past the {len(every)} {ctx.many}: nothing to compare")
     got = _ids(ctx.items())
+    if not expected:  # past the last match (the unpaged list holds every match: checked above)
+        if known is not None and known > len(every):
+            raise CheckInconclusive(f"offset {offset} is past the {len(every)} {ctx.many} the unpaged list held, "
+                                    f"of {known}: nothing to compare")
+        if got and got == every[:len(got)]:
+            raise CheckInconclusive(f"offset={offset} returned the first items: offset is ignored "
+                                    "(TMF630-PAGE-04 reports that)")
+        if got:
+            raise CheckFailed(f"offset={offset} is past the last of the {len(every)} {ctx.many}, but the page holds "
+                              f"{len(got)} of them: an offset past the end is an empty page, not the last page")
+        return f"offset {offset}, past the {len(every)} {ctx.many}: an empty page"
+
     if got == expected:
         return f"items {offset}..{offset + len(expected) - 1} of the unpaged list"
     if len(got) > limit:

@@ -252,12 +252,16 @@ class Handler(BaseHTTPRequestHandler):
             if f("list-200-only-first") and selected:
                 selected = selected[:-1]
             skew = "page" if f("offset-as-page") else "plus-one" if f("offset-off-by-one") else None
+            offset, limit = params.get("offset"), params.get("limit")
+            if f("offset-beyond-last-page") and offset and limit and offset.isdigit() and limit.isdigit() \
+                    and int(offset) >= len(selected):  # clamped: the last page again
+                offset = str(max(0, len(selected) - int(limit)))
             pool = selected
             if f("page-before-filter"):  # LIMIT/OFFSET on the (ordered) table, then WHERE
                 pool = sort_items(everything, params["sort"], known) if "sort" in params else everything
             chunk, partial = page(
                 pool,
-                None if f("ignore-offset") else params.get("offset"),
+                None if f("ignore-offset") else offset,
                 None if f("ignore-limit") else params.get("limit"),
                 skew,
             )

@@ -199,6 +199,9 @@ class V5Handler(Handler):
             if "sort" in params and not f("sort-ignored"):
                 selected = _sorted(selected, params["sort"])
             start = _cursor(params.get("after"), params.get("before"), params.get("limit"), params.get("offset"))
+            limit = params.get("limit")
+            if f("offset-beyond-last-page") and limit and limit.isdigit() and start >= len(selected):
+                start = max(0, len(selected) - int(limit))  # clamped: the last page again
             if f("cursor-repeats-page"):
                 start = int(params.get("offset") or 0)
             skew = "page" if f("offset-as-page") else "plus-one" if f("offset-off-by-one") else None

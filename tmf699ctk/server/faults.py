@@ -150,6 +150,8 @@ FAULTS: tuple[Fault, ...] = (
     # paging (issue 9.6)
     Fault("offset-as-page", "offset is read as a page number (offset=3&limit=2 starts at item 6)", ("TMF630-PAGE-05",)),
     Fault("offset-off-by-one", "A non-zero offset skips one item too many", ("TMF630-PAGE-05",)),
+    Fault("offset-beyond-last-page", "An offset past the last match answers the last page again, not an empty one",
+          ("TMF630-PAGE-05",)),
     Fault("page-before-filter", "offset/limit page the whole collection and the filters apply to that page",
           ("TMF630-PAGE-08",)),
     Fault("page-total-is-page-size", "X-Total-Count on a page counts the page's items, not every match",

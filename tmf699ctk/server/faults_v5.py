@@ -142,6 +142,8 @@ FAULTS_V5: tuple[Fault, ...] = (
     Fault("filter-indexed-only", "Filters on attributes other than id, name, status, creationDate and "
           "statusChangeDate (priority, rating...) are dropped: the list is not filtered on them",
           ("TMF630-FILTER-01",)),
+    Fault("offset-beyond-last-page", "An offset past the last match answers the last page again, not an empty one",
+          ("TMF630-PAGE-05",)),
     Fault("page-before-filter", "offset/limit page the whole collection and the filters apply to that page",
           ("TMF630-PAGE-08",)),
     # event payloads against the API
