@@ -416,10 +416,7 @@ def _fresh_only(http11: HTTP11Connection | None) -> bool:
     kept from before would be closed under the request given it ('Connection reset by peer', even on
     the retry that ask made)."""
     watch: _Watch | None = getattr(_current, "watch", None)
-    if watch is None or watch.health is None or not watch.health.fresh_connections:
-        return False
-    idle = getattr(type(getattr(http11, "_state", None)), "IDLE", None)
-    return idle is not None and getattr(http11, "_state", None) is idle
+    return watch is not None and watch.health is not None and watch.health.fresh_connections and _idle(http11)
 
 
 def _bytes_left_over(http11: HTTP11Connection | None) -> bool:
@@ -427,9 +424,15 @@ def _bytes_left_over(http11: HTTP11Connection | None) -> bool:
     a Content-Length that counted characters, not bytes). httpcore keeps it for the next request, whose
     answer would then be read from those bytes: 'illegal status line', or worse an answer nobody asked
     for taken for the next request's (on another scenario's step). It is closed instead."""
-    idle = getattr(type(getattr(http11, "_state", None)), "IDLE", None)
     trailing = getattr(getattr(http11, "_h11_state", None), "trailing_data", None)
-    return idle is not None and getattr(http11, "_state", None) is idle and bool(trailing and trailing[0])
+    return _idle(http11) and bool(trailing and trailing[0])
+
+
+def _idle(http11: HTTP11Connection | None) -> bool:
+    """Whether the connection waits for its next request (httpcore 1.0's state; False if that changed)."""
+    state = getattr(http11, "_state", None)
+    idle = getattr(type(state), "IDLE", None)
+    return idle is not None and state is idle
 
 
 def _http11(connection: object) -> HTTP11Connection | None:
